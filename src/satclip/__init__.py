@@ -1,0 +1,30 @@
+"""satclip: location embeddings learned from satellite imagery.
+
+    >>> import satclip
+    >>> enc = satclip.load("path/to/model.safetensors")   # or a published SatCLIP .ckpt
+    >>> enc.embed(lon=[2.35, -74.0], lat=[48.86, 40.71]).shape
+    (2, 256)
+
+Coordinates are always (longitude, latitude) in degrees, in that order.
+"""
+
+from satclip.checkpoints import ModelFileError, save
+from satclip.encoder import LocationEncoder, LocationEncoderConfig
+from satclip.encodings import create_encoding, list_encodings
+from satclip.networks import create_network, list_networks
+from satclip.pretrained import list_pretrained, load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LocationEncoder",
+    "LocationEncoderConfig",
+    "ModelFileError",
+    "create_encoding",
+    "create_network",
+    "list_encodings",
+    "list_networks",
+    "list_pretrained",
+    "load",
+    "save",
+]

@@ -1,0 +1,76 @@
+"""Checking and normalising (lon, lat) input, shared by every encoder entry point."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def check_lonlat_array(lonlat: np.ndarray, offset: int = 0) -> None:
+    """Raise ``ValueError`` naming the first bad row of an (N, 2) lon/lat array.
+
+    ``offset`` is added to reported indices, for callers that check a chunk of a larger input.
+    """
+    if lonlat.ndim != 2 or lonlat.shape[1] != 2:
+        raise ValueError(
+            f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "
+            "stack longitudes and latitudes as columns: np.stack([lon, lat], axis=1)"
+        )
+    finite = np.isfinite(lonlat)
+    if not finite.all():
+        i = _first_bad(~finite.all(axis=1))
+        raise ValueError(
+            f"non-finite coordinate at index {i + offset}: (lon, lat) = "
+            f"({lonlat[i, 0]}, {lonlat[i, 1]}); drop or fill NaN/inf rows first"
+        )
+    lat = lonlat[:, 1]
+    bad_lat = (lat < -90) | (lat > 90)
+    if bad_lat.any():
+        i = _first_bad(bad_lat)
+        raise ValueError(
+            f"latitude out of range [-90, 90] at index {i + offset}: (lon, lat) = "
+            f"({lonlat[i, 0]}, {lonlat[i, 1]}); is the input in (lon, lat) order and in degrees?"
+        )
+
+
+def wrap_longitude(lon: torch.Tensor) -> torch.Tensor:
+    """Wrap longitudes into [-180, 180]: 190 -> -170. Values already in range are unchanged."""
+    inside = (lon >= -180) & (lon <= 180)
+    return torch.where(inside, lon, torch.remainder(lon + 180, 360) - 180)
+
+
+def check_lonlat_tensor(lonlat: torch.Tensor) -> torch.Tensor:
+    """Validate an (N, 2) lon/lat tensor and return it with longitudes wrapped."""
+    if lonlat.ndim != 2 or lonlat.shape[-1] != 2:
+        raise ValueError(
+            f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "
+            "stack longitudes and latitudes as columns: torch.stack([lon, lat], dim=1)"
+        )
+    if not lonlat.is_floating_point():
+        lonlat = lonlat.to(torch.get_default_dtype())
+    lat = lonlat[:, 1]
+    ok = torch.isfinite(lonlat).all() & (lat >= -90).all() & (lat <= 90).all()
+    if not bool(ok):
+        check_lonlat_array(lonlat.detach().cpu().numpy())
+    lon = lonlat[:, 0]
+    if bool(((lon >= -180) & (lon <= 180)).all()):
+        return lonlat
+    return torch.stack([wrap_longitude(lon), lat], dim=1)
+
+
+def as_lonlat_array(lon: object, lat: object) -> np.ndarray:
+    """Scalars, lists or arrays of lon and lat → validated float64 (N, 2) array."""
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    if lon_a.ndim != 1 or lat_a.ndim != 1 or lon_a.shape != lat_a.shape:
+        raise ValueError(
+            f"lon and lat must be scalars or 1-D sequences of equal length, got shapes "
+            f"{lon_a.shape} and {lat_a.shape}"
+        )
+    lonlat = np.stack([lon_a, lat_a], axis=1)
+    check_lonlat_array(lonlat)
+    return lonlat

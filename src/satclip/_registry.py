@@ -1,0 +1,36 @@
+"""Building a component's frozen config dataclass from a registry by name, with clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+def build_config(registry: dict[str, tuple[type, Any]], kind: str, name: str, params: dict[str, Any]) -> Any:
+    """Config dataclass ``name`` of ``registry`` from ``params``; unknown names/params raise."""
+    if name not in registry:
+        raise ValueError(f"unknown {kind} {name!r}; choose one of: {', '.join(registry)}")
+    cfg_cls = registry[name][0]
+    fields = {f.name for f in dataclasses.fields(cfg_cls)}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise ValueError(
+            f"{kind} {name!r} has no parameter(s) {', '.join(unknown)}; "
+            f"valid: {', '.join(sorted(fields)) or '(none)'}"
+        )
+    missing = sorted(
+        f.name
+        for f in dataclasses.fields(cfg_cls)
+        if f.name not in params
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    )
+    if missing:
+        raise ValueError(f"{kind} {name!r} needs parameter(s) {', '.join(missing)}")
+    return cfg_cls(**params)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """{"name": ..., "params": {...}} for JSON."""
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    return {"name": config.name, "params": params}

@@ -1,0 +1,199 @@
+"""Model files: our safetensors format, and published SatCLIP Lightning checkpoints.
+
+Our format is one ``.safetensors`` file whose header metadata holds the JSON config
+(``satclip_config``) next to the weights, so a single file rebuilds the encoder.
+Published checkpoints are read with ``torch.load(weights_only=True)``, which never unpickles
+arbitrary objects, and converted to a float64 :class:`LocationEncoder` in the published
+(``satclip``) spherical-harmonic convention.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from satclip.encoder import LocationEncoder, LocationEncoderConfig
+from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
+from satclip.networks import Siren, SirenConfig
+
+FORMAT_NAME = "satclip-location-encoder"
+FORMAT_VERSION = "1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, truncated, or not a location-encoder file."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = Path(path)
+
+
+def save(encoder: LocationEncoder, path: str | os.PathLike[str]) -> Path:
+    """Write ``encoder`` (weights + config) to one safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "satclip_config": json.dumps(encoder.config.to_dict()),
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _sniff(path: Path) -> str:
+    """'safetensors', 'torch' or raise: decided by content, not by file name."""
+    if not path.exists():
+        raise ModelFileError(path, "no such file")
+    if path.is_dir():
+        raise ModelFileError(path, "is a directory, expected a model file")
+    with path.open("rb") as f:
+        head = f.read(9)
+    if len(head) < 9:
+        raise ModelFileError(path, f"file is only {len(head)} bytes: empty or truncated")
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
+        return "torch"
+    header_len = int.from_bytes(head[:8], "little")
+    if head[8:9] == b"{" and header_len < 100_000_000:
+        return "safetensors"
+    raise ModelFileError(path, "not a satclip model file (.safetensors) nor a SatCLIP checkpoint (.ckpt)")
+
+
+def _load_safetensors(path: Path, device: str | torch.device) -> LocationEncoder:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iteration
+    except SafetensorError as e:
+        raise ModelFileError(path, f"unreadable safetensors file (truncated or corrupt?): {e}") from e
+    if meta.get("format") != FORMAT_NAME or "satclip_config" not in meta:
+        raise ModelFileError(
+            path, "a safetensors file, but not a satclip location encoder (no satclip config)"
+        )
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            path, f"format version {meta.get('format_version')!r}; this satclip reads {FORMAT_VERSION!r}"
+        )
+    try:
+        config = LocationEncoderConfig.from_dict(json.loads(meta["satclip_config"]))
+    except (ValueError, json.JSONDecodeError) as e:
+        raise ModelFileError(path, f"bad config: {e}") from e
+    encoder = LocationEncoder.from_config(config).to(device)
+    _load_state(encoder, tensors, path)
+    return encoder
+
+
+def _load_state(encoder: LocationEncoder, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    expected = encoder.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(
+            path, f"weights do not match the config: missing {missing}, unexpected {unexpected}"
+        )
+    for key, value in tensors.items():
+        if value.shape != expected[key].shape:
+            raise ModelFileError(
+                path,
+                f"tensor {key} has shape {tuple(value.shape)}, config needs {tuple(expected[key].shape)}",
+            )
+    encoder.load_state_dict(tensors)
+
+
+# Keys of the location network inside a published checkpoint's state dict. SatCLIP registers the
+# same network under two names, so both prefixes are present and must agree.
+_PUBLISHED_PREFIXES = ("model.location.nnet.", "model.nnet.")
+
+
+def _published_network_state(sd: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    per_prefix = [{k[len(p) :]: v for k, v in sd.items() if k.startswith(p)} for p in _PUBLISHED_PREFIXES]
+    present = [s for s in per_prefix if s]
+    if not present:
+        raise ModelFileError(
+            path,
+            f"no location-encoder weights: no state_dict keys start with {' or '.join(_PUBLISHED_PREFIXES)}",
+        )
+    if len(present) == 2:
+        a, b = present
+        if a.keys() != b.keys() or any(not torch.equal(a[k], b[k]) for k in a):
+            raise ModelFileError(
+                path,
+                "model.location.nnet.* and model.nnet.* differ; a released checkpoint has them identical",
+            )
+    return present[0]
+
+
+def convert_published(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<checkpoint>") -> LocationEncoder:
+    """The location encoder of a loaded published SatCLIP checkpoint dict, in float64."""
+    path = Path(path)
+    if not isinstance(ckpt, dict) or "hyper_parameters" not in ckpt or "state_dict" not in ckpt:
+        keys = list(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ModelFileError(
+            path,
+            f"not a SatCLIP Lightning checkpoint: need 'hyper_parameters' and 'state_dict', found {keys}",
+        )
+    hp = ckpt["hyper_parameters"]
+    le_type, pe_type = hp.get("le_type"), hp.get("pe_type")
+    if le_type != "sphericalharmonics" or pe_type != "siren":
+        raise ModelFileError(
+            path,
+            f"le_type={le_type!r}, pe_type={pe_type!r}: satclip loads the released "
+            "sphericalharmonics + siren checkpoints only",
+        )
+    try:
+        sh = SphericalHarmonicsConfig(legendre_polys=int(hp["legendre_polys"]), convention="satclip")
+        net = SirenConfig(
+            dim_in=sh.dim,
+            dim_out=int(hp["embed_dim"]),
+            dim_hidden=int(hp["capacity"]),
+            num_layers=int(hp["num_hidden_layers"]),
+            dropout=0.5,
+        )
+    except KeyError as e:
+        raise ModelFileError(path, f"hyper_parameters lack {e.args[0]!r}") from e
+    state = _published_network_state(ckpt["state_dict"], path)
+    encoder = LocationEncoder(SphericalHarmonics(sh), Siren(net), dtype="float64")
+    _load_state(encoder, {f"network.{k}": v.double() for k, v in state.items()}, path)
+    return encoder
+
+
+def _load_torch(path: Path, device: str | torch.device) -> LocationEncoder:
+    import pickle
+    import zipfile
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError) as e:
+        raise ModelFileError(
+            path,
+            f"cannot read as a torch checkpoint with weights_only=True (truncated, or holds arbitrary objects): {e}",
+        ) from e
+    return convert_published(ckpt, path).to(device)
+
+
+def load_file(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LocationEncoder:
+    """Load a model file of either kind, chosen by its content."""
+    path = Path(path)
+    kind = _sniff(path)
+    if kind == "safetensors":
+        return _load_safetensors(path, device)
+    return _load_torch(path, device)

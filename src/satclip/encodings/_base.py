@@ -1,0 +1,38 @@
+"""The common shape of every positional encoding module."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import torch
+from torch import nn
+
+from satclip._coords import check_lonlat_tensor
+
+
+class Encoding(nn.Module, abc.ABC):
+    """(N, 2) lon/lat degrees → (N, dim) features.
+
+    Subclasses hold a frozen config dataclass (with a ``dim`` property) and implement
+    :meth:`encode` on already-validated coordinates. ``forward`` checks the input (shape, finite,
+    latitude range) and wraps longitudes into [-180, 180] first.
+    """
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    @property
+    def dim(self) -> int:
+        return int(self.config.dim)
+
+    @abc.abstractmethod
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        """Features of validated (N, 2) lon/lat degrees, shape (N, dim)."""
+
+    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return self.encode(check_lonlat_tensor(lonlat))
+
+    def extra_repr(self) -> str:
+        return f"{self.config}"

@@ -1,0 +1,169 @@
+"""Real spherical harmonics by a normalised three-term recurrence.
+
+The published SatCLIP code evaluates sympy-expanded closed forms of the associated Legendre
+polynomials. Those lose accuracy by cancellation at high degree near the poles (float64) and
+overflow in float32. Here every degree is computed from the previous two with the fully
+normalised recurrence, which stays exact to ~1e-13 in float64 for any degree we care about, and
+all orders of one degree are updated at once so the Python loop has only ``L`` steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+
+from satclip.encodings._base import Encoding
+
+Convention = Literal["satclip", "orthonormal"]
+CONVENTIONS: tuple[str, ...] = ("satclip", "orthonormal")
+MAX_LEGENDRE_POLYS = 1000
+# Features per block of points (points x L^2). On CPU a ~16 MB float64 block amortises the
+# per-degree Python overhead while staying cache-friendly, and keeps peak memory near the
+# output's own size. On an accelerator, kernel launches dominate small blocks: use larger ones.
+_CHUNK_FEATURES_CPU = 1 << 21
+_CHUNK_FEATURES_ACCEL = 1 << 25
+
+
+def _recurrence_coefficients(legendre_polys: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Coefficients a_lm, b_lm of  P̄_l^m = a_lm (x P̄_{l-1}^m - b_lm P̄_{l-2}^m).
+
+    Returns ``a, b`` of shape (L, L) (row l, column m; only m < l is used) and ``diag`` of
+    shape (L,), the factor of P̄_l^l = diag_l · sinθ · P̄_{l-1}^{l-1}.
+    """
+    L = legendre_polys
+    ll = torch.arange(L, dtype=torch.float64, device=device)[:, None]
+    mm = torch.arange(L, dtype=torch.float64, device=device)[None, :]
+    valid = mm < ll
+    denom_a = torch.where(valid, ll**2 - mm**2, torch.ones_like(ll * mm))
+    a = torch.where(valid, torch.sqrt((4 * ll**2 - 1) / denom_a), torch.zeros_like(denom_a))
+    num_b = ((ll - 1) ** 2 - mm**2).clamp(min=0)
+    denom_b = (4 * (ll - 1) ** 2 - 1).clamp(min=1)
+    b = torch.where(valid, torch.sqrt(num_b / denom_b), torch.zeros_like(denom_a))
+    lvec = torch.arange(L, dtype=torch.float64, device=device).clamp(min=1)
+    diag = torch.sqrt((2 * lvec + 1) / (2 * lvec))
+    return a, b, diag
+
+
+def _angles(
+    lon: torch.Tensor, lat: torch.Tensor, convention: Convention
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """cos θ, sin θ and φ for the convention (all float64)."""
+    lat_rad = torch.deg2rad(lat)
+    # sin θ is exactly 0 at the poles so that every longitude gives the same embedding there.
+    sin_theta = torch.where(lat.abs() == 90, torch.zeros_like(lat_rad), torch.cos(lat_rad))
+    if convention == "satclip":
+        # θ = radians(lat + 90): θ = 0 is the south pole, cos θ = -sin(lat).
+        return -torch.sin(lat_rad), sin_theta, torch.deg2rad(lon + 180)
+    # Standard colatitude θ = radians(90 - lat): cos θ = sin(lat).
+    return torch.sin(lat_rad), sin_theta, torch.deg2rad(lon)
+
+
+def _harmonics_block(
+    lon: torch.Tensor, lat: torch.Tensor, legendre_polys: int, convention: Convention
+) -> torch.Tensor:
+    """(n,) float64 lon, lat → (n, L²) float64 real harmonics."""
+    L = legendre_polys
+    n = lon.shape[0]
+    x, s, phi = _angles(lon, lat, convention)
+    a, b, diag = _recurrence_coefficients(L, lon.device)
+    m = torch.arange(L, dtype=torch.float64, device=lon.device)
+    m_phi = phi[:, None] * m[None, :]
+    sqrt2 = math.sqrt(2.0)
+    # √2 folded into the trigonometric factors.
+    cos_m = torch.cos(m_phi) * sqrt2
+    sin_m = torch.sin(m_phi) * sqrt2
+    m0_scale = math.pi if convention == "satclip" else 1.0
+
+    out = torch.empty(n, L * L, dtype=torch.float64, device=lon.device)
+    x_col = x[:, None]
+    p_prev = torch.zeros(n, L, dtype=torch.float64, device=lon.device)
+    p_curr = torch.zeros(n, L, dtype=torch.float64, device=lon.device)
+    p_curr[:, 0] = 1.0 / math.sqrt(4 * math.pi)
+    for l in range(L):
+        if l > 0:
+            p_next = torch.zeros(n, L, dtype=torch.float64, device=lon.device)
+            p_next[:, :l] = a[l, :l] * (x_col * p_curr[:, :l] - b[l, :l] * p_prev[:, :l])
+            p_next[:, l] = diag[l] * s * p_curr[:, l - 1]
+            p_prev, p_curr = p_curr, p_next
+        start = l * l
+        centre = start + l
+        out[:, centre] = p_curr[:, 0] * m0_scale
+        if l > 0:
+            out[:, centre + 1 : centre + l + 1] = p_curr[:, 1 : l + 1] * cos_m[:, 1 : l + 1]
+            # m = -l..-1 uses |m| = l..1: the sine terms in reverse order.
+            out[:, start:centre] = (p_curr[:, 1 : l + 1] * sin_m[:, 1 : l + 1]).flip(1)
+    return out
+
+
+def spherical_harmonics(
+    lonlat: torch.Tensor, legendre_polys: int, convention: Convention = "satclip"
+) -> torch.Tensor:
+    """Real spherical harmonics of degrees 0..L-1 at (lon, lat) points.
+
+    Args:
+        lonlat: (N, 2) longitude, latitude in degrees (any float dtype, any device).
+        legendre_polys: L, the number of degrees; 1 <= L <= 1000.
+        convention: ``"satclip"`` (the published angles and the π factor on m = 0, what the
+            released weights expect) or ``"orthonormal"`` (colatitude, orthonormal on the sphere).
+
+    Returns:
+        (N, L²) features in ``lonlat``'s dtype, ordered l = 0..L-1, then m = -l..l. Computed in
+        float64 and processed in blocks of points, so peak memory stays near the output's size.
+    """
+    if not 1 <= legendre_polys <= MAX_LEGENDRE_POLYS:
+        raise ValueError(f"legendre_polys must be in [1, {MAX_LEGENDRE_POLYS}], got {legendre_polys}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    L2 = legendre_polys * legendre_polys
+    n = lonlat.shape[0]
+    out_dtype = lonlat.dtype if lonlat.is_floating_point() else torch.get_default_dtype()
+    coords = lonlat.to(torch.float64)
+    per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
+    chunk = max(1, per_block // L2)
+    if n <= chunk:
+        return _harmonics_block(coords[:, 0], coords[:, 1], legendre_polys, convention).to(out_dtype)
+    if torch.is_grad_enabled() and lonlat.requires_grad:
+        blocks = [
+            _harmonics_block(c[:, 0], c[:, 1], legendre_polys, convention).to(out_dtype)
+            for c in coords.split(chunk)
+        ]
+        return torch.cat(blocks)
+    out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
+    for i in range(0, n, chunk):
+        c = coords[i : i + chunk]
+        out[i : i + chunk] = _harmonics_block(c[:, 0], c[:, 1], legendre_polys, convention)
+    return out
+
+
+@dataclass(frozen=True)
+class SphericalHarmonicsConfig:
+    """Spherical-harmonic positional encoding: L² features (100 at L=10, 1600 at L=40)."""
+
+    legendre_polys: int = 10
+    convention: Convention = "satclip"
+
+    name: ClassVar[str] = "sphericalharmonics"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.legendre_polys, int) or not 1 <= self.legendre_polys <= MAX_LEGENDRE_POLYS:
+            raise ValueError(
+                f"legendre_polys must be an integer in [1, {MAX_LEGENDRE_POLYS}], got {self.legendre_polys!r}"
+            )
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
+
+    @property
+    def dim(self) -> int:
+        return self.legendre_polys**2
+
+
+class SphericalHarmonics(Encoding):
+    """``nn.Module`` wrapper of :func:`spherical_harmonics`; no parameters."""
+
+    config: SphericalHarmonicsConfig
+
+    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return spherical_harmonics(lonlat, self.config.legendre_polys, self.config.convention)

@@ -1,0 +1,217 @@
+"""Networks that map positional-encoding features to the embedding, and their registry.
+
+``create_network(name, dim_in=..., dim_out=..., **params)``; ``list_networks()``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from satclip._registry import build_config
+
+
+def _check_dims(cfg: Any) -> None:
+    for field in ("dim_in", "dim_out", "dim_hidden", "num_layers"):
+        value = getattr(cfg, field, 1)
+        if not isinstance(value, int) or value < (0 if field == "num_layers" else 1):
+            raise ValueError(f"{cfg.name} network: {field} must be a positive integer, got {value!r}")
+    dropout = getattr(cfg, "dropout", 0.0)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{cfg.name} network: dropout must be in [0, 1), got {dropout!r}")
+
+
+@dataclass(frozen=True)
+class LinearConfig:
+    """One affine layer."""
+
+    dim_in: int
+    dim_out: int
+
+    name: ClassVar[str] = "linear"
+
+    def __post_init__(self) -> None:
+        _check_dims(self)
+
+
+class LinearNet(nn.Module):
+    def __init__(self, config: LinearConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.linear = nn.Linear(config.dim_in, config.dim_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """``num_layers`` hidden [Linear, ReLU, Dropout] layers, each with its own weights."""
+
+    dim_in: int
+    dim_out: int
+    dim_hidden: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+
+    name: ClassVar[str] = "mlp"
+
+    def __post_init__(self) -> None:
+        _check_dims(self)
+
+
+class MLP(nn.Module):
+    def __init__(self, config: MLPConfig) -> None:
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        dim = config.dim_in
+        for _ in range(config.num_layers):
+            layers += [nn.Linear(dim, config.dim_hidden), nn.ReLU(), nn.Dropout(config.dropout)]
+            dim = config.dim_hidden
+        layers.append(nn.Linear(dim, config.dim_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@dataclass(frozen=True)
+class SirenConfig:
+    """SIREN (Sitzmann et al. 2020) as in SatCLIP: ``num_layers`` sine layers, linear last layer.
+
+    First layer: sin(w0_initial·(Wx + b)), W, b ~ U(±1/dim_in). Later layers: w0, W, b ~
+    U(±sqrt(6/dim_in)/w0). Dropout acts on hidden pre-activations while training (the released
+    models used 0.5). The released models: dim_hidden 512, num_layers 2, dim_out 256.
+    """
+
+    dim_in: int
+    dim_out: int
+    dim_hidden: int = 512
+    num_layers: int = 2
+    w0: float = 1.0
+    w0_initial: float = 30.0
+    dropout: float = 0.0
+
+    name: ClassVar[str] = "siren"
+
+    def __post_init__(self) -> None:
+        _check_dims(self)
+
+
+class SirenLayer(nn.Module):
+    """sin(w0·(x Wᵀ + b)), or the affine map alone when ``activation`` is False."""
+
+    def __init__(
+        self, dim_in: int, dim_out: int, w0: float, is_first: bool, activation: bool, dropout: float
+    ) -> None:
+        super().__init__()
+        self.w0, self.activation, self.dropout = w0, activation, dropout
+        bound = 1.0 / dim_in if is_first else math.sqrt(6.0 / dim_in) / w0
+        # Raw parameters (not nn.Linear) so state-dict keys match the published checkpoints.
+        self.weight = nn.Parameter(torch.empty(dim_out, dim_in).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(dim_out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.linear(x, self.weight, self.bias)
+        if self.dropout > 0:
+            out = F.dropout(out, p=self.dropout, training=self.training)
+        return torch.sin(self.w0 * out) if self.activation else out
+
+
+class Siren(nn.Module):
+    def __init__(self, config: SirenConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.layers = nn.ModuleList(
+            SirenLayer(
+                c.dim_in if i == 0 else c.dim_hidden,
+                c.dim_hidden,
+                c.w0_initial if i == 0 else c.w0,
+                is_first=i == 0,
+                activation=True,
+                dropout=c.dropout,
+            )
+            for i in range(c.num_layers)
+        )
+        last_in = c.dim_hidden if c.num_layers else c.dim_in
+        self.last_layer = SirenLayer(last_in, c.dim_out, c.w0, False, activation=False, dropout=0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return self.last_layer(x)
+
+
+@dataclass(frozen=True)
+class ResMLPConfig:
+    """Residual MLP of SINR (Cole et al. 2023): Linear+ReLU, ``num_layers`` residual blocks
+    (Linear, ReLU, Dropout, Linear, ReLU, plus the skip), then a linear head."""
+
+    dim_in: int
+    dim_out: int
+    dim_hidden: int = 256
+    num_layers: int = 4
+    dropout: float = 0.5
+
+    name: ClassVar[str] = "resmlp"
+
+    def __post_init__(self) -> None:
+        _check_dims(self)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim, dim), nn.ReLU()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResMLP(nn.Module):
+    def __init__(self, config: ResMLPConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.stem = nn.Sequential(nn.Linear(c.dim_in, c.dim_hidden), nn.ReLU())
+        self.blocks = nn.Sequential(*(_ResBlock(c.dim_hidden, c.dropout) for _ in range(c.num_layers)))
+        self.head = nn.Linear(c.dim_hidden, c.dim_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+NETWORKS: dict[str, tuple[type, type[nn.Module]]] = {
+    cfg.name: (cfg, module)
+    for cfg, module in [
+        (LinearConfig, LinearNet),
+        (MLPConfig, MLP),
+        (SirenConfig, Siren),
+        (ResMLPConfig, ResMLP),
+    ]
+}
+
+
+def list_networks() -> list[str]:
+    """Names accepted by :func:`create_network`."""
+    return list(NETWORKS)
+
+
+def network_from_config(config: Any) -> nn.Module:
+    """Rebuild a network module from its config dataclass."""
+    return NETWORKS[config.name][1](config)
+
+
+def create_network(name: str, dim_in: int, dim_out: int, **params: Any) -> nn.Module:
+    """A network ``(N, dim_in) → (N, dim_out)``; ``params`` are its config's other fields."""
+    cfg = build_config(NETWORKS, "network", name, {"dim_in": dim_in, "dim_out": dim_out, **params})
+    return network_from_config(cfg)

@@ -1,0 +1,141 @@
+import importlib
+import math
+
+import numpy as np
+import pytest
+import sympy
+import torch
+
+from satclip.encodings import create_encoding, spherical_harmonics
+
+from conftest import scipy_real_harmonics
+
+sh_module = importlib.import_module("satclip.encodings.spherical_harmonics")
+
+
+@pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
+@pytest.mark.parametrize("L", [1, 2, 10, 40, 100])
+def test_matches_scipy(sphere_points, convention, L):
+    ours = spherical_harmonics(torch.from_numpy(sphere_points), L, convention).numpy()
+    ref = scipy_real_harmonics(sphere_points[:, 0], sphere_points[:, 1], L, convention)
+    assert ours.shape == (len(sphere_points), L * L)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10)
+
+
+def _gauss_sphere_grid(L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (lon, lat) and weights integrating polynomials of degree < 2L exactly on S²."""
+    x, w = np.polynomial.legendre.leggauss(L + 1)  # in sin(lat)
+    n_lon = 2 * L + 1
+    lon = np.arange(n_lon) * 360.0 / n_lon - 180.0
+    lat = np.degrees(np.arcsin(x))
+    lon_g, lat_g = np.meshgrid(lon, lat)
+    weights = np.repeat(w, n_lon) * (2 * np.pi / n_lon)
+    return np.stack([lon_g.ravel(), lat_g.ravel()], axis=1), weights
+
+
+@pytest.mark.parametrize("convention", ["orthonormal", "satclip"])
+def test_orthogonality_by_quadrature(convention):
+    L = 20
+    nodes, w = _gauss_sphere_grid(L)
+    y = spherical_harmonics(torch.from_numpy(nodes), L, convention).numpy()
+    gram = (y * w[:, None]).T @ y
+    expected = np.eye(L * L)
+    if convention == "satclip":
+        # The published m = 0 terms carry an extra factor π, so their norm is π².
+        m0 = [l * l + l for l in range(L)]
+        expected[m0, m0] = math.pi**2
+    np.testing.assert_allclose(gram, expected, atol=1e-12)
+
+
+def _published_closed_form(L: int, lon: float, lat: float, digits: int = 40) -> list[float]:
+    """The published generator's formula, evaluated exactly with sympy at high precision.
+
+    Reproduces the bracket slip ``sqrt((2l+1)/4*pi)`` for m = 0 and no Condon–Shortley phase.
+    """
+    x = sympy.Symbol("x")
+    lon_r, lat_r = sympy.Rational(str(lon)), sympy.Rational(str(lat))
+    theta = (lat_r + 90) * sympy.pi / 180
+    phi = (lon_r + 180) * sympy.pi / 180
+    values = []
+    for l in range(L):
+        for m in range(-l, l + 1):
+            am = abs(m)
+            # sympy's assoc_legendre includes (-1)^m; the published harmonics do not.
+            plm = (-1) ** am * sympy.assoc_legendre(l, am, x)
+            p = plm.subs(x, sympy.cos(theta))
+            if m == 0:
+                y = sympy.sqrt(sympy.Rational(2 * l + 1) / 4 * sympy.pi) * p
+            else:
+                n = sympy.sqrt(
+                    sympy.Rational(2 * l + 1)
+                    / (4 * sympy.pi)
+                    * sympy.factorial(l - am)
+                    / sympy.factorial(l + am)
+                )
+                trig = sympy.cos(am * phi) if m > 0 else sympy.sin(am * phi)
+                y = sympy.sqrt(2) * n * p * trig
+            values.append(float(sympy.N(y, digits)))
+    return values
+
+
+@pytest.mark.parametrize("lon,lat", [(12.5, 41.9), (-179.25, -67.5), (33.0, 88.75), (-100.0, -12.0)])
+def test_satclip_convention_matches_exact_published_formula(lon, lat):
+    L = 20
+    exact = np.array(_published_closed_form(L, lon, lat))
+    ours = spherical_harmonics(torch.tensor([[lon, lat]], dtype=torch.float64), L, "satclip").numpy()[0]
+    np.testing.assert_allclose(ours, exact, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_finite_and_longitude_free_at_poles(dtype):
+    L = 100
+    lon = torch.linspace(-180, 180, 17, dtype=dtype)
+    for lat in (90.0, -90.0):
+        pts = torch.stack([lon, torch.full_like(lon, lat)], dim=1)
+        y = spherical_harmonics(pts, L)
+        assert y.dtype == dtype
+        assert torch.isfinite(y).all()
+        assert (y == y[0]).all(), "every longitude at a pole must give the same features"
+
+
+def test_continuous_across_dateline():
+    pts = torch.tensor([[179.9999, 10.0], [-179.9999, 10.0]], dtype=torch.float64)
+    y = spherical_harmonics(pts, 40)
+    assert (y[0] - y[1]).abs().max() < 1e-2
+    assert torch.nn.functional.cosine_similarity(y[:1], y[1:]).item() > 0.9999
+
+
+def test_blocked_evaluation_equals_single_block(monkeypatch, sphere_points):
+    pts = torch.from_numpy(sphere_points)
+    whole = spherical_harmonics(pts, 12)
+    monkeypatch.setattr(sh_module, "_CHUNK_FEATURES_CPU", 12 * 12 * 7)  # 7 points per block
+    blocked = spherical_harmonics(pts, 12)
+    assert torch.equal(whole, blocked)
+    pts_grad = pts.clone().requires_grad_(True)
+    assert torch.equal(spherical_harmonics(pts_grad, 12).detach(), whole)
+
+
+def test_gradients_flow_to_coordinates():
+    pts = torch.tensor([[10.0, 20.0], [-50.0, -30.0]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p: spherical_harmonics(p, 6), (pts,))
+
+
+def test_float32_has_no_overflow_at_high_degree(sphere_points):
+    y32 = spherical_harmonics(torch.from_numpy(sphere_points).float(), 40)
+    y64 = spherical_harmonics(torch.from_numpy(sphere_points), 40)
+    assert y32.dtype == torch.float32 and torch.isfinite(y32).all()
+    np.testing.assert_allclose(y32.double().numpy(), y64.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"legendre_polys": 0}, "legendre_polys"),
+        ({"legendre_polys": 10.5}, "legendre_polys"),
+        ({"convention": "scipy"}, "convention"),
+        ({"legendre_poly": 10}, "no parameter"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    with pytest.raises(ValueError, match=message):
+        create_encoding("sphericalharmonics", **params)

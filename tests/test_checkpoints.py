@@ -1,0 +1,156 @@
+"""Model files: our safetensors format and published SatCLIP checkpoints."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import satclip
+from satclip import ModelFileError
+
+from conftest import published_checkpoint, reference_published_forward
+
+
+def _encoder(L=10, dtype="float32"):
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=L)
+    net = satclip.create_network("siren", dim_in=sh.dim, dim_out=256)
+    return satclip.LocationEncoder(sh, net, dtype=dtype)
+
+
+@pytest.mark.parametrize("L,dtype", [(10, "float32"), (40, "float32"), (10, "float64")])
+def test_save_load_round_trip(tmp_path, sphere_points, L, dtype):
+    enc = _encoder(L, dtype)
+    path = satclip.save(enc, tmp_path / "m.safetensors")
+    assert path.stat().st_size < 6 * 2**20 * (2 if dtype == "float64" else 1)  # a few MB
+    back = satclip.load(path)
+    assert back.config == enc.config
+    np.testing.assert_array_equal(back.embed_array(sphere_points), enc.embed_array(sphere_points))
+    assert not list(tmp_path.glob(".*tmp")), "no temporary file is left behind"
+
+
+@pytest.mark.parametrize("name", satclip.list_encodings())
+def test_every_encoding_round_trips_through_a_file(tmp_path, name):
+    torch.manual_seed(0)
+    enc_mod = satclip.create_encoding(name)
+    enc = satclip.LocationEncoder(enc_mod, satclip.create_network("mlp", dim_in=enc_mod.dim, dim_out=8))
+    satclip.save(enc, tmp_path / "m.safetensors")
+    back = satclip.load(tmp_path / "m.safetensors")
+    pts = np.array([[1.0, 2.0], [-170.0, 80.0]])
+    np.testing.assert_array_equal(back.embed_array(pts), enc.embed_array(pts))
+
+
+def test_config_is_stored_as_json_in_the_file(tmp_path):
+    from safetensors import safe_open
+
+    path = satclip.save(_encoder(), tmp_path / "m.safetensors")
+    with safe_open(str(path), "pt") as f:
+        cfg = json.loads(f.metadata()["satclip_config"])
+    assert cfg["encoding"] == {
+        "name": "sphericalharmonics",
+        "params": {"legendre_polys": 10, "convention": "satclip"},
+    }
+    assert cfg["network"]["name"] == "siren" and cfg["network"]["params"]["dim_hidden"] == 512
+
+
+def test_missing_truncated_and_foreign_files_are_named(tmp_path):
+    with pytest.raises(ModelFileError, match="no such file"):
+        satclip.load(tmp_path / "absent.safetensors")
+    path = satclip.save(_encoder(), tmp_path / "m.safetensors")
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match=r"truncated.safetensors.*(truncated|corrupt)"):
+        satclip.load(truncated)
+    foreign = tmp_path / "photo.jpg"
+    foreign.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 100)
+    with pytest.raises(ModelFileError, match=r"photo.jpg: not a satclip model file"):
+        satclip.load(foreign)
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other))
+    with pytest.raises(ModelFileError, match="not a satclip location encoder"):
+        satclip.load(other)
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    with pytest.raises(ModelFileError, match="empty or truncated"):
+        satclip.load(empty)
+
+
+@pytest.mark.parametrize("L", [10, 40])
+def test_published_checkpoint_matches_reference_forward(tmp_path, sphere_points, L):
+    ckpt = published_checkpoint(L)
+    path = tmp_path / f"satclip-resnet18-l{L}.ckpt"
+    torch.save(ckpt, path)
+    enc = satclip.load(path)
+    assert enc.dtype == torch.float64
+    assert enc.config.encoding.convention == "satclip" and enc.config.encoding.legendre_polys == L
+    ours = enc.embed_array(sphere_points)
+    ref = reference_published_forward(ckpt, sphere_points)
+    assert ours.dtype == np.float64 and ours.shape == (len(sphere_points), 256)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-9)
+    # Converted, it saves and reloads as one of our own files.
+    back = satclip.load(satclip.save(enc, tmp_path / "converted.safetensors"))
+    np.testing.assert_array_equal(back.embed_array(sphere_points), ours)
+
+
+def test_published_checkpoint_is_read_without_unpickling_objects(tmp_path):
+    ckpt = published_checkpoint(10)
+    ckpt["callbacks"]["evil"] = _Evil()
+    path = tmp_path / "evil.ckpt"
+    torch.save(ckpt, path)
+    with pytest.raises(ModelFileError, match=r"evil.ckpt: cannot read.*weights_only"):
+        satclip.load(path)
+    assert not _Evil.ran
+
+
+class _Evil:
+    ran = False
+
+    def __reduce__(self):
+        return (_Evil._run, ())
+
+    @staticmethod
+    def _run():
+        _Evil.ran = True
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda c: c["hyper_parameters"].update(le_type="wrap"), "le_type='wrap'"),
+        (lambda c: c["hyper_parameters"].pop("capacity"), "lack 'capacity'"),
+        (lambda c: c.pop("state_dict"), "not a SatCLIP Lightning checkpoint"),
+        (lambda c: c["state_dict"].update({"model.nnet.layers.0.bias": torch.zeros(512)}), "differ"),
+        (lambda c: c["hyper_parameters"].update(legendre_polys=12), "layers.0.weight has shape"),
+        (
+            lambda c: [c["state_dict"].pop(k) for k in list(c["state_dict"]) if ".nnet." in k],
+            "no location-encoder weights",
+        ),
+    ],
+)
+def test_malformed_published_checkpoints(tmp_path, mutate, message):
+    ckpt = published_checkpoint(10)
+    mutate(ckpt)
+    path = tmp_path / "bad.ckpt"
+    torch.save(ckpt, path)
+    with pytest.raises(ModelFileError, match=message):
+        satclip.load(path)
+
+
+def test_truncated_checkpoint(tmp_path):
+    path = tmp_path / "cut.ckpt"
+    torch.save(published_checkpoint(10), path)
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(ModelFileError, match=r"cut.ckpt: cannot read"):
+        satclip.load(path)
+
+
+def test_legacy_pickle_checkpoint(tmp_path):
+    path = tmp_path / "legacy.ckpt"
+    torch.save(published_checkpoint(10), path, _use_new_zipfile_serialization=False)
+    assert path.read_bytes()[:1] == pickle.PROTO
+    assert satclip.load(path).config.encoding.legendre_polys == 10

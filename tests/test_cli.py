@@ -1,0 +1,107 @@
+"""The command line: list, demo, info, embed (CSV / Parquet in; .npy / .parquet out)."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+import satclip
+from satclip.cli import main
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=10)
+    enc = satclip.LocationEncoder(sh, satclip.create_network("siren", dim_in=sh.dim, dim_out=16))
+    return satclip.save(enc, tmp_path / "model.safetensors")
+
+
+@pytest.fixture
+def points_csv(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 1000
+    lon, lat = rng.uniform(-180, 180, n), rng.uniform(-90, 90, n)
+    path = tmp_path / "points.csv"
+    with path.open("w") as f:
+        f.write("id,name,x,y\n")
+        for i in range(n):
+            f.write(f"{i},site{i},{float(lon[i])!r},{float(lat[i])!r}\n")
+    return path, np.stack([lon, lat], axis=1)
+
+
+def test_list_and_demo(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "sphericalharmonics" in out and "siren" in out and "satclip-resnet50-l40" in out
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "Paris" in out and "dim 256" in out
+
+
+def test_info(model_file, capsys):
+    assert main(["info", str(model_file)]) == 0
+    assert '"legendre_polys": 10' in capsys.readouterr().out
+
+
+def test_embed_csv_to_npy(tmp_path, model_file, points_csv):
+    src, lonlat = points_csv
+    out = tmp_path / "emb.npy"
+    argv = ["embed", str(src), "-o", str(out), "--model", str(model_file), "--lon-col", "x", "--lat-col", "y"]
+    assert main([*argv, "--chunk-rows", "300", "-q"]) == 0
+    emb = np.load(out)
+    assert emb.shape == (1000, 16) and emb.dtype == np.float32
+    np.testing.assert_allclose(emb, satclip.load(model_file).embed_array(lonlat), atol=1e-5)
+    assert np.load(out, mmap_mode="r").shape == (1000, 16)
+
+
+def test_embed_parquet_to_parquet_keeps_columns(tmp_path, model_file, points_csv):
+    _, lonlat = points_csv
+    src = tmp_path / "points.parquet"
+    pq.write_table(
+        pa.table({"lon": lonlat[:, 0], "lat": lonlat[:, 1], "tag": [f"t{i}" for i in range(1000)]}), src
+    )
+    out = tmp_path / "emb.parquet"
+    assert (
+        main(["embed", str(src), "-o", str(out), "--model", str(model_file), "--chunk-rows", "256", "-q"])
+        == 0
+    )
+    table = pq.read_table(out)
+    assert table.column_names == ["lon", "lat", "tag", "embedding"]
+    assert table.column("tag").to_pylist()[-1] == "t999"
+    emb = np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
+    np.testing.assert_allclose(emb, satclip.load(model_file).embed_array(lonlat), atol=1e-5)
+
+
+def test_bad_row_is_named_and_nothing_is_left(tmp_path, model_file, points_csv, capsys):
+    src, _ = points_csv
+    lines = src.read_text().splitlines()
+    lines[701] = "700,site700,10.0,123.0"  # data row 700
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "emb.npy"
+    argv = ["embed", str(src), "-o", str(out), "--model", str(model_file), "--lon-col", "x", "--lat-col", "y"]
+    assert main([*argv, "--chunk-rows", "300", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "latitude out of range" in err and "index 700" in err and "points.csv" in err
+    assert not out.exists() and not list(tmp_path.glob(".emb.npy*"))
+
+
+def test_missing_column_and_unparseable_value(tmp_path, model_file, points_csv, capsys):
+    src, _ = points_csv
+    out = tmp_path / "emb.parquet"
+    assert main(["embed", str(src), "-o", str(out), "--model", str(model_file), "-q"]) == 2
+    assert "no column(s) ['lon', 'lat']" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lon,lat\n1.0,2.0\nabc,3.0\n")
+    assert main(["embed", str(bad), "-o", str(out), "--model", str(model_file), "-q"]) == 2
+    assert "bad.csv: row 1: lon value 'abc' is not a number" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unknown_model_and_output_type(tmp_path, points_csv, model_file, capsys):
+    src, _ = points_csv
+    assert main(["embed", str(src), "-o", str(tmp_path / "e.npy"), "--model", "nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    assert main(["embed", str(src), "-o", str(tmp_path / "e.h5"), "--model", str(model_file)]) == 2
+    assert "use .npy or .parquet" in capsys.readouterr().err

@@ -9,8 +9,7 @@ import torch
 
 import satclip
 from satclip import ModelFileError
-
-from conftest import published_checkpoint, reference_published_forward
+from tests.references import published_checkpoint, reference_published_forward
 
 
 def _encoder(L=10, dtype="float32"):

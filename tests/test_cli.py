@@ -105,3 +105,17 @@ def test_unknown_model_and_output_type(tmp_path, points_csv, model_file, capsys)
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["embed", str(src), "-o", str(tmp_path / "e.h5"), "--model", str(model_file)]) == 2
     assert "use .npy or .parquet" in capsys.readouterr().err
+
+
+def test_data_build_and_preview(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "bm"
+    assert main(["data", "build", "bluemarble", "--n", "100", "--size", "8", "--out", str(out), "-q"]) == 0
+    assert (out / "manifest.json").exists()
+    png = tmp_path / "grid.png"
+    assert main(["data", "preview", str(out), "-o", str(png), "--patches", "4"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["data", "list"]) == 0
+    assert "bluemarble" in capsys.readouterr().out
+    assert main(["data", "fetch", "nope"]) == 2
+    assert "unknown data source 'nope'" in capsys.readouterr().err

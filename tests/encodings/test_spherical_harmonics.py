@@ -7,8 +7,7 @@ import sympy
 import torch
 
 from satclip.encodings import create_encoding, spherical_harmonics
-
-from conftest import scipy_real_harmonics
+from tests.references import scipy_real_harmonics
 
 sh_module = importlib.import_module("satclip.encodings.spherical_harmonics")
 

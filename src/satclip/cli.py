@@ -138,6 +138,27 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_s2(args: argparse.Namespace) -> int:
+    from satclip.data.s2 import S2Config, build_s2
+
+    bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
+    if bbox is not None and len(bbox) != 4:
+        raise ValueError(f"--bbox needs W,S,E,N, got {args.bbox!r}")
+    cfg = S2Config(
+        n=args.n,
+        size=args.size,
+        catalog=args.catalog,
+        start=args.start,
+        end=args.end,
+        max_cloud=args.max_cloud,
+        seed=args.seed,
+        sign=args.sign,
+        bbox=bbox,  # type: ignore[arg-type]
+    )
+    print(f"dataset ready: {build_s2(cfg, args.out, progress=not args.quiet)}")
+    return 0
+
+
 def _add_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     data = sub.add_parser("data", help="pretraining data: sources, Blue Marble dataset, preview")
     dsub = data.add_subparsers(dest="data_command", required=True)
@@ -164,6 +185,21 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     s.add_argument("--patches", type=int, default=36)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_data_preview)
+    from satclip.data.s2 import PLANETARY_COMPUTER
+
+    s = dsub.add_parser("s2", help="an S2-100K-style Sentinel-2 dataset from a STAC catalogue (online)")
+    s.add_argument("--n", type=int, required=True, help="number of patches")
+    s.add_argument("--out", required=True)
+    s.add_argument("--size", type=int, default=256, help="window size in 10 m pixels (default 256)")
+    s.add_argument("--catalog", default=PLANETARY_COMPUTER, help="STAC API URL or a static catalog.json")
+    s.add_argument("--start", default="2021-01-01")
+    s.add_argument("--end", default="2023-05-17")
+    s.add_argument("--max-cloud", type=float, default=20.0, help="percent (default 20)")
+    s.add_argument("--bbox", help="W,S,E,N: sample points only inside")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--sign", default="auto", choices=["auto", "none", "planetary-computer"])
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_data_s2)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -202,6 +202,21 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     s.set_defaults(func=_cmd_data_s2)
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from satclip.evaluation import suite
+    from satclip.evaluation.splits import SPLITS
+    from satclip.evaluation.tasks import list_tasks
+
+    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    tasks = suite.parse_names(args.tasks, list_tasks(), "task(s)")
+    splits = suite.parse_names(args.split, SPLITS, "split(s)")
+    rows = suite.run(encoders, tasks, args.probe, splits, progress=not args.quiet)
+    out = suite.write_outputs(rows, args.output)
+    print(suite.markdown(rows))
+    print(f"wrote {out / 'results.csv'}, {out / 'results.md'} and a chart per task")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="satclip", description="Location embeddings from satellite imagery.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -229,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_info)
 
     _add_data_parser(sub)
+
+    s = sub.add_parser("evaluate", help="downstream evaluation of encoders on real geographic tasks")
+    s.add_argument("--encoders", required=True, help="comma list: wrap,sh40,geoclip,MODEL_FILE,...")
+    s.add_argument("--tasks", default="all", help="comma list or 'all'")
+    s.add_argument("--probe", default="linear", choices=["linear", "mlp", "knn"])
+    s.add_argument("--split", default="random,block", help="comma list of random, block, continent, or 'all'")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_evaluate)
 
     s = sub.add_parser("download", help="fetch a published SatCLIP checkpoint into the cache (online)")
     s.add_argument("name")

@@ -167,7 +167,7 @@ def embed_file(
                 check_lonlat_array(lonlat, offset=done)
             except ValueError as e:
                 raise ValueError(f"{src}: {e} (rows count data rows from 0)") from None
-            sink.write(batch, encoder.embed_array(lonlat, batch_size=chunk_rows))
+            sink.write(batch, encoder.embed_array(lonlat))
             done += len(lonlat)
             bar.update(len(lonlat))
         if done == 0:

@@ -92,16 +92,18 @@ class LocationEncoder(nn.Module):
         feats = self.encoding.encode(lonlat.to(self.dtype))
         return self.network(feats)
 
-    def embed(self, lon: Any, lat: Any, batch_size: int = 65536) -> np.ndarray:
+    def embed(self, lon: Any, lat: Any, batch_size: int = 4096) -> np.ndarray:
         """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees).
 
         Returns an (N, dim) numpy array in the encoder's dtype. Raises ``ValueError`` naming
         the first bad point (non-finite, latitude outside [-90, 90], mismatched lengths).
-        Longitudes are wrapped (190 ≡ -170).
+        Longitudes are wrapped (190 ≡ -170). Small batches are faster on CPU: at 4096 points the
+        L=40 features (26 MB) stay in memory the allocator reuses, while 65536-point batches
+        (420 MB) are returned to the OS and faulted in again every batch.
         """
         return self._embed_valid(as_lonlat_array(lon, lat), batch_size)
 
-    def embed_array(self, lonlat: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    def embed_array(self, lonlat: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Like :meth:`embed` for an (N, 2) array of (lon, lat) rows."""
         arr = np.asarray(lonlat, dtype=np.float64)
         check_lonlat_array(arr)

@@ -138,3 +138,13 @@ def test_float32_has_no_overflow_at_high_degree(sphere_points):
 def test_bad_parameters_are_named(params, message):
     with pytest.raises(ValueError, match=message):
         create_encoding("sphericalharmonics", **params)
+
+
+def test_parallel_blocks_under_inference_and_no_grad(monkeypatch, sphere_points):
+    monkeypatch.setattr(sh_module, "_CHUNK_FEATURES_CPU", 10 * 10 * 16)  # 16 points per block
+    pts = torch.from_numpy(sphere_points)
+    serial = torch.cat([spherical_harmonics(p, 10) for p in pts.split(16)])
+    with torch.inference_mode():
+        torch.testing.assert_close(spherical_harmonics(pts, 10), serial, rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(spherical_harmonics(pts, 10), serial, rtol=0, atol=0)

@@ -163,6 +163,23 @@ SOURCES: dict[str, Source] = {
             "Natural Earth via QGIS",
             "Countries (ISO_A3) and admin-1 regions (layers countries, states_provinces)",
         ),
+        *[
+            Source(
+                f"ne-lowres-{ext}",
+                "pypi",
+                "geopandas",
+                "0.14.4",
+                f"geopandas/datasets/naturalearth_lowres/naturalearth_lowres.{ext}",
+                sha,
+                "Natural Earth, public domain",
+                "Natural Earth via geopandas",
+                f"177 countries with their continent, 1:110m (shapefile .{ext})",
+            )
+            for ext, sha in [
+                ("shp", "1f689e60b357e1e98702d5d9f774e95e77fc6b324487cadf57eb9317d533ce12"),
+                ("dbf", "5cfbcaa21ce5fad798abf2ec65ab0db59538f9bb8a37273ef62b6aa8121487fd"),
+            ]
+        ],
         Source(
             "cal-housing",
             "pypi",

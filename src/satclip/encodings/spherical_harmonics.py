@@ -9,7 +9,9 @@ all orders of one degree are updated at once so the Python loop has only ``L`` s
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -64,9 +66,12 @@ def _angles(
 
 
 def _harmonics_block(
-    lon: torch.Tensor, lat: torch.Tensor, legendre_polys: int, convention: Convention
-) -> torch.Tensor:
-    """(n,) float64 lon, lat → (n, L²) float64 real harmonics."""
+    lon: torch.Tensor, lat: torch.Tensor, legendre_polys: int, convention: Convention, out: torch.Tensor
+) -> None:
+    """Write the real harmonics of (n,) float64 lon, lat into ``out`` (n, L²), any float dtype.
+
+    Products are formed in float64 and cast once, as they are copied into ``out``; the copies
+    are recorded by autograd, so gradients flow to the coordinates."""
     L = legendre_polys
     n = lon.shape[0]
     x, s, phi = _angles(lon, lat, convention)
@@ -79,7 +84,6 @@ def _harmonics_block(
     cos_m[:, 0] = math.pi if convention == "satclip" else 1.0
     sin_m = torch.sin(m_phi) * math.sqrt(2.0)
 
-    out = torch.empty(n, L * L, dtype=torch.float64, device=lon.device)
     x_col, s_col = x[:, None], s[:, None]
     # p_curr holds P̄_l^m for m = 0..l (l + 1 columns), p_prev the l columns of degree l - 1.
     p_prev = torch.empty(n, 0, dtype=torch.float64, device=lon.device)
@@ -94,7 +98,6 @@ def _harmonics_block(
         if l > 0:
             # m = -l..-1 uses |m| = l..1: the sine terms in reverse order.
             out[:, l * l : centre] = (p_curr[:, 1:] * sin_m[:, 1 : l + 1]).flip(1)
-    return out
 
 
 def spherical_harmonics(
@@ -110,7 +113,8 @@ def spherical_harmonics(
 
     Returns:
         (N, L²) features in ``lonlat``'s dtype, ordered l = 0..L-1, then m = -l..l. Computed in
-        float64 and processed in blocks of points, so peak memory stays near the output's size.
+        float64 in blocks of points written straight into the output, so peak memory stays near
+        the output's own size.
     """
     if not 1 <= legendre_polys <= MAX_LEGENDRE_POLYS:
         raise ValueError(f"legendre_polys must be in [1, {MAX_LEGENDRE_POLYS}], got {legendre_polys}")
@@ -122,19 +126,34 @@ def spherical_harmonics(
     coords = lonlat.to(torch.float64)
     per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
     chunk = max(1, per_block // L2)
-    if n <= chunk:
-        return _harmonics_block(coords[:, 0], coords[:, 1], legendre_polys, convention).to(out_dtype)
-    if torch.is_grad_enabled() and lonlat.requires_grad:
-        blocks = [
-            _harmonics_block(c[:, 0], c[:, 1], legendre_polys, convention).to(out_dtype)
-            for c in coords.split(chunk)
-        ]
-        return torch.cat(blocks)
     out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
-    for i in range(0, n, chunk):
+
+    # Autograd and inference modes are thread-local: carry the caller's into worker threads.
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def block(i: int) -> None:
         c = coords[i : i + chunk]
-        out[i : i + chunk] = _harmonics_block(c[:, 0], c[:, 1], legendre_polys, convention)
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            _harmonics_block(c[:, 0], c[:, 1], legendre_polys, convention, out[i : i + chunk])
+
+    starts = range(0, n, chunk)
+    if (
+        lonlat.device.type == "cpu"
+        and len(starts) > 1
+        and not (torch.is_grad_enabled() and lonlat.requires_grad)
+    ):
+        # The per-degree ops on a block are too small for torch's intra-op threads, so most of
+        # the work would run on one core: run blocks side by side instead (torch frees the GIL).
+        list(_pool().map(block, starts))
+    else:
+        for i in starts:
+            block(i)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()), thread_name_prefix="satclip-sh")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,177 @@
+"""The L=40 SatCLIP-shaped encoder (SH features + 2-layer SIREN, float32) against its matmul-bound limit.
+
+    .venv/bin/python bench/bench_encoder.py --points 20000 [--json out.json]
+
+Every variant runs in a fresh interpreter: peak RSS is a process-wide high-water mark, so variants
+sharing a process would hide each other's peaks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+import satclip
+from satclip.encodings import spherical_harmonics
+
+L, DIM_HIDDEN, DIM_OUT = 40, 512, 256
+LAYERS = [(L * L, DIM_HIDDEN), (DIM_HIDDEN, DIM_HIDDEN), (DIM_HIDDEN, DIM_OUT)]
+FLOP_PER_POINT = sum(2 * i * o for i, o in LAYERS)
+VARIANTS = ("encoder", "sh-only", "network-only", "matmul-limit")
+
+
+def sphere_points(n: int, seed: int) -> np.ndarray:
+    """(n, 2) float64 lon/lat degrees, uniform on the sphere."""
+    u = np.random.default_rng(seed).random((n, 2))
+    return np.stack([360 * u[:, 0] - 180, np.degrees(np.arcsin(2 * u[:, 1] - 1))], axis=1)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def batches(n: int, batch: int) -> list[int]:
+    """Row counts of the batches ``embed_array`` processes, the last one partial."""
+    return [min(batch, n - i) for i in range(0, n, batch)]
+
+
+def make_variant(variant: str, batch: int) -> Callable[[np.ndarray], None]:
+    torch.manual_seed(0)
+    if variant == "encoder":
+        sh = satclip.create_encoding("sphericalharmonics", legendre_polys=L)
+        net = satclip.create_network(
+            "siren", dim_in=sh.dim, dim_out=DIM_OUT, dim_hidden=DIM_HIDDEN, num_layers=2
+        )
+        enc = satclip.LocationEncoder(sh, net)
+        return lambda lonlat: enc.embed_array(lonlat, batch_size=batch)
+
+    if variant == "sh-only":
+
+        def sh_only(lonlat: np.ndarray) -> None:
+            # The encoder's own path: float32 coordinates in, float32 features out, batch by batch.
+            for i in range(0, lonlat.shape[0], batch):
+                spherical_harmonics(torch.from_numpy(lonlat[i : i + batch]).float(), L, "satclip")
+
+        return sh_only
+
+    # The two network variants read one random feature batch over and over: features cost nothing
+    # here, so what is left is the network (and, for the limit, its three matmuls alone).
+    x = torch.randn(batch, L * L)
+    if variant == "network-only":
+        net = satclip.create_network(
+            "siren", dim_in=L * L, dim_out=DIM_OUT, dim_hidden=DIM_HIDDEN, num_layers=2
+        )
+        net.eval()
+
+        @torch.inference_mode()
+        def network_only(lonlat: np.ndarray) -> None:
+            for b in batches(lonlat.shape[0], batch):
+                net(x[:b])
+
+        return network_only
+
+    w0, w1, w2 = (torch.randn(o, i) / math.sqrt(i) for i, o in LAYERS)
+
+    @torch.no_grad()
+    def matmul_limit(lonlat: np.ndarray) -> None:
+        for b in batches(lonlat.shape[0], batch):
+            torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T) @ w2.T
+
+    return matmul_limit
+
+
+def run_one(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    lonlat = sphere_points(args.points, args.seed)
+    fn = make_variant(variant, args.batch)
+    fn(lonlat[:4096])  # first-call costs (thread pool start, allocator) stay out of the timing
+    base = peak_rss_mb()
+    best, runs, peak, start = math.inf, 0, 0.0, time.perf_counter()
+    # Fast variants repeat until --min-seconds: single runs vary severalfold on a busy or virtual machine.
+    while runs < args.repeats or time.perf_counter() - start < args.min_seconds:
+        t0 = time.perf_counter()
+        fn(lonlat)
+        best, runs = min(best, time.perf_counter() - t0), runs + 1
+        # Memory from the first run only: thousands of small repeats fragment the heap and inflate it.
+        if runs == 1:
+            peak = peak_rss_mb() - base
+    return {"points": args.points, "seconds": best, "peak_mb": peak}
+
+
+def child(variant: str) -> dict[str, Any]:
+    # The child parses the same options (--json is ignored there), so forwarding argv keeps them in step.
+    cmd = [sys.executable, __file__, *sys.argv[1:], "--one", variant]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:  # e.g. killed for memory: report it, keep the other rows
+        return {"error": f"rc={proc.returncode}: {proc.stderr.strip()[-300:]}"}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def fmt(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(r) + " |" for r in lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=4096, help="rows per batch (embed's default)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per variant at least; fastest counts")
+    ap.add_argument("--min-seconds", type=float, default=2.0, help="keep repeating until this much time")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--one", choices=VARIANTS, help=argparse.SUPPRESS)  # internal: run one variant
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args)))
+        return
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, N={args.points:,}, ", end="")
+    print(f"batch {args.batch:,}, fastest of >= {args.repeats} runs, each variant in a fresh process\n")
+    res = {v: child(v) for v in VARIANTS}
+    ok = {v: r for v, r in res.items() if "error" not in r}
+    rate = {v: r["points"] / r["seconds"] for v, r in ok.items()}
+    out_mb = args.points * DIM_OUT * 4 / 2**20
+    header = ["variant", "points", "s", "points/s", "GFLOP/s (3 matmuls)", "peak extra MB"]
+    header += ["peak / embedding bytes", "% of matmul limit", "share of encoder time"]
+    rows = []
+    for v, r in res.items():
+        if "error" in r:
+            rows.append([v, "failed: " + r["error"][:100], *[""] * 7])
+            continue
+        gflops = fmt(rate[v] * FLOP_PER_POINT / 1e9) if v != "sh-only" else "-"
+        limit = f"{100 * rate[v] / rate['matmul-limit']:.0f}%" if "matmul-limit" in rate else "-"
+        share = f"{100 * r['seconds'] / ok['encoder']['seconds']:.0f}%" if "encoder" in ok else "-"
+        rows.append([v, f"{r['points']:,}", fmt(r["seconds"]), fmt(rate[v]), gflops, fmt(r["peak_mb"])])
+        rows[-1] += [fmt(r["peak_mb"] / out_mb), limit, share]
+    print(table(header, rows))
+    print(
+        f"\nencoder: LocationEncoder(sphericalharmonics L={L}, siren {L * L}-{DIM_HIDDEN}-{DIM_HIDDEN}-",
+        end="",
+    )
+    print(f"{DIM_OUT}).embed_array on float64 (N, 2) input, float32 (N, {DIM_OUT}) output.")
+    print("sh-only: the L=40 features alone, batch by batch, float32 in and out (the encoder's path).")
+    print("network-only: the SIREN on a fixed random feature batch (its biases and w0 scaling included).")
+    print("matmul-limit: x @ W0.T, sin, @ W1.T, sin, @ W2.T in float32 under no_grad, same batches.")
+    print(f"peak / embedding bytes: extra peak RSS over the {fmt(out_mb)} MB (N, {DIM_OUT}) float32 result.")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "flop_per_point": FLOP_PER_POINT, "results": res}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""The downstream evaluation suite: real geographic tasks, probes, splits, and a report.
+
+Needs the ``eval`` extra (scikit-learn, h5py, pyshp, shapely, matplotlib, pillow, pyarrow).
+"""
+
+from satclip.evaluation.encoders import resolve_encoder
+from satclip.evaluation.suite import markdown, run, write_outputs
+from satclip.evaluation.tasks import Task, list_tasks, load_task
+
+__all__ = ["Task", "list_tasks", "load_task", "markdown", "resolve_encoder", "run", "write_outputs"]

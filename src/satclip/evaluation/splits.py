@@ -1,0 +1,56 @@
+"""Evaluation splits: ``random`` (80/20 over seeds), ``block`` (spatial-block K-fold, 10° blocks,
+as CoordBench) and ``continent`` (train on all other continents, test on one held out; not for
+cal_housing, all in one continent, nor countries and regions, whose classes never cross one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from satclip.data.splits import block_ids
+from satclip.evaluation.tasks import Task
+
+SPLITS = ("random", "block", "continent")
+RANDOM_SEEDS = (0, 1, 2)
+BLOCK_FOLDS = 5
+BLOCK_DEG = 10.0
+MIN_CONTINENT_POINTS = 100
+# Tasks whose classes are places inside one continent: holding a continent out leaves its test
+# classes unseen in training, so the score would measure nothing.
+NO_CONTINENT_SPLIT = frozenset({"countries", "regions"})
+
+
+def folds(task: Task, split: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(fold name, train indices, test indices) for a split of a task."""
+    n = len(task.y)
+    if split == "random":
+        for seed in RANDOM_SEEDS:
+            perm = np.random.default_rng(seed).permutation(n)
+            k = n // 5
+            yield f"seed{seed}", np.sort(perm[k:]), np.sort(perm[:k])
+    elif split == "block":
+        from sklearn.model_selection import GroupKFold
+
+        groups = block_ids(task.lonlat[:, 0], task.lonlat[:, 1], BLOCK_DEG)
+        # Shuffle block ids so folds are not latitude bands (GroupKFold balances sizes).
+        _, inverse = np.unique(groups, return_inverse=True)
+        shuffled = np.random.default_rng(0).permutation(inverse.max() + 1)[inverse]
+        for i, (train, test) in enumerate(
+            GroupKFold(n_splits=BLOCK_FOLDS).split(task.lonlat, groups=shuffled)
+        ):
+            yield f"fold{i}", train, test
+    elif split == "continent":
+        if task.name in NO_CONTINENT_SPLIT:
+            return
+        known = task.continent != ""
+        names, counts = np.unique(task.continent[known], return_counts=True)
+        held_out = names[counts >= MIN_CONTINENT_POINTS]
+        if len(held_out) < 2:
+            return  # one continent only (cal_housing): nothing to hold out
+        for c in held_out:
+            test = np.flatnonzero(task.continent == c)
+            train = np.flatnonzero(known & (task.continent != c))
+            yield c, train, test
+    else:
+        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")

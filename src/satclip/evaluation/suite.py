@@ -1,0 +1,181 @@
+"""Run encoders × tasks × splits with a probe; write per-fold CSV, a markdown table and charts."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from satclip.evaluation.encoders import resolve_encoder
+from satclip.evaluation.probes import PROBES, fit_score
+from satclip.evaluation.splits import folds
+from satclip.evaluation.tasks import load_task
+
+FIELDS = ["encoder", "task", "metric", "probe", "split", "fold", "score", "n_train", "n_test", "seconds"]
+
+
+def parse_names(text: str, valid: list[str] | tuple[str, ...], what: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if names == ["all"]:
+        return list(valid)
+    bad = [n for n in names if n not in valid]
+    if bad:
+        raise ValueError(f"unknown {what} {bad}; choose from: {', '.join(valid)} (or 'all')")
+    return names
+
+
+def run(
+    encoders: list[str],
+    tasks: list[str],
+    probe: str = "linear",
+    splits: list[str] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Per-fold scores for every encoder, task and split."""
+    from tqdm import tqdm
+
+    splits = splits or ["random"]
+    if probe not in PROBES:
+        raise ValueError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
+    features = {name: resolve_encoder(name) for name in encoders}  # fail fast on bad names
+    rows: list[dict[str, Any]] = []
+    loaded = {t: load_task(t) for t in tasks}
+    jobs = [(t, s, f) for t in tasks for s in splits for f in folds(loaded[t], s)]
+    with tqdm(total=len(jobs) * len(encoders), disable=not progress, desc=f"evaluating ({probe})") as bar:
+        for name in encoders:
+            cache: dict[str, np.ndarray] = {}
+            for task_name, split, (fold, train, test) in jobs:
+                task = loaded[task_name]
+                if task_name not in cache:
+                    cache[task_name] = features[name](task.lonlat)
+                x = cache[task_name]
+                bar.set_postfix_str(f"{name} {task_name} {split}")
+                bar.update(1)
+                t0 = time.perf_counter()
+                score = fit_score(probe, task.kind, x[train], task.y[train], x[test], task.y[test])
+                seconds = round(time.perf_counter() - t0, 2)
+                row = {
+                    "encoder": name,
+                    "task": task_name,
+                    "metric": task.metric,
+                    "probe": probe,
+                    "split": split,
+                }
+                row |= {
+                    "fold": fold,
+                    "score": score,
+                    "n_train": len(train),
+                    "n_test": len(test),
+                    "seconds": seconds,
+                }
+                rows.append(row)
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[float, float, int]]:
+    """(split, task, encoder) → (mean, std, folds)."""
+    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in rows:
+        groups[(r["split"], r["task"], r["encoder"])].append(r["score"])
+    return {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in groups.items()}
+
+
+def mean_ranks(summary: dict[tuple[str, str, str], tuple[float, float, int]]) -> dict[tuple[str, str], float]:
+    """(split, encoder) → mean rank over tasks (1 = best), by mean score per task."""
+    by_task: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for (split, task, enc), (mean, _, _) in summary.items():
+        by_task[(split, task)][enc] = mean
+    ranks: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for (split, _), scores in by_task.items():
+        order = sorted(scores, key=lambda e: -scores[e])
+        for i, enc in enumerate(order):
+            ranks[(split, enc)].append(i + 1)
+    return {k: float(np.mean(v)) for k, v in ranks.items()}
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    summary = summarise(rows)
+    ranks = mean_ranks(summary)
+    encoders = list(dict.fromkeys(r["encoder"] for r in rows))
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    metric = {r["task"]: r["metric"] for r in rows}
+    probe = rows[0]["probe"] if rows else "-"
+    out = []
+    for split in dict.fromkeys(r["split"] for r in rows):
+        out.append(f"### split: {split} (probe: {probe}; mean ± std over folds; best in bold)\n")
+        head = ["encoder", *[f"{t} ({metric[t]})" for t in tasks], "mean rank"]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "---|" * len(head))
+        best = {
+            t: max((summary[(split, t, e)][0] for e in encoders if (split, t, e) in summary), default=None)
+            for t in tasks
+        }
+        for e in encoders:
+            cells = [e]
+            for t in tasks:
+                if (split, t, e) not in summary:
+                    cells.append("–")
+                    continue
+                m, s, _ = summary[(split, t, e)]
+                cell = f"{m:.3f} ± {s:.3f}"
+                cells.append(f"**{cell}**" if m == best[t] else cell)
+            cells.append(f"{ranks.get((split, e), float('nan')):.2f}")
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> Path:
+    """results.csv (per fold), results.md (table) and one bar chart per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".results.csv.tmp"
+    with tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, out / "results.csv")
+    _atomic_write(out / "results.md", markdown(rows))
+    summary = summarise(rows)
+    encoders = list(dict.fromkeys(r["encoder"] for r in rows))
+    splits = list(dict.fromkeys(r["split"] for r in rows))
+    for task in dict.fromkeys(r["task"] for r in rows):
+        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(encoders) * len(splits), 3.6))
+        width = 0.8 / len(splits)
+        for j, split in enumerate(splits):
+            xs, means, stds = [], [], []
+            for i, e in enumerate(encoders):
+                if (split, task, e) in summary:
+                    m, s, _ = summary[(split, task, e)]
+                    xs.append(i + j * width)
+                    means.append(m)
+                    stds.append(s)
+            ax.bar(xs, means, width, yerr=stds, capsize=3, label=split)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(encoders))], encoders, rotation=20, ha="right")
+        metric = next(r["metric"] for r in rows if r["task"] == task)
+        ax.set_ylabel(metric)
+        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+        ax.set_title(task)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        png = out / f"{task}.png"
+        fig.savefig(png.with_name(f".{png.name}.tmp.png"), dpi=100)
+        plt.close(fig)
+        os.replace(png.with_name(f".{png.name}.tmp.png"), png)
+    return out

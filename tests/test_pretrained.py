@@ -108,3 +108,16 @@ def test_bundled_model_is_checksum_verified(tmp_path, monkeypatch):
     path.write_bytes(path.read_bytes()[:-8])
     with pytest.raises(ModelFileError, match=r"tiny.safetensors: sha256 .* does not match"):
         satclip.load("tiny")
+
+
+@pytest.mark.parametrize("name,L", [("satclip-bluemarble-l40", 40), ("satclip-bluemarble-l10", 10)])
+def test_shipped_models_load_offline(name, L, tmp_path, monkeypatch):
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))  # nothing cached: bundled in the package
+    enc = satclip.load(name)
+    assert enc.config.encoding.legendre_polys == L and enc.config.encoding.convention == "satclip"
+    emb = enc.embed([2.35, -60.0, 0.0], [48.86, -3.1, -90.0])
+    assert emb.shape == (3, 256) and np.isfinite(emb).all()
+    # Trained: nearby places are more alike than places on other continents.
+    near = enc.embed([2.35, 2.6], [48.86, 48.9])
+    cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert cos(near[0], near[1]) > cos(emb[0], emb[1])

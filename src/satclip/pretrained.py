@@ -50,12 +50,26 @@ def _published(backbone: str, title: str, legendre: int) -> PretrainedModel:
     )
 
 
+def _bundled(legendre: int, sha256: str) -> PretrainedModel:
+    name = f"satclip-bluemarble-l{legendre}"
+    return PretrainedModel(
+        name=name,
+        filename=f"{name}.safetensors",
+        description=f"satclip's own, L={legendre}: SH+SIREN trained on 100k Blue Marble patches (MODELS.md)",
+        sha256=sha256,
+    )
+
+
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
-        _published(b, t, lp)
-        for b, t in (("resnet18", "ResNet18"), ("resnet50", "ResNet50"), ("vit16", "ViT16"))
-        for lp in (10, 40)
+        _bundled(40, "17e03e902649ae391fae56ee23c37f4b133d5976cee9a5b856e9583089645f79"),
+        _bundled(10, "c00329523fe95da05604b7e3d2f376359d7f563eaa2965e8d693b237f1dcc370"),
+        *[
+            _published(b, t, lp)
+            for b, t in (("resnet18", "ResNet18"), ("resnet50", "ResNet50"), ("vit16", "ViT16"))
+            for lp in (10, 40)
+        ],
     ]
 }
 

@@ -121,3 +121,42 @@ def test_model_files_are_encoders(cache, tmp_path):
     )
     task = load_task("air_temp")
     assert resolve_encoder(str(path))(task.lonlat[:10]).shape == (10, 8)
+
+
+def test_geoclip_peer_takes_lon_lat_and_swaps_it():
+    geoclip = pytest.importorskip("geoclip", reason="the optional geoclip extra")
+    import torch
+
+    feats = resolve_encoder("geoclip")
+    pts = np.array([[2.35, 48.86], [-74.0, 40.71], [179.999, 10.0], [-179.999, 10.0]])
+    out = feats(pts)
+    assert out.shape == (4, 512)
+    with torch.no_grad():
+        direct = geoclip.LocationEncoder().eval()(torch.tensor([[48.86, 2.35]], dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(out[:1], direct, rtol=1e-4, atol=1e-5)
+    # GeoCLIP's projected RFF encoding is not continuous across the dateline (a known limitation).
+    cos = out[2] @ out[3] / np.linalg.norm(out[2]) / np.linalg.norm(out[3])
+    assert cos < 0.9
+
+
+def test_block_split_adapts_to_a_regional_task(cache):
+    task = load_task("cal_housing")
+    block = list(folds(task, "block"))
+    assert len(block) == 5 and all(len(te) > 1000 for _, _, te in block)
+
+
+@pytest.mark.parametrize("kind", ["regression", "classification"])
+def test_fast_ridge_matches_scikit_learn(kind):
+    from sklearn.linear_model import RidgeClassifierCV, RidgeCV
+
+    from satclip.evaluation.probes import ALPHAS, RidgeLOO
+
+    x, y = _synthetic(n=400, kind=kind, seed=3)
+    x = x + np.random.default_rng(4).normal(size=x.shape) * 3  # noisy enough that alpha matters
+    ours = RidgeLOO(ALPHAS, classifier=kind == "classification").fit(x[:300], y[:300])
+    ref = (RidgeCV if kind == "regression" else RidgeClassifierCV)(alphas=ALPHAS).fit(x[:300], y[:300])
+    assert ours.alpha_ == ref.alpha_
+    if kind == "regression":
+        np.testing.assert_allclose(ours.predict(x[300:]), ref.predict(x[300:]), rtol=1e-6, atol=1e-8)
+    else:
+        np.testing.assert_array_equal(ours.predict(x[300:]), ref.predict(x[300:]))

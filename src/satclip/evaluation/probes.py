@@ -12,10 +12,60 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 PROBES = ("linear", "mlp", "knn")
 ALPHAS = np.logspace(-3, 5, 17)
 MLP_SEEDS = (0, 1, 2)
+
+
+class RidgeLOO(BaseEstimator):
+    """Ridge regression (or a ridge classifier on ±1 one-hot targets) with the penalty chosen by
+    exact leave-one-out error over ``alphas``, from one thin SVD of the centred features.
+
+    The same model as scikit-learn's RidgeCV / RidgeClassifierCV with their default efficient
+    LOO, computed as ŷ_α = U diag(s²/(s²+α)) Uᵀ y and h_α = rowsum(U² s²/(s²+α)): one SVD, then
+    O(n·p·k) per alpha, where scikit-learn's GCV spent minutes per fit on 20 000 × 1 600
+    features with 196 classes.
+    """
+
+    def __init__(self, alphas: np.ndarray = ALPHAS, classifier: bool = False) -> None:
+        self.alphas, self.classifier = alphas, classifier
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> RidgeLOO:
+        x = np.asarray(x, dtype=np.float64)
+        if self.classifier:
+            self.classes_, idx = np.unique(y, return_inverse=True)
+            t = -np.ones((len(y), len(self.classes_)))
+            t[np.arange(len(y)), idx] = 1.0
+        else:
+            t = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        self.x_mean_, self.t_mean_ = x.mean(axis=0), t.mean(axis=0)
+        xc, tc = x - self.x_mean_, t - self.t_mean_
+        u, sv, vt = np.linalg.svd(xc, full_matrices=False)
+        uty = u.T @ tc
+        best = (np.inf, None)
+        for alpha in self.alphas:
+            f = sv**2 / (sv**2 + alpha)
+            pred = u @ (f[:, None] * uty)
+            # +1/n: the intercept's own leverage, as the centred fit has one.
+            h = (u**2) @ f + 1.0 / len(x)
+            err = float(np.mean(((tc - pred) / (1 - h)[:, None]) ** 2))
+            if err < best[0]:
+                best = (err, alpha)
+        self.alpha_ = best[1]
+        f = sv / (sv**2 + self.alpha_)
+        self.coef_ = vt.T @ (f[:, None] * uty)  # (p, k)
+        return self
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.x_mean_) @ self.coef_ + self.t_mean_
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        d = self.decision_function(x)
+        if self.classifier:
+            return self.classes_[np.argmax(d, axis=1)]
+        return d[:, 0]
 
 
 def _pipeline(model: Any) -> Any:
@@ -27,14 +77,13 @@ def _pipeline(model: Any) -> Any:
 
 def make_probes(probe: str, kind: str) -> list[Any]:
     """Unfitted estimators for a probe and task kind; the score is averaged over them."""
-    from sklearn.linear_model import RidgeClassifierCV, RidgeCV
     from sklearn.model_selection import GridSearchCV
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     regression = kind == "regression"
     if probe == "linear":
-        return [_pipeline(RidgeCV(alphas=ALPHAS) if regression else RidgeClassifierCV(alphas=ALPHAS))]
+        return [_pipeline(RidgeLOO(ALPHAS, classifier=not regression))]
     if probe == "mlp":
         cls = MLPRegressor if regression else MLPClassifier
         kw = {

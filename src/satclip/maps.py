@@ -1,0 +1,50 @@
+"""World maps of an embedding: its first three principal components as RGB (the SatCLIP paper's
+figure 1 style). Needs matplotlib."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from satclip.encoder import LocationEncoder
+
+
+def pca_rgb(embeddings: np.ndarray) -> np.ndarray:
+    """(N, D) → (N, 3) in [0, 1]: the first three principal components, each min-max scaled
+    between its 1st and 99th percentiles."""
+    x = embeddings - embeddings.mean(axis=0)
+    _, _, vt = np.linalg.svd(x[:: max(1, len(x) // 50_000)], full_matrices=False)
+    pcs = x @ vt[:3].T
+    lo, hi = np.percentile(pcs, 1, axis=0), np.percentile(pcs, 99, axis=0)
+    return np.clip((pcs - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+
+
+def embedding_map(
+    encoder: LocationEncoder, out: str | os.PathLike[str], resolution: float = 0.5, title: str | None = None
+) -> Path:
+    """Write a PNG of the embedding's first three principal components over the globe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lons = np.arange(-180 + resolution / 2, 180, resolution)
+    lats = np.arange(90 - resolution / 2, -90, -resolution)
+    lon_g, lat_g = np.meshgrid(lons, lats)
+    emb = encoder.embed(lon_g.ravel(), lat_g.ravel())
+    rgb = pca_rgb(emb.astype(np.float64)).reshape(len(lats), len(lons), 3)
+    fig, ax = plt.subplots(figsize=(10, 5.3))
+    ax.imshow(rgb, extent=(-180, 180, -90, 90), interpolation="nearest")
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.set_title(title or "embedding: first three principal components as RGB")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out

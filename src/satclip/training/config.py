@@ -1,0 +1,142 @@
+"""Training configuration: one frozen dataclass per part, YAML presets, ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from satclip.training.image_encoders import ImageEncoderConfig
+
+
+@dataclass(frozen=True)
+class LocationConfig:
+    legendre_polys: int = 40
+    dim_hidden: int = 512
+    num_layers: int = 2
+    dropout: float = 0.5
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "bluemarble"  # or "s2-100k"
+    root: str = "data/bluemarble"
+    n: int = 100_000  # Blue Marble: points to build if the dataset is missing
+    size: int = 32
+    split: str = "random"  # or "geographic"
+    val_fraction: float = 0.1
+    crop: int | None = 28
+    jitter_km: float = 10.0
+    blur: bool = False
+    batch_size: int = 512
+    num_workers: int = 2
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    schedule: str = "cosine"  # or "constant"
+    accumulate_grad_batches: int = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "run"
+    seed: int = 0
+    epochs: int = 10
+    max_steps: int = -1
+    location: LocationConfig = field(default_factory=LocationConfig)
+    image: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    accelerator: str = "auto"  # cpu, gpu, auto
+    devices: int | str = 1  # >1 (or "auto") for data-parallel training
+    num_nodes: int = 1
+    strategy: str = "auto"  # "ddp" for several processes
+    precision: str = "auto"  # "auto": bf16-mixed on GPU, 32-true on CPU
+    checkpoint_every_n_steps: int = 200
+    val_every_n_epochs: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {
+    "location": LocationConfig,
+    "image": ImageEncoderConfig,
+    "data": DataConfig,
+    "optim": OptimConfig,
+}
+
+
+def _parse_value(text: str) -> Any:
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "3e-4" (no dot) as a string
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def from_dict(d: dict[str, Any]) -> TrainConfig:
+    """A TrainConfig from nested dicts; unknown keys are errors that name the key."""
+    top = {f.name for f in dataclasses.fields(TrainConfig)}
+    kwargs: dict[str, Any] = {}
+    for key, value in d.items():
+        if key not in top:
+            raise ValueError(f"unknown config key {key!r}; valid: {', '.join(sorted(top))}")
+        if key in _SECTIONS:
+            cls = _SECTIONS[key]
+            fields = {f.name for f in dataclasses.fields(cls)}
+            bad = sorted(set(value or {}) - fields)
+            if bad:
+                raise ValueError(
+                    f"unknown config key(s) {[f'{key}.{b}' for b in bad]}; valid: {sorted(fields)}"
+                )
+            kwargs[key] = cls(**(value or {}))
+        else:
+            kwargs[key] = value
+    return TrainConfig(**kwargs)
+
+
+def presets_dir() -> Path:
+    return Path(str(resources.files("satclip") / "configs"))
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in presets_dir().glob("*.yaml"))
+
+
+def load_config(name_or_path: str, overrides: list[str] | None = None) -> TrainConfig:
+    """A preset name (``satclip train --config bluemarble-quick``) or a YAML path, then
+    ``section.key=value`` overrides."""
+    path = Path(name_or_path)
+    if not path.exists():
+        path = presets_dir() / f"{name_or_path}.yaml"
+    if not path.exists():
+        raise ValueError(
+            f"no config {name_or_path!r}: not a file, and presets are {', '.join(list_presets())}"
+        )
+    d = yaml.safe_load(path.read_text()) or {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value (e.g. optim.lr=3e-4)")
+        key, text = item.split("=", 1)
+        parts = key.split(".")
+        target = d
+        for p in parts[:-1]:
+            target = target.setdefault(p, {})
+        target[parts[-1]] = _parse_value(text)
+    return from_dict(d)
+
+
+def save_config(cfg: TrainConfig, path: str | os.PathLike[str]) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

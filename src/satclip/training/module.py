@@ -1,0 +1,93 @@
+"""The SatCLIP LightningModule: image encoder, location encoder, CLIP loss, AdamW + schedule."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+import satclip
+from satclip.encoder import LocationEncoder
+from satclip.training.config import TrainConfig
+from satclip.training.image_encoders import ImageEncoder
+from satclip.training.loss import ClipLoss
+
+
+def build_location_encoder(cfg: TrainConfig) -> LocationEncoder:
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=cfg.location.legendre_polys)
+    net = satclip.create_network(
+        "siren",
+        dim_in=sh.dim,
+        dim_out=cfg.image.embed_dim,
+        dim_hidden=cfg.location.dim_hidden,
+        num_layers=cfg.location.num_layers,
+        dropout=cfg.location.dropout,
+    )
+    return LocationEncoder(sh, net)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases, normalisation weights and the logit scale."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim < 2 or name.endswith("logit_scale") or "norm" in name or ".bn" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def warmup_cosine(step: int, warmup: int, total: int, schedule: str) -> float:
+    """Learning-rate factor: linear warmup, then cosine to 0 (or constant)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant" or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class SatCLIPModule(pl.LightningModule):
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.save_hyperparameters({"config": cfg.to_dict()})
+        self.image_encoder = ImageEncoder(cfg.image)
+        self.location_encoder = build_location_encoder(cfg)
+        self.loss = ClipLoss()
+
+    def _step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        img = self.image_encoder(batch["image"])
+        # The location side stays in full precision under mixed precision: SIREN's first layer
+        # multiplies by 30, which would amplify bf16 rounding.
+        with torch.autocast(self.device.type, enabled=False):
+            loc = self.location_encoder(batch["lonlat"].double())
+            return self.loss(img.float(), loc.float())
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._step(batch)
+        self.log(
+            "train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch["image"])
+        )
+        self.log("logit_scale", self.loss.logit_scale.exp(), on_step=True, on_epoch=False)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        loss = self._step(batch)
+        self.log(
+            "val_loss", loss, prog_bar=True, on_epoch=True, sync_dist=True, batch_size=len(batch["image"])
+        )
+
+    def configure_optimizers(self) -> Any:
+        o = self.cfg.optim
+        opt = torch.optim.AdamW(param_groups(self, o.weight_decay), lr=o.lr)
+        total = int(self.trainer.estimated_stepping_batches)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: warmup_cosine(step, o.warmup_steps, total, o.schedule)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,187 @@
+"""``satclip train`` and ``satclip export``: a Lightning run in a run folder, resumable.
+
+A run folder holds ``config.yaml``, ``checkpoints/`` (``best.ckpt`` on validation loss,
+``last.ckpt`` every ``checkpoint_every_n_steps`` steps and at each epoch end), ``metrics.csv``
+(+ TensorBoard logs if tensorboard is installed), ``loss.png``, and ``model.safetensors``, the
+location encoder alone. Rerunning the same command in the same folder resumes from last.ckpt.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from satclip.training.config import TrainConfig, save_config
+
+
+def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
+    from torch.utils.data import Subset
+
+    from satclip.data import BlueMarbleDataset, S2100KDataset, split_indices
+    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
+    from satclip.data.transforms import default_train_transform
+
+    d = cfg.data
+    train_tf = default_train_transform(crop=d.crop, jitter_km=d.jitter_km, blur=d.blur)
+    if d.dataset == "bluemarble":
+        root = Path(d.root)
+        if not (root / "manifest.json").exists():
+            build_bluemarble(BlueMarbleConfig(n=d.n, size=d.size, seed=cfg.seed), root)
+        train_ds, val_ds = BlueMarbleDataset(root, train_tf), BlueMarbleDataset(root, _center_crop(d.crop))
+    elif d.dataset == "s2-100k":
+        train_ds, val_ds = S2100KDataset(d.root, train_tf), S2100KDataset(d.root, _center_crop(d.crop))
+    else:
+        raise ValueError(f"unknown dataset {d.dataset!r}; choose bluemarble or s2-100k")
+    lon, lat = train_ds.lonlat[:, 0], train_ds.lonlat[:, 1]
+    train_idx, val_idx = split_indices(lon, lat, d.split, d.val_fraction, seed=cfg.seed)
+    return Subset(train_ds, train_idx.tolist()), Subset(val_ds, val_idx.tolist())
+
+
+def _center_crop(crop: int | None):  # type: ignore[no-untyped-def]
+    if not crop:
+        return None
+
+    def tf(sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        img = sample["image"]
+        h, w = img.shape[-2:]
+        i, j = (h - crop) // 2, (w - crop) // 2
+        return {**sample, "image": img[..., i : i + crop, j : j + crop]}
+
+    return tf
+
+
+def _precision(cfg: TrainConfig) -> str:
+    if cfg.precision != "auto":
+        return cfg.precision
+    return "bf16-mixed" if torch.cuda.is_available() and cfg.accelerator != "cpu" else "32-true"
+
+
+def train(cfg: TrainConfig, run_dir: str | os.PathLike[str], progress: bool = True) -> Path:
+    """Train (or resume) in ``run_dir``; returns the exported location-encoder file."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+    from torch.utils.data import DataLoader
+
+    from satclip.training.module import SatCLIPModule
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run / "config.yaml")
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    train_ds, val_ds = _datasets(cfg)
+    d = cfg.data
+    loader_kw: dict[str, Any] = {"batch_size": d.batch_size, "num_workers": d.num_workers}
+    if d.num_workers > 0:
+        loader_kw["persistent_workers"] = True
+    train_dl = DataLoader(
+        train_ds, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(cfg.seed), **loader_kw
+    )
+    val_dl = DataLoader(val_ds, shuffle=False, **loader_kw)
+    ckpt_dir = run / "checkpoints"
+    callbacks: list[Any] = [
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1),
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=cfg.checkpoint_every_n_steps),
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_on_train_epoch_end=True),
+    ]
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=10))
+    loggers: list[Any] = [CSVLogger(run, name="", version="logs")]
+    try:
+        import tensorboard  # noqa: F401
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(run, name="", version="tensorboard"))
+    except ImportError:
+        pass
+    trainer = pl.Trainer(
+        max_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=_precision(cfg),  # type: ignore[arg-type]
+        accumulate_grad_batches=cfg.optim.accumulate_grad_batches,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        check_val_every_n_epoch=cfg.val_every_n_epochs,
+        log_every_n_steps=10,
+        deterministic=cfg.accelerator == "cpu",
+        default_root_dir=run,
+    )
+    last = ckpt_dir / "last.ckpt"
+    trainer.fit(SatCLIPModule(cfg), train_dl, val_dl, ckpt_path=str(last) if last.exists() else None)
+    if trainer.global_rank != 0:
+        return run / "model.safetensors"
+    plot_losses(run)
+    return export(run, run / "model.safetensors")
+
+
+def read_metrics(run: Path) -> list[dict[str, str]]:
+    path = run / "logs" / "metrics.csv"
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def plot_losses(run: Path) -> Path | None:
+    """loss.png: training loss per step and validation loss per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(run)
+    if not rows:
+        return None
+    steps = [(int(r["step"]), float(r["train_loss_step"])) for r in rows if r.get("train_loss_step")]
+    val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r.get("val_loss")]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if steps:
+        s, v = zip(*steps, strict=True)
+        ax.plot(s, v, lw=0.8, alpha=0.6, label="train (step)")
+    if val:
+        s, v = zip(*val, strict=True)
+        ax.plot(s, v, "o-", label="validation (epoch)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("CLIP loss")
+    ax.set_title(run.name)
+    ax.legend()
+    fig.tight_layout()
+    out = run / "loss.png"
+    tmp = run / ".loss.tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
+
+
+def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: str = "best") -> Path:
+    """The location encoder of a run's ``best`` (or ``last``) checkpoint as a satclip model file."""
+    import satclip
+    from satclip.training.config import from_dict
+    from satclip.training.module import build_location_encoder
+
+    run = Path(run_dir)
+    ckpt_path = run / "checkpoints" / f"{which}.ckpt"
+    if not ckpt_path.exists():
+        ckpt_path = run / "checkpoints" / "last.ckpt"
+    if not ckpt_path.exists():
+        raise FileNotFoundError(
+            f"{run}: no checkpoints/best.ckpt or last.ckpt; is this a satclip run folder?"
+        )
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    cfg = from_dict(ckpt["hyper_parameters"]["config"])
+    enc = build_location_encoder(cfg)
+    prefix = "location_encoder."
+    enc.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    out = Path(out)
+    return satclip.save(enc, out)

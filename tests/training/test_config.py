@@ -1,0 +1,51 @@
+import pytest
+
+from satclip.training.config import list_presets, load_config
+from satclip.training.module import param_groups, warmup_cosine
+
+
+def test_presets_load_and_overrides_apply():
+    assert {"bluemarble-quick", "bluemarble", "s2-100k-paper"} <= set(list_presets())
+    cfg = load_config("bluemarble-quick", ["optim.lr=3e-4", "epochs=2", "image.backbone=resnet18"])
+    assert cfg.optim.lr == 3e-4 and cfg.epochs == 2 and cfg.image.backbone == "resnet18"
+    paper = load_config("s2-100k-paper")
+    assert (
+        paper.image.freeze_backbone
+        and paper.image.in_channels == 13
+        and paper.optim.accumulate_grad_batches == 16
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [(["optim.lrr=1"], "optim.lrr"), (["epoch=2"], "unknown config key 'epoch'"), (["lr"], "key=value")],
+)
+def test_bad_overrides_name_the_key(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config("bluemarble-quick", overrides)
+
+
+def test_unknown_preset_lists_them():
+    with pytest.raises(ValueError, match="bluemarble-quick"):
+        load_config("bluemarble-fast")
+
+
+def test_no_weight_decay_on_biases_norms_and_logit_scale():
+    from satclip.training.module import SatCLIPModule
+
+    module = SatCLIPModule(load_config("bluemarble-quick", ["location.legendre_polys=4"]))
+    decay, no_decay = param_groups(module, 0.01)
+    names = {id(p): n for n, p in module.named_parameters()}
+    no_decay_names = {names[id(p)] for p in no_decay["params"]}
+    assert "loss.logit_scale" in no_decay_names
+    assert all(p.ndim < 2 for p in no_decay["params"]), "biases, norm weights, logit scale"
+    assert "image_encoder.backbone.features.1.weight" in no_decay_names  # a BatchNorm weight
+    assert all(p.ndim >= 2 for p in decay["params"]) and no_decay["weight_decay"] == 0.0
+
+
+def test_warmup_then_cosine():
+    assert warmup_cosine(0, 10, 100, "cosine") == pytest.approx(0.1)
+    assert warmup_cosine(9, 10, 100, "cosine") == pytest.approx(1.0)
+    assert warmup_cosine(55, 10, 100, "cosine") == pytest.approx(0.5)
+    assert warmup_cosine(100, 10, 100, "cosine") == pytest.approx(0.0)
+    assert warmup_cosine(80, 10, 100, "constant") == 1.0

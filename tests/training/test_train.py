@@ -1,0 +1,100 @@
+"""Training end to end on CPU with a tiny real Blue Marble dataset; export; kill and resume."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import satclip
+from satclip.cli import main
+from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
+
+TINY = [
+    "location.legendre_polys=6",
+    "location.dim_hidden=32",
+    "image.image_size=12",
+    "data.n=640",
+    "data.size=16",
+    "data.crop=12",
+    "data.batch_size=64",
+    "data.num_workers=0",
+    "data.val_fraction=0.1",
+    "optim.warmup_steps=2",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bm") / "bm"
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SATCLIP_CACHE", str(cache))
+        build_bluemarble(BlueMarbleConfig(n=640, size=16), root, progress=False)
+    return root
+
+
+def _metrics(run):
+    with open(run / "logs" / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_export_and_load(tiny_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=2", "-q"]
+    assert main([*argv, "--run-dir", str(run)]) == 0
+    enc = satclip.load(run / "model.safetensors")
+    assert enc.config.encoding.legendre_polys == 6 and enc.dim == 256
+    emb = enc.embed([0.0, 100.0], [10.0, -20.0])
+    assert emb.shape == (2, 256) and np.isfinite(emb).all()
+    rows = _metrics(run)
+    assert any(r.get("val_loss") for r in rows) and any(r.get("train_loss_step") for r in rows)
+    assert (run / "loss.png").exists() and (run / "checkpoints" / "best.ckpt").exists()
+    assert main(["export", str(run), "-o", str(tmp_path / "exported.safetensors")]) == 0
+    np.testing.assert_array_equal(
+        satclip.load(tmp_path / "exported.safetensors").embed(1.0, 2.0), enc.embed(1.0, 2.0)
+    )
+    assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.safetensors")]) == 2
+    assert "no checkpoints" in capsys.readouterr().err
+
+
+def test_cpu_runs_repeat_exactly(tiny_data, tmp_path):
+    from satclip.training.config import load_config
+    from satclip.training.run import train
+
+    cfg = load_config("bluemarble-quick", [*TINY, f"data.root={tiny_data}", "epochs=1"])
+    a = satclip.load(train(cfg, tmp_path / "a", progress=False))
+    b = satclip.load(train(cfg, tmp_path / "b", progress=False))
+    for (k, v), (_, w) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(v, w), k
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_finishes(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "satclip.cli", "train", "--config", "bluemarble-quick", *TINY]
+    cmd += [f"data.root={tiny_data}", "epochs=4", "checkpoint_every_n_steps=3", "--run-dir", str(run), "-q"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 240
+    while time.time() < deadline and not last.exists():
+        time.sleep(0.2)
+    assert last.exists(), "no checkpoint written before the kill"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)  # mid-epoch: 9 steps per epoch, checkpoints every 3
+    proc.wait()
+    killed_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert 0 < killed_at < 36
+    assert not (run / "model.safetensors").exists()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    final = torch.load(last, map_location="cpu", weights_only=True)
+    assert final["global_step"] == 36 and final["epoch"] == 3  # 4 epochs x 9 steps, no more
+    steps = [int(r["step"]) for r in _metrics(run) if r.get("train_loss_step")]
+    assert max(steps) >= 30
+    assert satclip.load(run / "model.safetensors").dim == 256

@@ -63,7 +63,7 @@ def _bundled(legendre: int, sha256: str) -> PretrainedModel:
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
-        _bundled(40, "17e03e902649ae391fae56ee23c37f4b133d5976cee9a5b856e9583089645f79"),
+        _bundled(40, "2cdee55ba564aac1f95a7a4d1f95e9b3078e2433a4b3ea66fc3552ceb66d525e"),
         _bundled(10, "c00329523fe95da05604b7e3d2f376359d7f563eaa2965e8d693b237f1dcc370"),
         *[
             _published(b, t, lp)

@@ -12,8 +12,6 @@ import argparse
 import json
 import math
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 
 import satclip
+from _common import child, fmt, table
 from satclip.encodings import spherical_harmonics
 
 L, DIM_HIDDEN, DIM_OUT = 40, 512, 256
@@ -107,25 +106,6 @@ def run_one(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"points": args.points, "seconds": best, "peak_mb": peak}
 
 
-def child(variant: str) -> dict[str, Any]:
-    # The child parses the same options (--json is ignored there), so forwarding argv keeps them in step.
-    cmd = [sys.executable, __file__, *sys.argv[1:], "--one", variant]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:  # e.g. killed for memory: report it, keep the other rows
-        return {"error": f"rc={proc.returncode}: {proc.stderr.strip()[-300:]}"}
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
-
-
-def fmt(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(r) + " |" for r in lines)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=1_000_000)
@@ -142,7 +122,7 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, N={args.points:,}, ", end="")
     print(f"batch {args.batch:,}, fastest of >= {args.repeats} runs, each variant in a fresh process\n")
-    res = {v: child(v) for v in VARIANTS}
+    res = {v: child(__file__, v) for v in VARIANTS}
     ok = {v: r for v, r in res.items() if "error" not in r}
     rate = {v: r["points"] / r["seconds"] for v, r in ok.items()}
     out_mb = args.points * DIM_OUT * 4 / 2**20

@@ -16,8 +16,6 @@ import argparse
 import json
 import math
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +24,7 @@ import numpy as np
 import sympy
 import torch
 
+from _common import child, fmt, table
 from satclip.encodings import spherical_harmonics
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -203,25 +202,6 @@ def max_diff(a: torch.Tensor, b: torch.Tensor) -> str:
     return f"{float(d[torch.isfinite(d)].max()):.3g}" + (f" ({bad:,} non-finite)" if bad else "")
 
 
-def child(*one: str) -> dict[str, Any]:
-    # The child parses the same options (--json is ignored there), so forwarding argv keeps them in step.
-    cmd = [sys.executable, __file__, *sys.argv[1:], "--one", *one]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:  # e.g. killed for memory at full size: report it, keep the other rows
-        return {"error": f"rc={proc.returncode}: {proc.stderr.strip()[-300:]}"}
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
-
-
-def fmt(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(r) + " |" for r in lines)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=1_000_000)
@@ -250,7 +230,7 @@ def main() -> None:
     sympy_s: dict[int, float] = {}
     for L in args.degrees:
         for dt in args.dtypes:
-            group = {v: child(v, str(L), dt) for v in VARIANTS}
+            group = {v: child(__file__, v, str(L), dt) for v in VARIANTS}
             rate = {v: r["points"] / r["seconds"] for v, r in group.items() if "error" not in r}
             for v, r in group.items():
                 rows.append({**r, "variant": v, "L": L, "dtype": dt})
@@ -274,7 +254,7 @@ def main() -> None:
     print(
         "sympy expansion + lambdify, not timed: " + ", ".join(f"L={k}: {v:.1f} s" for k, v in sympy_s.items())
     )
-    check = child("check")
+    check = child(__file__, "check")
     header = ["check: first 2000 points, float64 unless f32", "max abs diff, abs(lat) < 30", "all points"]
     print("\n" + table(header, [[k, *v] if isinstance(v, list) else [k, v, ""] for k, v in check.items()]))
     if args.json:

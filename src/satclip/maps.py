@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from satclip._files import save_figure
 from satclip.encoder import LocationEncoder
 
 
@@ -59,10 +60,4 @@ def embedding_map(
     ax.set_ylabel("latitude")
     ax.set_title(title or "embedding: first three principal components as RGB")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)

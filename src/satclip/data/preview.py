@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from satclip._files import save_figure
 from satclip.data.bluemarble import read_manifest
 
 
@@ -56,9 +57,4 @@ def preview(root: str | os.PathLike[str], out: str | os.PathLike[str], n: int = 
         fontsize=10,
     )
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from satclip._files import save_figure
 from satclip.evaluation.encoders import resolve_encoder
 from satclip.evaluation.probes import PROBES, fit_score
 from satclip.evaluation.splits import folds
@@ -174,8 +175,5 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -
         ax.set_title(task)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        png = out / f"{task}.png"
-        fig.savefig(png.with_name(f".{png.name}.tmp.png"), dpi=100)
-        plt.close(fig)
-        os.replace(png.with_name(f".{png.name}.tmp.png"), png)
+        save_figure(fig, out / f"{task}.png", dpi=100)
     return out

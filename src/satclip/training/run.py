@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from satclip._files import save_figure
 from satclip.training.config import TrainConfig, save_config
 
 
@@ -156,12 +157,7 @@ def plot_losses(run: Path) -> Path | None:
     ax.set_title(run.name)
     ax.legend()
     fig.tight_layout()
-    out = run / "loss.png"
-    tmp = run / ".loss.tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, run / "loss.png")
 
 
 def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: str = "best") -> Path:

@@ -25,3 +25,15 @@ def sphere_points() -> np.ndarray:
         ]
     )
     return np.concatenate([special, np.stack([lon, lat], axis=1)])
+
+
+@pytest.fixture(scope="session")
+def source_cache(tmp_path_factory):
+    """One satclip cache for the session: registry sources and built tasks are fetched once."""
+    return tmp_path_factory.mktemp("satclip-cache")
+
+
+@pytest.fixture
+def cache(source_cache, monkeypatch):
+    monkeypatch.setenv("SATCLIP_CACHE", str(source_cache))
+    return source_cache

@@ -9,6 +9,7 @@ location encoder alone. Rerunning the same command in the same folder resumes fr
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,10 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike[str], progress: bool = Tr
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     loggers: list[Any] = [CSVLogger(run, name="", version="logs")]
-    try:
-        import tensorboard  # noqa: F401
+    if importlib.util.find_spec("tensorboard") is not None:  # optional: CSV always, TensorBoard if installed
         from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(run, name="", version="tensorboard"))
-    except ImportError:
-        pass
     trainer = pl.Trainer(
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps,

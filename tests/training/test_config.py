@@ -49,3 +49,10 @@ def test_warmup_then_cosine():
     assert warmup_cosine(55, 10, 100, "cosine") == pytest.approx(0.5)
     assert warmup_cosine(100, 10, 100, "cosine") == pytest.approx(0.0)
     assert warmup_cosine(80, 10, 100, "constant") == 1.0
+
+
+def test_siren_first_layer_frequency_is_configurable():
+    from satclip.training.module import build_location_encoder
+
+    cfg = load_config("bluemarble-quick", ["location.legendre_polys=4", "location.w0_initial=3"])
+    assert build_location_encoder(cfg).config.network.w0_initial == 3.0

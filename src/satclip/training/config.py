@@ -20,6 +20,7 @@ class LocationConfig:
     dim_hidden: int = 512
     num_layers: int = 2
     dropout: float = 0.5
+    w0_initial: float = 30.0  # SIREN's first-layer frequency; lower gives a smoother embedding
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ def build_location_encoder(cfg: TrainConfig) -> LocationEncoder:
         dim_hidden=cfg.location.dim_hidden,
         num_layers=cfg.location.num_layers,
         dropout=cfg.location.dropout,
+        w0_initial=cfg.location.w0_initial,
     )
     return LocationEncoder(sh, net)
 

@@ -1,7 +1,7 @@
 """satclip: location embeddings learned from satellite imagery.
 
     >>> import satclip
-    >>> enc = satclip.load("path/to/model.safetensors")   # or a published SatCLIP .ckpt
+    >>> enc = satclip.load("satclip-bluemarble-l10")   # shipped; or a file, or a published .ckpt
     >>> enc.embed(lon=[2.35, -74.0], lat=[48.86, 40.71]).shape
     (2, 256)
 

@@ -101,3 +101,12 @@ def test_splits():
     assert not set(block(train)) & set(block(val)), "no block is on both sides"
     with pytest.raises(ValueError, match="unknown split"):
         split_indices(lon, lat, "spatial")
+
+
+def test_center_crop():
+    from satclip.data.transforms import CenterCrop
+
+    crop = CenterCrop(4)(_sample())["image"]
+    torch.testing.assert_close(crop, _sample()["image"][:, 2:6, 2:6])
+    with pytest.raises(ValueError, match="larger than the image"):
+        CenterCrop(9)(_sample())

@@ -62,6 +62,21 @@ class RandomCrop:
         return {**sample, "image": img[..., i : i + self.size, j : j + self.size]}
 
 
+class CenterCrop:
+    """The central ``size``×``size`` window (for validation, paired with RandomCrop)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, sample: Sample) -> Sample:
+        img = sample["image"]
+        h, w = img.shape[-2:]
+        if self.size > min(h, w):
+            raise ValueError(f"crop size {self.size} is larger than the image ({h}x{w})")
+        i, j = (h - self.size) // 2, (w - self.size) // 2
+        return {**sample, "image": img[..., i : i + self.size, j : j + self.size]}
+
+
 class GaussianBlur:
     """Gaussian blur with σ uniform in ``sigma`` (pixels), applied with probability ``p``."""
 

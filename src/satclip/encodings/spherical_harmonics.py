@@ -32,10 +32,10 @@ _CHUNK_FEATURES_ACCEL = 1 << 28
 
 
 def _recurrence_coefficients(legendre_polys: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Coefficients a_lm, b_lm of  P̄_l^m = a_lm (x P̄_{l-1}^m - b_lm P̄_{l-2}^m).
+    """Coefficients of  P̄_l^m = a_lm x P̄_{l-1}^m - (a_lm b_lm) P̄_{l-2}^m.
 
-    Returns ``a, b`` of shape (L, L) (row l, column m; only m < l is used) and ``diag`` of
-    shape (L,), the factor of P̄_l^l = diag_l · sinθ · P̄_{l-1}^{l-1}.
+    Returns ``a`` and ``ab`` = a·b of shape (L, L) (row l, column m; only m < l is used) and
+    ``diag`` of shape (L,), the factor of P̄_l^l = diag_l · sinθ · P̄_{l-1}^{l-1}.
     """
     L = legendre_polys
     ll = torch.arange(L, dtype=torch.float64, device=device)[:, None]
@@ -48,7 +48,7 @@ def _recurrence_coefficients(legendre_polys: int, device: torch.device) -> tuple
     b = torch.where(valid, torch.sqrt(num_b / denom_b), torch.zeros_like(denom_a))
     lvec = torch.arange(L, dtype=torch.float64, device=device).clamp(min=1)
     diag = torch.sqrt((2 * lvec + 1) / (2 * lvec))
-    return a, b, diag
+    return a, a * b, diag
 
 
 def _angles(
@@ -66,17 +66,20 @@ def _angles(
 
 
 def _harmonics_block(
-    lon: torch.Tensor, lat: torch.Tensor, legendre_polys: int, convention: Convention, out: torch.Tensor
+    lon: torch.Tensor,
+    lat: torch.Tensor,
+    coefficients: tuple[torch.Tensor, ...],
+    convention: Convention,
+    out: torch.Tensor,
 ) -> None:
     """Write the real harmonics of (n,) float64 lon, lat into ``out`` (n, L²), any float dtype.
 
     Products are formed in float64 and cast once, as they are copied into ``out``; the copies
     are recorded by autograd, so gradients flow to the coordinates."""
-    L = legendre_polys
+    a, ab, diag = coefficients
+    L = len(diag)
     n = lon.shape[0]
     x, s, phi = _angles(lon, lat, convention)
-    a, b, diag = _recurrence_coefficients(L, lon.device)
-    ab = a * b
     m_phi = phi[:, None] * torch.arange(L, dtype=torch.float64, device=lon.device)
     # √2 folded into the trigonometric factors; column 0 of the cosines carries the m = 0 scale,
     # so one product gives all of m = 0..l.
@@ -127,6 +130,8 @@ def spherical_harmonics(
     per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
     chunk = max(1, per_block // L2)
     out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
+    # Once per call, in the caller's autograd/inference mode, shared by every block.
+    coefficients = _recurrence_coefficients(legendre_polys, lonlat.device)
 
     # Autograd and inference modes are thread-local: carry the caller's into worker threads.
     inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
@@ -134,7 +139,7 @@ def spherical_harmonics(
     def block(i: int) -> None:
         c = coords[i : i + chunk]
         with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            _harmonics_block(c[:, 0], c[:, 1], legendre_polys, convention, out[i : i + chunk])
+            _harmonics_block(c[:, 0], c[:, 1], coefficients, convention, out[i : i + chunk])
 
     starts = range(0, n, chunk)
     if (

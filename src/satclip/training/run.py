@@ -25,35 +25,23 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
 
     from satclip.data import BlueMarbleDataset, S2100KDataset, split_indices
     from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
-    from satclip.data.transforms import default_train_transform
+    from satclip.data.transforms import CenterCrop, default_train_transform
 
     d = cfg.data
     train_tf = default_train_transform(crop=d.crop, jitter_km=d.jitter_km, blur=d.blur)
+    val_tf = CenterCrop(d.crop) if d.crop else None
     if d.dataset == "bluemarble":
         root = Path(d.root)
         if not (root / "manifest.json").exists():
             build_bluemarble(BlueMarbleConfig(n=d.n, size=d.size, seed=cfg.seed), root)
-        train_ds, val_ds = BlueMarbleDataset(root, train_tf), BlueMarbleDataset(root, _center_crop(d.crop))
+        train_ds, val_ds = BlueMarbleDataset(root, train_tf), BlueMarbleDataset(root, val_tf)
     elif d.dataset == "s2-100k":
-        train_ds, val_ds = S2100KDataset(d.root, train_tf), S2100KDataset(d.root, _center_crop(d.crop))
+        train_ds, val_ds = S2100KDataset(d.root, train_tf), S2100KDataset(d.root, val_tf)
     else:
         raise ValueError(f"unknown dataset {d.dataset!r}; choose bluemarble or s2-100k")
     lon, lat = train_ds.lonlat[:, 0], train_ds.lonlat[:, 1]
     train_idx, val_idx = split_indices(lon, lat, d.split, d.val_fraction, seed=cfg.seed)
     return Subset(train_ds, train_idx.tolist()), Subset(val_ds, val_idx.tolist())
-
-
-def _center_crop(crop: int | None):  # type: ignore[no-untyped-def]
-    if not crop:
-        return None
-
-    def tf(sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        img = sample["image"]
-        h, w = img.shape[-2:]
-        i, j = (h - crop) // 2, (w - crop) // 2
-        return {**sample, "image": img[..., i : i + crop, j : j + crop]}
-
-    return tf
 
 
 def _precision(cfg: TrainConfig) -> str:

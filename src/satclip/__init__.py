@@ -16,12 +16,23 @@ from satclip.pretrained import list_pretrained, load
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # Lazily, so that ``import satclip`` needs torch and numpy only.
+    if name == "embed_geodataframe":
+        from satclip.io import embed_geodataframe
+
+        return embed_geodataframe
+    raise AttributeError(f"module 'satclip' has no attribute {name!r}")
+
+
 __all__ = [
     "LocationEncoder",
     "LocationEncoderConfig",
     "ModelFileError",
     "create_encoding",
     "create_network",
+    "embed_geodataframe",
     "list_encodings",
     "list_networks",
     "list_pretrained",

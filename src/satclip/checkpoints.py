@@ -23,6 +23,9 @@ from satclip.networks import Siren, SirenConfig
 
 FORMAT_NAME = "satclip-location-encoder"
 FORMAT_VERSION = "1"
+# The pretraining locations (float32 (K, 2) lon/lat), stored beside the weights for
+# out-of-distribution flags (satclip.ood); not part of the network's state.
+TRAINING_INDEX_KEY = "satclip.training_index"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 
@@ -35,8 +38,13 @@ class ModelFileError(ValueError):
         self.path = Path(path)
 
 
-def save(encoder: LocationEncoder, path: str | os.PathLike[str]) -> Path:
-    """Write ``encoder`` (weights + config) to one safetensors file, atomically."""
+def save(encoder: LocationEncoder, path: str | os.PathLike[str], training_index: Any | None = None) -> Path:
+    """Write ``encoder`` (weights + config) to one safetensors file, atomically.
+
+    ``training_index``: the (K, 2) lon/lat degrees the model was pretrained on (default: the
+    encoder's own ``training_index``), kept for out-of-distribution flags.
+    """
+    import numpy as np
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -46,6 +54,12 @@ def save(encoder: LocationEncoder, path: str | os.PathLike[str]) -> Path:
         "satclip_config": json.dumps(encoder.config.to_dict()),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    index = encoder.training_index if training_index is None else training_index
+    if index is not None:
+        index = np.asarray(index, dtype=np.float32)
+        if index.ndim != 2 or index.shape[1] != 2 or not np.isfinite(index).all():
+            raise ValueError(f"training_index must be a finite (K, 2) lon/lat array, got shape {index.shape}")
+        tensors[TRAINING_INDEX_KEY] = torch.from_numpy(np.ascontiguousarray(index))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -98,7 +112,10 @@ def _load_safetensors(path: Path, device: str | torch.device) -> LocationEncoder
     except (ValueError, json.JSONDecodeError) as e:
         raise ModelFileError(path, f"bad config: {e}") from e
     encoder = LocationEncoder.from_config(config).to(device)
+    index = tensors.pop(TRAINING_INDEX_KEY, None)
     _load_state(encoder, tensors, path)
+    if index is not None:
+        encoder.training_index = index.cpu().numpy()
     return encoder
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from satclip._cli_embed import add_parsers
+
 CITIES = {
     "Paris": (2.3522, 48.8566),
     "London": (-0.1276, 51.5072),
@@ -70,18 +72,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for i, name in enumerate(names):
         j = int(np.argsort(-sim[i])[1])
         print(f"  {name:24s} -> {names[j]} ({sim[i, j]:.3f})")
-    return 0
-
-
-def _cmd_embed(args: argparse.Namespace) -> int:
-    import satclip
-    from satclip.embed_files import embed_file
-
-    enc = satclip.load(args.model, device=args.device)
-    n = embed_file(
-        enc, args.input, args.output, args.lon_col, args.lat_col, args.chunk_rows, progress=not args.quiet
-    )
-    print(f"wrote {n} embeddings of dim {enc.dim} to {args.output}")
     return 0
 
 
@@ -252,16 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="name or path (default: the first available pretrained model)")
     s.set_defaults(func=_cmd_demo)
 
-    s = sub.add_parser("embed", help="embed the lon/lat rows of a CSV or Parquet file")
-    s.add_argument("input", help="CSV or Parquet file with longitude and latitude columns")
-    s.add_argument("-o", "--output", required=True, help=".npy or .parquet (input columns kept)")
-    s.add_argument("--model", required=True, help="model name (satclip list) or file path")
-    s.add_argument("--lon-col", default="lon")
-    s.add_argument("--lat-col", default="lat")
-    s.add_argument("--chunk-rows", type=int, default=65536)
-    s.add_argument("--device", default="cpu")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(func=_cmd_embed)
+    add_parsers(sub)
 
     s = sub.add_parser("info", help="print a model's config")
     s.add_argument("model")

@@ -66,6 +66,8 @@ class LocationEncoder(nn.Module):
         self.config = LocationEncoderConfig(encoding.config, network.config, dtype)
         self.encoding = encoding
         self.network = network.to(DTYPES[dtype])
+        # (K, 2) lon/lat degrees the model was pretrained on, when known (see satclip.ood).
+        self.training_index: np.ndarray | None = None
 
     @classmethod
     def from_config(cls, config: LocationEncoderConfig) -> LocationEncoder:
@@ -119,7 +121,8 @@ class LocationEncoder(nn.Module):
         self.eval()
         try:
             for i in range(0, lonlat.shape[0], batch_size):
-                chunk = torch.from_numpy(lonlat[i : i + batch_size]).to(self.device)
+                # A copy: the caller's array may be read-only (pandas 3 columns), which from_numpy warns about.
+                chunk = torch.tensor(lonlat[i : i + batch_size], device=self.device)
                 chunk = torch.stack([wrap_longitude(chunk[:, 0]), chunk[:, 1]], dim=1)
                 out[i : i + batch_size] = self._forward_checked(chunk).cpu().numpy()
         finally:

@@ -24,23 +24,14 @@ def pca_rgb(embeddings: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray
     return np.clip((pcs - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
 
 
-def embedding_map(
-    encoder: LocationEncoder,
-    out: str | os.PathLike[str],
-    resolution: float = 0.5,
-    title: str | None = None,
-    land_only: bool = True,
-) -> Path:
-    """Write a PNG of the embedding's first three principal components over the globe.
+def map_rgb(encoder: LocationEncoder, resolution: float, land_only: bool) -> np.ndarray:
+    """(H, W, 3) PCA colours of the embedding on a global grid of pixel centres (row 0 north).
 
     With ``land_only`` (needs the ``data`` extra for the land mask) the components are fitted on
     land, where a land-only model was trained, and the oceans are drawn faded: otherwise the
     untrained oceans dominate the components."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    if not 0 < resolution <= 30:
+        raise ValueError(f"resolution must be in (0, 30] degrees, got {resolution}")
     lons = np.arange(-180 + resolution / 2, 180, resolution)
     lats = np.arange(90 - resolution / 2, -90, -resolution)
     lon_g, lat_g = np.meshgrid(lons, lats)
@@ -53,11 +44,47 @@ def embedding_map(
     rgb = pca_rgb(emb, land)
     if land is not None:
         rgb[~land] = 0.25 * rgb[~land] + 0.75  # faded towards white
-    rgb = rgb.reshape(len(lats), len(lons), 3)
-    fig, ax = plt.subplots(figsize=(10, 5.3))
-    ax.imshow(rgb, extent=(-180, 180, -90, 90), interpolation="nearest")
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
-    ax.set_title(title or "embedding: first three principal components as RGB")
+    return rgb.reshape(len(lats), len(lons), 3)
+
+
+def embedding_map(
+    encoder: LocationEncoder,
+    out: str | os.PathLike[str],
+    resolution: float = 0.5,
+    title: str | None = None,
+    land_only: bool = True,
+    coastlines: bool = True,
+    compare: LocationEncoder | None = None,
+    compare_title: str | None = None,
+) -> Path:
+    """Write a PNG of the embedding's first three principal components over the globe.
+
+    ``coastlines`` draws Natural Earth 1:110m coasts (the ``land-110m`` source, fetched from
+    npm once). ``compare`` puts a second model's map beside the first; each map has its own
+    components, as two embedding spaces share no axes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(encoder, title or "embedding: first three principal components as RGB")]
+    if compare is not None:
+        panels.append((compare, compare_title or "second model"))
+    lines = ()
+    if coastlines:
+        from satclip.data.coastlines import coastlines as load_coastlines
+
+        lines = load_coastlines()
+    fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), 5.3), squeeze=False)
+    for ax, (enc, label) in zip(axes[0], panels, strict=True):
+        ax.imshow(map_rgb(enc, resolution, land_only), extent=(-180, 180, -90, 90), interpolation="nearest")
+        for line in lines:
+            ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.4)
+        ax.set_xlim(-180, 180)
+        ax.set_ylim(-90, 90)
+        ax.set_xlabel("longitude")
+        ax.set_ylabel("latitude")
+        ax.set_title(label)
     fig.tight_layout()
     return save_figure(fig, out)

@@ -63,8 +63,8 @@ def _bundled(legendre: int, sha256: str) -> PretrainedModel:
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
-        _bundled(40, "2cdee55ba564aac1f95a7a4d1f95e9b3078e2433a4b3ea66fc3552ceb66d525e"),
-        _bundled(10, "c00329523fe95da05604b7e3d2f376359d7f563eaa2965e8d693b237f1dcc370"),
+        _bundled(40, "e5afc07d52039d0f9b71dd2359f80c355c6bfc5ee24a1c346f0cc3b9221b1895"),
+        _bundled(10, "ce4161e64336b8d8e15eeb85784112a117117a124a45445f04a43ee0827bc12e"),
         *[
             _published(b, t, lp)
             for b, t in (("resnet18", "ResNet18"), ("resnet50", "ResNet50"), ("vit16", "ViT16"))

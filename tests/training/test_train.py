@@ -52,6 +52,13 @@ def test_train_export_and_load(tiny_data, tmp_path, capsys):
     assert enc.config.encoding.legendre_polys == 6 and enc.dim == 256
     emb = enc.embed([0.0, 100.0], [10.0, -20.0])
     assert emb.shape == (2, 256) and np.isfinite(emb).all()
+    # The training split's locations travel with the model, for out-of-distribution flags.
+    from satclip.data import BlueMarbleDataset
+
+    all_points = {tuple(p) for p in BlueMarbleDataset(tiny_data).lonlat.astype(np.float32).tolist()}
+    index = enc.training_index
+    assert index is not None and 0 < len(index) < len(all_points)
+    assert {tuple(p) for p in index.tolist()} <= all_points
     rows = _metrics(run)
     assert any(r.get("val_loss") for r in rows) and any(r.get("train_loss_step") for r in rows)
     assert (run / "loss.png").exists() and (run / "checkpoints" / "best.ckpt").exists()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from satclip._files import save_figure
@@ -165,5 +167,22 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: 
     enc = build_location_encoder(cfg)
     prefix = "location_encoder."
     enc.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    enc.training_index = training_locations(cfg)
     out = Path(out)
     return satclip.save(enc, out)
+
+
+def training_locations(cfg: TrainConfig) -> np.ndarray | None:
+    """The (lon, lat) of a run's training split, saved with the model for out-of-distribution
+    flags; None (with a warning) when the dataset is no longer where the run read it."""
+    from satclip.data import BlueMarbleDataset, S2100KDataset, split_indices
+
+    d = cfg.data
+    try:
+        ds = BlueMarbleDataset(d.root) if d.dataset == "bluemarble" else S2100KDataset(d.root)
+    except (FileNotFoundError, ValueError) as e:
+        warnings.warn(f"no training index saved with the model (dataset unreadable: {e})", stacklevel=2)
+        return None
+    lon, lat = ds.lonlat[:, 0], ds.lonlat[:, 1]
+    train_idx, _ = split_indices(lon, lat, d.split, d.val_fraction, seed=cfg.seed)
+    return ds.lonlat[train_idx]

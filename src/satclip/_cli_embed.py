@@ -1,0 +1,169 @@
+"""The ``satclip`` commands that use a trained model at scale: embed, raster, map, export-onnx."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def _load_model(model: str, backend: str = "torch", device: str = "cpu") -> Any:
+    """A satclip model (name, .safetensors, published .ckpt) or, for the onnx backend, an .onnx
+    file; a non-ONNX model with ``--backend onnx`` is exported to a temporary .onnx first."""
+    import satclip
+
+    if backend == "torch":
+        if model.lower().endswith(".onnx"):
+            raise ValueError(f"{model} is an ONNX file; pass --backend onnx to run it with onnxruntime")
+        return satclip.load(model, device=device)
+    from satclip.onnx_export import OnnxEncoder, export_onnx
+
+    if model.lower().endswith(".onnx"):
+        return OnnxEncoder(model)
+    enc = satclip.load(model)
+    path = export_onnx(enc, Path(tempfile.mkdtemp(prefix="satclip-onnx-")) / "model.onnx")
+    onnx_enc = OnnxEncoder(path)
+    onnx_enc.training_index = enc.training_index
+    return onnx_enc
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from satclip.io import embed_file
+
+    enc = _load_model(args.model, args.backend, args.device)
+    n = embed_file(
+        enc,
+        args.input,
+        args.output,
+        lon_col=args.lon_col,
+        lat_col=args.lat_col,
+        geometry_col=args.geometry_col,
+        layout=args.layout,
+        geoparquet=args.geoparquet,
+        ood=args.ood,
+        chunk_rows=args.chunk_rows,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    print(f"wrote {n} embeddings of dim {enc.dim} to {args.output}")
+    return 0
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bbox must be W,S,E,N in degrees, e.g. 5.9,45.8,10.5,47.8; got {text!r}"
+        ) from None
+    return w, s, e, n
+
+
+def _cmd_raster(args: argparse.Namespace) -> int:
+    import satclip
+    from satclip.raster import embedding_raster
+
+    enc = satclip.load(args.model)
+    out = embedding_raster(
+        enc, args.bbox, args.resolution, args.output, pca=args.pca, tile=args.tile, progress=not args.quiet
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    import satclip
+    from satclip.maps import embedding_map
+
+    compare = satclip.load(args.compare) if args.compare else None
+    out = embedding_map(
+        satclip.load(args.model),
+        args.output,
+        resolution=args.resolution,
+        title=args.model,
+        land_only=not args.global_pca,
+        coastlines=not args.no_coastlines,
+        compare=compare,
+        compare_title=args.compare,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    import satclip
+    from satclip.onnx_export import export_onnx
+
+    out = export_onnx(satclip.load(args.model), args.output)
+    print(f"wrote {out}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    s = sub.add_parser(
+        "embed", help="embed the rows of a CSV, (Geo)Parquet or vector file (GeoJSON, GPKG, FlatGeobuf, SHP)"
+    )
+    s.add_argument("input", help="lon/lat columns, or point/polygon geometries in any CRS")
+    s.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help=".npy or .parquet (input columns kept; GeoParquet for geometries)",
+    )
+    s.add_argument(
+        "--model", required=True, help="model name (satclip list), model file, or .onnx with --backend onnx"
+    )
+    s.add_argument("--lon-col", help="longitude column (default lon)")
+    s.add_argument("--lat-col", help="latitude column (default lat)")
+    s.add_argument("--geometry-col", help="WKB geometry column (default: the file's own geometry)")
+    s.add_argument(
+        "--layout",
+        choices=["list", "columns"],
+        default="list",
+        help="one `embedding` list column, or emb_0.. columns",
+    )
+    s.add_argument(
+        "--geoparquet",
+        action="store_true",
+        help="write GeoParquet, adding point geometries for lon/lat input",
+    )
+    s.add_argument(
+        "--ood", action="store_true", help="add ood_km (km to the nearest pretraining location) and on_water"
+    )
+    s.add_argument("--resume", action="store_true", help="continue a killed run where it stopped")
+    s.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    s.add_argument("--chunk-rows", type=int, default=65536)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_embed)
+
+    s = sub.add_parser(
+        "raster", help="an embedding raster of a bounding box: Cloud-Optimised GeoTIFF or Zarr"
+    )
+    s.add_argument("--model", required=True)
+    s.add_argument("--bbox", required=True, type=_bbox, help="W,S,E,N in degrees")
+    s.add_argument("--resolution", required=True, type=float, help="pixel size in degrees")
+    s.add_argument("-o", "--output", required=True, help=".tif (COG) or .zarr")
+    s.add_argument(
+        "--pca", type=int, help="write the first k principal components instead of every dimension"
+    )
+    s.add_argument("--tile", type=int, default=256, help="tile size in pixels (memory is bounded by it)")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_raster)
+
+    s = sub.add_parser("map", help="world map of a model's first three principal components as RGB")
+    s.add_argument("--model", required=True)
+    s.add_argument("-o", "--output", required=True, help="PNG file")
+    s.add_argument("--compare", help="a second model, drawn side by side")
+    s.add_argument("--resolution", type=float, default=0.5, help="degrees per pixel")
+    s.add_argument(
+        "--global-pca", action="store_true", help="fit the components on the whole globe, not on land"
+    )
+    s.add_argument("--no-coastlines", action="store_true")
+    s.set_defaults(func=_cmd_map)
+
+    s = sub.add_parser("export-onnx", help="a model as ONNX, for onnxruntime (satclip embed --backend onnx)")
+    s.add_argument("model")
+    s.add_argument("-o", "--output", required=True)
+    s.set_defaults(func=_cmd_export_onnx)

@@ -1,0 +1,256 @@
+"""``satclip.dask.embed``: add embedding columns to a dask DataFrame of (lon, lat) rows.
+
+    >>> import dask.dataframe as dd
+    >>> import satclip.dask
+    >>> ddf = dd.read_parquet("points/")                      # columns lon, lat, ...
+    >>> satclip.dask.embed(ddf, "satclip-bluemarble-l10").to_parquet("embedded/")
+
+The model goes into the task graph as one small key that every partition depends on: a name,
+or a path and its sha256, or, for an in-memory encoder, its bytes in satclip's own safetensors
+format. The scheduler sends that key to each worker once, and each worker process loads the
+model once into a process-level cache keyed by content hash, then reuses it for every partition
+it runs (docs/dask.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+try:
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+    from dask.base import tokenize
+except ImportError as e:  # dask is an optional extra, not a core dependency
+    raise ImportError("satclip.dask needs dask[dataframe]: pip install 'satclip[dask]'") from e
+
+from satclip._coords import check_lonlat_array
+from satclip.checkpoints import ModelFileError, load_file, save
+from satclip.encoder import LocationEncoder
+from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
+
+ModelLike = str | os.PathLike[str] | LocationEncoder
+
+# A long-lived worker may embed with several models (or with an encoder whose weights change
+# between calls, e.g. during training); keep the few most recent rather than all of them.
+_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class _ModelRef:
+    """What a worker needs to find the model, and the sha256 that names its content."""
+
+    kind: Literal["name", "path", "bytes"]
+    sha256: str  # of the model file; for "bytes", of the encoder's config and tensors
+    where: str = ""  # the model name, or the absolute path of the model file
+    data: bytes = field(default=b"", repr=False)  # the model file, for an in-memory encoder
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.where, self.sha256)
+
+
+_cache: OrderedDict[tuple[str, str, str], LocationEncoder] = OrderedDict()
+_loads: Counter[tuple[str, str, str]] = Counter()  # loads per key in this process, for tests
+# One lock for the cache: two threads of a worker that miss at once must not load twice.
+_lock = threading.Lock()
+
+
+def _content_hash(encoder: LocationEncoder) -> str:
+    """sha256 of an encoder's config and tensors.
+
+    Not of its saved file: safetensors writes the header metadata in varying order, so saving
+    the same encoder twice can give different bytes, and every call would miss the cache.
+    """
+    h = hashlib.sha256(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
+    for name, tensor in sorted(encoder.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    # Saved beside the weights but outside the state dict (the pretraining locations).
+    index = getattr(encoder, "training_index", None)
+    if index is not None:
+        h.update(b"training_index:" + np.ascontiguousarray(index, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _model_ref(model: ModelLike) -> _ModelRef:
+    if isinstance(model, LocationEncoder):
+        with tempfile.TemporaryDirectory(prefix="satclip-dask-") as d:
+            data = save(model, Path(d) / "model.safetensors").read_bytes()
+        return _ModelRef("bytes", _content_hash(model), data=data)
+    if not isinstance(model, str | os.PathLike):
+        raise TypeError(
+            f"model must be a model name, a model file path or a LocationEncoder, got {type(model).__name__}"
+        )
+    key = os.fspath(model)
+    if key in PRETRAINED:
+        # Names are resolved on each worker (installs differ in where the files live); the
+        # client's sha256 makes sure every worker embeds with the same weights.
+        return _ModelRef("name", sha256_of(model_path(key)), where=key)
+    path = Path(key).expanduser().resolve()
+    if not path.is_file():
+        load(key)  # raises the usual "unknown model" / "no such file" error
+    return _ModelRef("path", sha256_of(path), where=str(path))
+
+
+def _load(ref: _ModelRef) -> LocationEncoder:
+    if ref.kind == "bytes":
+        with tempfile.TemporaryDirectory(prefix="satclip-dask-") as d:
+            tmp = Path(d) / "model.safetensors"
+            tmp.write_bytes(ref.data)
+            encoder = load_file(tmp)
+    else:
+        path = model_path(ref.where) if ref.kind == "name" else Path(ref.where)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: model file not found on worker host {socket.gethostname()}; a path must be "
+                "readable by every worker (shared storage), or pass the loaded encoder instead"
+            )
+        actual = sha256_of(path)
+        if actual != ref.sha256:
+            raise ModelFileError(
+                path,
+                f"sha256 {actual[:16]}… on host {socket.gethostname()} differs from the client's "
+                f"{ref.sha256[:16]}…: the file changed during the job, or workers see another copy",
+            )
+        encoder = load_file(path)
+    # Eval mode once, here: embed_array restores the mode it found, so threads sharing a cached
+    # encoder that was left in train mode could switch dropout back on under each other.
+    return encoder.eval()
+
+
+def _encoder(ref: _ModelRef) -> LocationEncoder:
+    """The model of ``ref`` from this process's cache, loading it on the first use."""
+    with _lock:
+        encoder = _cache.get(ref.key)
+        if encoder is None:
+            encoder = _load(ref)
+            _loads[ref.key] += 1
+            _cache[ref.key] = encoder
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+        else:
+            _cache.move_to_end(ref.key)
+        return encoder
+
+
+def _load_counts() -> dict[tuple[str, str, str], int]:
+    """Model loads per cache key in this process (run on workers with ``client.run``)."""
+    return dict(_loads)
+
+
+def _clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+        _loads.clear()
+
+
+def _with_embedding(part: pd.DataFrame, emb: np.ndarray, prefix: str) -> pd.DataFrame:
+    names = [f"{prefix}{i}" for i in range(emb.shape[1])]
+    # One 2-D block for all embedding columns; same index object, so concat does not realign.
+    cols = pd.DataFrame(emb, index=part.index, columns=names, copy=False)
+    return pd.concat([part, cols], axis=1)
+
+
+def _first_bad_row(lonlat: np.ndarray) -> int:
+    # Same order as check_lonlat_array: non-finite rows first, then latitudes out of range.
+    bad = ~np.isfinite(lonlat).all(axis=1)
+    if not bad.any():
+        bad = (lonlat[:, 1] < -90) | (lonlat[:, 1] > 90)
+    return int(np.flatnonzero(bad)[0])
+
+
+def _embed_partition(
+    part: pd.DataFrame,
+    ref: _ModelRef,
+    lon_col: str,
+    lat_col: str,
+    prefix: str,
+    batch_size: int,
+    n_partitions: int,
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    lonlat = np.stack(
+        [part[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in (lon_col, lat_col)], axis=1
+    ).reshape(-1, 2)
+    try:
+        check_lonlat_array(lonlat)
+    except ValueError as e:
+        # The encoder's message counts rows within this partition; add what finds the row in
+        # the whole frame: the partition number and the row's index label.
+        number = partition_info["number"] if partition_info else "?"
+        row = _first_bad_row(lonlat)
+        raise ValueError(
+            f"partition {number} of {n_partitions}, row {row} of the partition "
+            f"(index label {part.index[row]!r}): {e}"
+        ) from None
+    return _with_embedding(part, _encoder(ref).embed_array(lonlat, batch_size), prefix)
+
+
+def embed(
+    ddf: dd.DataFrame,
+    model: ModelLike,
+    lon_col: str = "lon",
+    lat_col: str = "lat",
+    prefix: str = "emb_",
+    batch_size: int = 4096,
+) -> dd.DataFrame:
+    """``ddf`` with columns ``{prefix}0`` … ``{prefix}{dim-1}`` holding each row's embedding.
+
+    ``model`` is a name from :func:`satclip.list_pretrained`, a model file path that every worker
+    can read, or a :class:`~satclip.LocationEncoder`. Columns have the encoder's dtype (float32
+    for satclip's own models, float64 for published checkpoints). Lazy: nothing is computed
+    here; the model is loaded once per worker process when the result is computed. Missing or
+    non-numeric columns raise ``ValueError`` now; a bad coordinate raises ``ValueError`` at
+    compute time, naming its partition, its index label and its row within the partition.
+    """
+    if not isinstance(ddf, dd.DataFrame):
+        raise TypeError(
+            f"expected a dask DataFrame, got {type(ddf).__name__}; wrap pandas frames with "
+            "dask.dataframe.from_pandas(df, npartitions=...)"
+        )
+    columns = list(ddf.columns)
+    missing = [c for c in (lon_col, lat_col) if c not in columns]
+    if missing:
+        raise ValueError(f"no column(s) {missing}; columns are {columns}. Name them with lon_col= / lat_col=")
+    for c in (lon_col, lat_col):
+        dtype = ddf._meta[c].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise ValueError(f"column {c!r} has dtype {dtype}; convert it first: ddf[{c!r}].astype(float)")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    ref = _model_ref(model)
+    # Loading here checks the model and gives dim and dtype for the meta; it also fills this
+    # process's cache, which the threaded and synchronous schedulers then reuse.
+    encoder = _encoder(ref)
+    clash = [c for c in (f"{prefix}{i}" for i in range(encoder.dim)) if c in columns]
+    if clash:
+        raise ValueError(f"column(s) {clash[:5]} already exist; pass another prefix=")
+    np_dtype = np.float64 if encoder.config.dtype == "float64" else np.float32
+    meta = _with_embedding(ddf._meta, np.empty((0, encoder.dim), dtype=np_dtype), prefix)
+    # One graph key for the model, a dependency of every partition task: the scheduler ships it
+    # to each worker once instead of embedding megabytes of weights in every task.
+    model_key = dask.delayed(ref, pure=True, traverse=False, name=f"satclip-model-{tokenize(ref.key)}")
+    return ddf.map_partitions(
+        _embed_partition,
+        model_key,
+        lon_col=lon_col,
+        lat_col=lat_col,
+        prefix=prefix,
+        batch_size=batch_size,
+        n_partitions=ddf.npartitions,
+        meta=meta,
+    )

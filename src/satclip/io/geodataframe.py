@@ -1,0 +1,48 @@
+"""``embed_geodataframe``: a GeoDataFrame in, the same frame with its embeddings out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from satclip.io.points import representative_lonlat
+from satclip.io.writers import LAYOUTS
+
+
+def embed_geodataframe(
+    gdf: Any, model: Any, column: str = "embedding", layout: str = "list", batch_size: int = 4096
+) -> Any:
+    """A copy of ``gdf`` with the embedding of each row's geometry.
+
+    Points are embedded where they are; polygons and lines at their centroid computed in an
+    equal-area frame (:mod:`satclip.io.points`), from any CRS. ``model`` is a loaded encoder or
+    a name/path for :func:`satclip.load`. ``layout="list"`` adds one ``column`` of 1-D float32
+    arrays; ``"columns"`` adds ``emb_0..emb_{dim-1}``.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if not hasattr(gdf, "geometry"):
+        raise TypeError(f"expected a geopandas GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is None:
+        raise ValueError(
+            "the GeoDataFrame has no CRS; set it first, e.g. gdf.set_crs('EPSG:4326') for lon/lat degrees"
+        )
+    if isinstance(model, str) or hasattr(model, "__fspath__"):
+        import satclip
+
+        model = satclip.load(model)
+    lonlat = representative_lonlat(np.asarray(gdf.geometry.values, dtype=object), gdf.crs)
+    emb = model.embed_array(lonlat, batch_size=batch_size)
+    out = gdf.copy()
+    names = [column] if layout == "list" else [f"emb_{j}" for j in range(emb.shape[1])]
+    clash = [n for n in names if n in out.columns]
+    if clash:
+        raise ValueError(f"the frame already has column(s) {clash[:3]}; pass another column= or drop them")
+    if layout == "list":
+        out[column] = list(emb)
+    else:
+        import pandas as pd
+
+        out = pd.concat([out, pd.DataFrame(emb, columns=names, index=out.index)], axis=1)
+    return out

@@ -1,0 +1,133 @@
+"""Outputs of ``satclip embed``: ``.npy`` and (Geo)Parquet, written so that a killed run can be
+continued and a half-written file never has its final name.
+
+``.npy`` is one data file with a fixed-size header that is filled in at the end; a resumed run
+truncates it to the rows recorded as done. Parquet cannot be appended to once its writer dies
+(the footer is missing), so each chunk is its own small Parquet part, renamed into place when
+complete, and the parts are streamed into the final file at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from satclip.io.readers import Geometry
+
+NPY_HEADER_BYTES = 128
+LAYOUTS = ("list", "columns")
+
+
+def npy_header(n: int, dim: int, dtype: np.dtype) -> bytes:
+    d = f"{{'descr': '{dtype.str}', 'fortran_order': False, 'shape': ({n}, {dim}), }}"
+    body = d.ljust(NPY_HEADER_BYTES - 10 - 1) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
+
+
+class NpyData:
+    """Raw embedding rows after a placeholder header, resumable at a known row count."""
+
+    def __init__(self, path: Path, dim: int, dtype: np.dtype, rows_done: int) -> None:
+        self.path, self.dim, self.dtype = path, dim, dtype
+        size = NPY_HEADER_BYTES + rows_done * dim * dtype.itemsize
+        mode = "r+b" if path.exists() and rows_done else "w+b"
+        self.f = path.open(mode)
+        if mode == "w+b":
+            self.f.write(b"\0" * NPY_HEADER_BYTES)
+            self.f.flush()
+        if os.fstat(self.f.fileno()).st_size < size:
+            raise ValueError(
+                f"{path}: shorter than the {rows_done} rows recorded as done; rerun without --resume"
+            )
+        self.f.truncate(size)
+        self.f.seek(size)
+
+    def write(self, emb: np.ndarray) -> None:
+        self.f.write(np.ascontiguousarray(emb, dtype=self.dtype).tobytes())
+        self.f.flush()
+
+    def finish(self, rows: int) -> None:
+        self.f.seek(0)
+        self.f.write(npy_header(rows, self.dim, self.dtype))
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def geo_metadata(column: str, crs: dict[str, Any] | None) -> bytes:
+    """GeoParquet 1.1 ``geo`` metadata for one WKB column (no ``crs`` key means OGC:CRS84)."""
+    col: dict[str, Any] = {"encoding": "WKB", "geometry_types": []}
+    if crs is not None:
+        col["crs"] = crs
+    return json.dumps({"version": "1.1.0", "primary_column": column, "columns": {column: col}}).encode()
+
+
+def output_table(
+    table: Any,
+    lonlat: np.ndarray,
+    emb: np.ndarray,
+    layout: str,
+    geometry: Geometry | None,
+    points_from_geometry: bool,
+    add_points: bool,
+    extra: dict[str, np.ndarray],
+) -> Any:
+    """The input columns, the point used (for geometry inputs), the embedding and ``extra``."""
+    import pyarrow as pa
+
+    # GDAL's Arrow stream tags WKB with geoarrow field metadata; plain binary plus the file's
+    # ``geo`` metadata is what GeoParquet readers expect.
+    table = table.replace_schema_metadata(None)
+    table = pa.Table.from_arrays(table.columns, names=table.column_names)
+    cols: dict[str, Any] = {}
+    if points_from_geometry:
+        cols["point_lon"], cols["point_lat"] = lonlat[:, 0], lonlat[:, 1]
+    if add_points and geometry is None:
+        import shapely
+
+        cols["geometry"] = pa.array(shapely.to_wkb(shapely.points(lonlat)), pa.binary())
+    if layout == "list":
+        cols["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), emb.shape[1])
+    else:
+        cols.update({f"emb_{j}": emb[:, j] for j in range(emb.shape[1])})
+    cols.update(extra)
+    for name, values in cols.items():
+        if name in table.column_names:
+            raise ValueError(f"the input already has a column {name!r}; rename it before embedding")
+        table = table.append_column(name, values if isinstance(values, pa.Array) else pa.array(values))
+    return table
+
+
+def write_part(table: Any, path: Path) -> None:
+    """One chunk as a Parquet file, renamed into place only once complete."""
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="none")
+    os.replace(tmp, path)
+
+
+def merge_parts(parts: list[Path], out: Path, geo: bytes | None) -> None:
+    """Stream the parts, one at a time, into a single Parquet file (plus ``geo`` metadata)."""
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for part in parts:
+            table = pq.read_table(part)
+            if writer is None:
+                schema = table.schema
+                if geo is not None:
+                    schema = schema.with_metadata({b"geo": geo})
+                writer = pq.ParquetWriter(out, schema)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()

@@ -119,3 +119,31 @@ def test_data_build_and_preview(tmp_path, monkeypatch, capsys):
     assert "bluemarble" in capsys.readouterr().out
     assert main(["data", "fetch", "nope"]) == 2
     assert "unknown data source 'nope'" in capsys.readouterr().err
+
+
+def test_raster_command_writes_a_georeferenced_cog(tmp_path, model_file):
+    import rasterio
+
+    out = tmp_path / "r.tif"
+    argv = ["raster", "--model", str(model_file), "--bbox", "5,45,7,46", "--resolution", "0.25"]
+    assert main([*argv, "-o", str(out), "--pca", "3", "-q"]) == 0
+    with rasterio.open(out) as ds:
+        assert ds.count == 3 and (ds.width, ds.height) == (8, 4) and ds.crs.to_epsg() == 4326
+        assert ds.transform.c == 5 and ds.transform.f == 46
+    assert main([*argv[:4], "5,45,4,46", "--resolution", "0.25", "-o", str(tmp_path / "x.tif")]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse rejects a malformed bbox
+        main([*argv[:4], "5;45", "--resolution", "0.25", "-o", str(tmp_path / "x.tif")])
+    assert exit_info.value.code == 2
+
+
+def test_export_onnx_and_embed_with_the_onnx_backend(tmp_path, model_file, points_csv):
+    src, lonlat = points_csv
+    onnx_file = tmp_path / "m.onnx"
+    assert main(["export-onnx", str(model_file), "-o", str(onnx_file)]) == 0
+    ref = satclip.load(model_file).embed_array(lonlat)
+    for model in (str(onnx_file), str(model_file)):  # an .onnx, or exported on the fly
+        out = tmp_path / "e.npy"
+        argv = ["embed", str(src), "-o", str(out), "--model", model, "--lon-col", "x", "--lat-col", "y"]
+        assert main([*argv, "--backend", "onnx", "-q"]) == 0
+        np.testing.assert_allclose(np.load(out), ref, atol=1e-5)
+    assert main(["embed", str(src), "-o", str(out), "--model", str(onnx_file), "-q"]) == 2

@@ -1,0 +1,270 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import satclip
+from satclip import raster
+from satclip.raster import RasterGrid, embedding_raster, fit_pca
+
+rasterio = pytest.importorskip("rasterio")
+zarr = pytest.importorskip("zarr")
+from rasterio.transform import from_origin  # noqa: E402
+
+BBOX = (-2.0, 40.0, 3.0, 43.0)  # 5 x 3 degrees: 10 x 6 pixels of 0.5 degrees
+RES = 0.5
+
+
+@pytest.fixture(scope="module")
+def enc() -> satclip.LocationEncoder:
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=10)
+    net = satclip.create_network("siren", dim_in=sh.dim, dim_out=8, dim_hidden=64)
+    return satclip.LocationEncoder(sh, net)
+
+
+class Recording:
+    """An encoder stand-in that records the batches it is asked for and can fail on a given call."""
+
+    def __init__(self, inner, fail_on_call: int | None = None):
+        self.inner, self.fail_on_call = inner, fail_on_call
+        self.sizes: list[int] = []
+
+    @property
+    def dim(self):
+        return self.inner.dim
+
+    @property
+    def config(self):
+        return self.inner.config
+
+    def embed_array(self, lonlat, batch_size=4096):
+        self.sizes.append(len(lonlat))
+        if self.fail_on_call is not None and len(self.sizes) == self.fail_on_call:
+            raise RuntimeError("embedding failed midway")
+        return self.inner.embed_array(lonlat, batch_size)
+
+
+def centres_embedding(encoder, transform, height, width):
+    """(dim, height, width) embeddings at pixel centres, the centres taken from the file's transform."""
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    xs, ys = rasterio.transform.xy(transform, rows.ravel(), cols.ravel(), offset="center")
+    return encoder.embed(np.asarray(xs), np.asarray(ys)).T.reshape(-1, height, width)
+
+
+def test_geotiff_grid_and_values(enc, tmp_path):
+    out = embedding_raster(enc, BBOX, RES, tmp_path / "emb.tif", tile=4, progress=False)
+    assert out == tmp_path / "emb.tif"
+    with rasterio.open(out) as src:
+        assert src.crs.to_epsg() == 4326
+        assert src.transform.almost_equals(from_origin(-2.0, 43.0, RES, RES))
+        assert (src.count, src.height, src.width) == (8, 6, 10)
+        assert src.dtypes[0] == "float32"
+        assert src.descriptions == tuple(f"emb_{i}" for i in range(8))
+        assert json.loads(src.tags()["satclip_encoder"]) == enc.config.to_dict()
+        values = src.read()
+        expected = centres_embedding(enc, src.transform, src.height, src.width)
+    np.testing.assert_allclose(values, expected, atol=1e-5)
+    assert os.listdir(tmp_path) == ["emb.tif"], "temporary files are removed"
+
+
+def test_geotiff_is_a_cloud_optimised_geotiff(tmp_path):
+    # The bundled model (256 bands -> 128-pixel COG tiles) on 160 x 60 pixels: wider than one
+    # tile, so the COG driver must add an overview.
+    enc = satclip.load("satclip-bluemarble-l10")
+    out = embedding_raster(enc, (0, 0, 8, 3), 0.05, tmp_path / "emb.tiff", tile=64, progress=False)
+    with rasterio.open(out) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert src.profile["tiled"] and src.block_shapes[0] == (128, 128)
+        assert src.overviews(1) == [2]
+        full = src.read()
+        np.testing.assert_allclose(full[:, :3, :3], centres_embedding(enc, src.transform, 3, 3), atol=1e-5)
+    with rasterio.open(out, overview_level=0) as ov:
+        overview = ov.read()
+    # Overviews average the embeddings of the 2 x 2 pixels they cover.
+    mean2x2 = full.reshape(256, 30, 2, 80, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(overview, mean2x2, atol=1e-5)
+
+
+def test_pca_bands_are_the_stored_projection(enc, tmp_path):
+    out = embedding_raster(enc, BBOX, RES, tmp_path / "pca.tif", pca=3, tile=4, progress=False)
+    with rasterio.open(out) as src:
+        tags = src.tags()
+        values = src.read()
+        assert src.descriptions == ("pc_0", "pc_1", "pc_2")
+        emb = centres_embedding(enc, src.transform, src.height, src.width).reshape(8, -1).T
+    mean = np.array(json.loads(tags["pca_mean"]))
+    comps = np.array(json.loads(tags["pca_components"]))
+    assert comps.shape == (3, 8) and int(tags["pca_sample_size"]) == 60
+    np.testing.assert_allclose(comps @ comps.T, np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(values.reshape(3, -1).T, (emb - mean) @ comps.T, atol=1e-5)
+    # All 60 pixels are the sample here, so these are the principal axes of the whole raster.
+    np.testing.assert_allclose(mean, emb.mean(axis=0), atol=1e-6)
+    _, _, vt = np.linalg.svd(emb - emb.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(np.sum(vt[:3] * comps, axis=1)), 1, atol=1e-4)
+    var = np.array(json.loads(tags["pca_explained_variance"]))
+    assert np.all(np.diff(var) <= 0)
+    np.testing.assert_allclose(var, values.reshape(3, -1).var(axis=1, ddof=1), rtol=1e-3)
+    # Signs are fixed: each component's largest entry is positive.
+    assert np.all(comps[np.arange(3), np.abs(comps).argmax(axis=1)] > 0)
+
+
+def test_pca_on_a_seeded_sample_is_deterministic(enc):
+    grid = RasterGrid.from_bbox(BBOX, 0.1)  # 1500 pixels, more than the sample
+    a = fit_pca(enc, grid, 2, sample=200)
+    b = fit_pca(enc, grid, 2, sample=200)
+    assert a.sample_size == 200
+    np.testing.assert_array_equal(a.components, b.components)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    full = fit_pca(enc, grid, 2, sample=10**6)
+    assert full.sample_size == 1500 and not np.array_equal(full.mean, a.mean)
+
+
+def test_zarr_store(enc, tmp_path):
+    out = embedding_raster(enc, BBOX, RES, tmp_path / "emb.zarr", tile=4, progress=False)
+    g = zarr.open_group(out, mode="r")
+    arr = g["embedding"]
+    assert arr.shape == (8, 6, 10) and arr.chunks == (8, 4, 4) and arr.dtype == np.float32
+    assert arr.metadata.dimension_names == ("band", "lat", "lon")
+    assert g["lon"].metadata.dimension_names == ("lon",)
+    assert list(g["band"][:]) == [f"emb_{i}" for i in range(8)]
+    np.testing.assert_allclose(g["lon"][:], -2.0 + 0.25 + 0.5 * np.arange(10))
+    np.testing.assert_allclose(g["lat"][:], 43.0 - 0.25 - 0.5 * np.arange(6))
+    for attrs in (g.attrs, arr.attrs):
+        assert attrs["crs"] == "EPSG:4326"
+        assert attrs["geotransform"] == [-2.0, 0.5, 0.0, 43.0, 0.0, -0.5]
+        assert attrs["transform"] == [0.5, 0.0, -2.0, 0.0, -0.5, 43.0]
+        assert attrs["band_names"] == [f"emb_{i}" for i in range(8)]
+    assert rasterio.crs.CRS.from_wkt(g.attrs["crs_wkt"]).to_epsg() == 4326
+    assert arr.attrs["grid_mapping"] == "spatial_ref" and "crs_wkt" in g["spatial_ref"].attrs
+    lon, lat = np.meshgrid(g["lon"][:], g["lat"][:])
+    expected = enc.embed(lon.ravel(), lat.ravel()).T.reshape(8, 6, 10)
+    np.testing.assert_allclose(arr[:], expected, atol=1e-5)
+
+
+def test_zarr_splits_many_bands_into_band_chunks(enc, tmp_path, monkeypatch):
+    monkeypatch.setattr(raster, "_ZARR_CHUNK_BYTES", 3 * 4 * 4 * 4)  # three bands of a 4 x 4 tile
+    out = embedding_raster(enc, BBOX, RES, tmp_path / "b.zarr", tile=4, progress=False)
+    arr = zarr.open_group(out, mode="r")["embedding"]
+    assert arr.chunks == (3, 4, 4)
+    lon, lat = np.meshgrid(-2.0 + 0.25 + 0.5 * np.arange(10), 43.0 - 0.25 - 0.5 * np.arange(6))
+    np.testing.assert_allclose(arr[:], enc.embed(lon.ravel(), lat.ravel()).T.reshape(8, 6, 10), atol=1e-5)
+
+
+def test_zarr_and_geotiff_agree_with_pca(enc, tmp_path):
+    tif = embedding_raster(enc, BBOX, RES, tmp_path / "p.tif", pca=2, tile=4, progress=False)
+    store = embedding_raster(enc, BBOX, RES, tmp_path / "p.zarr", pca=2, tile=4, progress=False)
+    g = zarr.open_group(store, mode="r")
+    with rasterio.open(tif) as src:
+        np.testing.assert_array_equal(src.read(), g["embedding"][:])
+        assert json.loads(src.tags()["pca_components"]) == g.attrs["pca_components"]
+    assert g.attrs["band_names"] == ["pc_0", "pc_1"]
+
+
+@pytest.mark.parametrize("pca", [None, 3])
+def test_embeds_tile_by_tile(enc, tmp_path, pca):
+    rec = Recording(enc)
+    embedding_raster(rec, BBOX, RES, tmp_path / "t.zarr", pca=pca, tile=4, progress=False)
+    assert max(rec.sizes) <= 16
+    tiles = [16, 16, 8, 8, 8, 4]  # 10 x 6 pixels in 4 x 4 tiles: full, cut at the edges
+    assert sorted(rec.sizes[-6:], reverse=True) == tiles
+    assert sum(rec.sizes) == 60 * (2 if pca else 1)  # with PCA every pixel is also in the fit
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".zarr"])
+def test_memory_is_bounded_by_the_tile(tmp_path, suffix):
+    import tracemalloc
+
+    enc = satclip.load("satclip-bluemarble-l10")  # 256 bands
+    # A first small raster, so that lazily imported modules do not count below.
+    embedding_raster(enc, (0, 0, 1, 1), 0.5, tmp_path / f"warm{suffix}", tile=16, progress=False)
+    full_bytes = 256 * 100 * 100 * 4  # 10 MB as one array; one 16 x 16 tile is 256 kB
+    tracemalloc.start()
+    try:
+        embedding_raster(enc, (0, 0, 10, 10), 0.1, tmp_path / f"m{suffix}", tile=16, progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # numpy allocations are traced (GDAL's and torch's are not): a few tiles, far below the array.
+    assert peak < full_bytes / 4, peak
+
+
+@pytest.mark.parametrize("name", ["fail.tif", "fail.zarr"])
+def test_failure_midway_leaves_nothing_and_keeps_an_old_file(enc, tmp_path, name):
+    out = tmp_path / name
+    with pytest.raises(RuntimeError, match="midway"):
+        embedding_raster(Recording(enc, fail_on_call=3), BBOX, RES, out, tile=4, progress=False)
+    assert os.listdir(tmp_path) == []
+
+    embedding_raster(enc, BBOX, RES, out, pca=2, tile=4, progress=False)
+    with pytest.raises(RuntimeError, match="midway"):
+        embedding_raster(Recording(enc, fail_on_call=3), BBOX, RES, out, tile=4, progress=False)
+    assert os.listdir(tmp_path) == [name]
+    if name.endswith(".zarr"):
+        assert zarr.open_group(out, mode="r")["embedding"].shape[0] == 2
+    else:
+        with rasterio.open(out) as src:
+            assert src.count == 2
+
+
+def test_rewrites_an_existing_zarr_store_but_not_another_directory(enc, tmp_path):
+    out = tmp_path / "e.zarr"
+    embedding_raster(enc, BBOX, RES, out, pca=2, progress=False)
+    embedding_raster(enc, BBOX, RES, out, progress=False)
+    assert zarr.open_group(out, mode="r")["embedding"].shape == (8, 6, 10)
+    other = tmp_path / "notes.zarr"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a Zarr store"):
+        embedding_raster(enc, BBOX, RES, other, progress=False)
+    assert (other / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("bbox", "res", "match"),
+    [
+        ((3, 40, -2, 43), RES, "west 3.0 must be less than east -2.0.*antimeridian"),
+        ((-2, 43, 3, 40), RES, "south 43.0 must be less than north 40.0"),
+        ((-2, 40, 3, 95), RES, r"north = 95.0 is outside \[-90, 90\]"),
+        ((-200, 40, 3, 43), RES, r"west = -200.0 is outside \[-180, 180\]"),
+        ((-2, 40, 3, float("nan")), RES, "non-finite"),
+        ((-2, 40, 3), RES, r"\(west, south, east, north\)"),
+        (BBOX, 0.0, "resolution must be a positive"),
+        (BBOX, -0.5, "resolution must be a positive"),
+        ((-2, 40, 3.2, 43), RES, "width 5.2 degrees is not a whole number.*east edge to 3.5"),
+        ((-2, 40.1, 3, 43), RES, "height 2.9 degrees is not a whole number.*south edge to 40"),
+    ],
+)
+def test_bad_grids_are_rejected(enc, tmp_path, bbox, res, match):
+    with pytest.raises(ValueError, match=match):
+        embedding_raster(enc, bbox, res, tmp_path / "x.tif", progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_float_rounding_in_the_bbox_is_tolerated():
+    grid = RasterGrid.from_bbox((0.1, 0.2, 0.1 + 0.3, 0.2 + 0.7), 0.1)  # 0.30000000000000004 wide
+    assert (grid.width, grid.height) == (3, 7)
+    np.testing.assert_allclose(grid.lons(), [0.15, 0.25, 0.35])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"out": "x.png"}, ValueError, "unsupported output type '.png'; use .tif"),
+        ({"pca": 9}, ValueError, "pca must be a number of components from 1 to the embedding dimension 8"),
+        ({"pca": 0}, ValueError, "pca must be"),
+        ({"tile": 0}, ValueError, "tile must be a positive"),
+    ],
+)
+def test_bad_arguments_are_rejected(enc, tmp_path, kwargs, error, match):
+    args = {"bbox": BBOX, "resolution": RES, "out": "x.tif", "progress": False, **kwargs}
+    args["out"] = tmp_path / args["out"]
+    with pytest.raises(error, match=match):
+        embedding_raster(enc, **args)
+    assert os.listdir(tmp_path) == []
+
+
+def test_wkt_constant_is_epsg_4326():
+    assert rasterio.crs.CRS.from_wkt(raster.WGS84_WKT) == rasterio.crs.CRS.from_epsg(4326)

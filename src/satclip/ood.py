@@ -1,0 +1,71 @@
+"""Where was a model never trained? Per point: the great-circle distance in km to the nearest
+pretraining location, and whether the point is on water.
+
+The pretraining locations travel with the model (``encoder.training_index``, saved in the model
+file by training's export). A land-only model has never seen the open ocean and an embedding far
+from every training point is an extrapolation of the spherical harmonics: downstream users
+should know. Needs scikit-learn (KD-tree) and, for ``on_water``, the land mask of the ``data``
+extra.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from satclip._coords import as_lonlat_array
+
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+
+
+def unit_vectors(lonlat: np.ndarray) -> np.ndarray:
+    """(N, 2) lon/lat degrees → (N, 3) points on the unit sphere."""
+    lam, phi = np.deg2rad(lonlat[:, 0]), np.deg2rad(lonlat[:, 1])
+    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=1)
+
+
+class OODIndex:
+    """Nearest-training-point distances (KD-tree on unit vectors) and the land mask.
+
+    Straight-line (chord) distance on the unit sphere is monotone in great-circle distance, so a
+    Euclidean KD-tree finds the true nearest point, and ``2 R asin(chord / 2)`` gives its km.
+    """
+
+    def __init__(self, training_lonlat: np.ndarray, water: bool = True) -> None:
+        from sklearn.neighbors import KDTree
+
+        pts = np.asarray(training_lonlat, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) == 0:
+            raise ValueError(
+                f"training index must be a non-empty (K, 2) lon/lat array, got shape {pts.shape}"
+            )
+        self.tree = KDTree(unit_vectors(pts))
+        self.water = water
+
+    @classmethod
+    def for_encoder(cls, encoder: Any, water: bool = True) -> OODIndex:
+        index = getattr(encoder, "training_index", None)
+        if index is None:
+            raise ValueError(
+                "this model file carries no training index (the locations it was pretrained on), so "
+                "out-of-distribution flags cannot be computed; attach them with "
+                "satclip.save(enc, path, training_index=lonlat) or use a model exported by satclip train"
+            )
+        return cls(index, water)
+
+    def __call__(self, lonlat: np.ndarray) -> dict[str, np.ndarray]:
+        """(N, 2) → ``ood_km`` (float32, km to the nearest training location) and ``on_water``."""
+        chord, _ = self.tree.query(unit_vectors(lonlat), k=1)
+        km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord[:, 0] / 2.0, 0.0, 1.0))
+        out = {"ood_km": km.astype(np.float32)}
+        if self.water:
+            from satclip.data.bluemarble import land_mask
+
+            out["on_water"] = ~land_mask()(lonlat[:, 0], lonlat[:, 1])
+        return out
+
+
+def ood_flags(encoder: Any, lon: Any, lat: Any) -> dict[str, np.ndarray]:
+    """``ood_km`` and ``on_water`` for points given like :meth:`LocationEncoder.embed`."""
+    return OODIndex.for_encoder(encoder)(as_lonlat_array(lon, lat))

@@ -136,7 +136,7 @@ def test_raster_command_writes_a_georeferenced_cog(tmp_path, model_file):
     assert exit_info.value.code == 2
 
 
-def test_export_onnx_and_embed_with_the_onnx_backend(tmp_path, model_file, points_csv):
+def test_export_onnx_and_embed_with_the_onnx_backend(tmp_path, model_file, points_csv, cache):
     src, lonlat = points_csv
     onnx_file = tmp_path / "m.onnx"
     assert main(["export-onnx", str(model_file), "-o", str(onnx_file)]) == 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 from typing import Any
 
 
@@ -21,8 +19,14 @@ def _load_model(model: str, backend: str = "torch", device: str = "cpu") -> Any:
 
     if model.lower().endswith(".onnx"):
         return OnnxEncoder(model)
+    from satclip.io.embed import model_fingerprint
+    from satclip.pretrained import cache_dir
+
     enc = satclip.load(model)
-    path = export_onnx(enc, Path(tempfile.mkdtemp(prefix="satclip-onnx-")) / "model.onnx")
+    # Exported once per model content and reused: a resumed run then sees the same ONNX file.
+    path = cache_dir() / f"onnx-{model_fingerprint(enc)[:32]}.onnx"
+    if not path.exists():
+        export_onnx(enc, path)
     onnx_enc = OnnxEncoder(path)
     onnx_enc.training_index = enc.training_index
     return onnx_enc

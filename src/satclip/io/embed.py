@@ -25,7 +25,7 @@ from satclip.io.writers import LAYOUTS, NpyData, geo_metadata, merge_parts, outp
 OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet")
 
 
-def _model_fingerprint(encoder: Any) -> str:
+def model_fingerprint(encoder: Any) -> str:
     """The config and a digest of the weights: resuming with another model is refused."""
     h = hashlib.sha256(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
     state = getattr(encoder, "state_dict", None)
@@ -33,8 +33,10 @@ def _model_fingerprint(encoder: Any) -> str:
         for k, v in sorted(state().items()):
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    elif hasattr(encoder, "digest"):
-        h.update(encoder.digest.encode())
+    elif getattr(encoder, "path", None) is not None:  # the ONNX backend: the model file itself
+        with open(encoder.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
 
 
@@ -91,7 +93,7 @@ def embed_file(
         "geoparquet": geoparquet,
         "ood": ood,
         "chunk_rows": chunk_rows,
-        "model": _model_fingerprint(encoder),
+        "model": model_fingerprint(encoder),
     }
     work = dst.parent / f".{dst.name}.partial"
     state = _start(work, run, resume)

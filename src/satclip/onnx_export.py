@@ -1,0 +1,306 @@
+"""ONNX export of a :class:`~satclip.encoder.LocationEncoder`, and an onnxruntime backend.
+
+    >>> from satclip.onnx_export import OnnxEncoder, export_onnx
+    >>> path = export_onnx(satclip.load("satclip-bluemarble-l40"), "l40.onnx")
+    >>> OnnxEncoder(path).embed(lon=[2.35], lat=[48.86]).shape
+    (1, 256)
+
+The graph maps ``lonlat`` (N, 2) degrees to ``embedding`` float32 (N, dim). ``lonlat`` is float32,
+or float64 for float64 encoders so that their coordinates are not rounded. The encoder's config
+travels in the model's ``metadata_props``, so one file rebuilds the :class:`OnnxEncoder`.
+
+The spherical harmonics are not exported from their torch code, which runs blocks on a thread
+pool and writes slices in place. :class:`_ExportSphericalHarmonics` forms the same float64
+products (the same values, so float32 features agree to rounding) from traceable ops, with points
+along the last axis: onnxruntime broadcasts a per-row coefficient over a contiguous row quickly,
+and the final reordering is a gather of whole rows. Other encodings export from their own code.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from satclip._coords import as_lonlat_array, check_lonlat_array, wrap_longitude
+from satclip.checkpoints import ModelFileError
+from satclip.encoder import LocationEncoder, LocationEncoderConfig
+from satclip.encodings.spherical_harmonics import SphericalHarmonics, _recurrence_coefficients
+
+FORMAT_NAME = "satclip-onnx-location-encoder"
+FORMAT_VERSION = "1"
+INPUT_NAME, OUTPUT_NAME = "lonlat", "embedding"
+# Rows per onnxruntime call when ``batch_size`` is None. On 2 cores at L=40 (bench/bench_onnx.py)
+# 2048 was fastest, 512-8192 within 10% of it; 4096 and 8192 add 100 and 320 MB of peak memory.
+# A call holds ~16 bytes per feature value per row in flight (the padded per-degree blocks), so
+# wide encodings get fewer rows: at most 2^22 feature values a call, i.e. 2048 rows (~60 MB) at
+# L=40 and 16 rows at L=1000.
+DEFAULT_BATCH_SIZE = 2048
+_MAX_FEATURES_PER_CALL = 1 << 22
+_NP_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
+
+
+class _ExportSphericalHarmonics(nn.Module):
+    """:func:`~satclip.encodings.spherical_harmonics`, traceable: (N, 2) → (N, L²), float64 inside.
+
+    Degree by degree, ``p`` holds P̄_l^m for all m in L rows (zero where m > l), so every step is
+    whole-tensor arithmetic; each degree's cosine and sine products are cast at once, and one row
+    gather puts them in the l, m = -l..l order. Constants are float64 buffers: the dynamo exporter
+    stores Python float scalars as float32 values, which would cost float64 graphs precision.
+    """
+
+    def __init__(self, legendre_polys: int, convention: str, out_dtype: torch.dtype) -> None:
+        super().__init__()
+        L, satclip_angles = legendre_polys, convention == "satclip"
+        self.L, self.out_dtype = L, out_dtype
+        a, ab, diag = _recurrence_coefficients(L, torch.device("cpu"))
+
+        def f64(value: float) -> torch.Tensor:
+            return torch.tensor(value, dtype=torch.float64)
+
+        self.register_buffer("a", a[:, :, None])  # (L, L, 1): degree l's row is (L, 1)
+        self.register_buffer("ab", ab[:, :, None])
+        self.register_buffer("diag", torch.diag(diag)[:, :, None])  # P̄_l^l's factor, in row l only
+        self.register_buffer("m", torch.arange(L, dtype=torch.float64)[:, None])
+        cos_scale = torch.full((L, 1), math.sqrt(2.0), dtype=torch.float64)
+        cos_scale[0] = math.pi if satclip_angles else 1.0
+        self.register_buffer("cos_scale", cos_scale)
+        self.register_buffer("sin_scale", f64(math.sqrt(2.0)))
+        self.register_buffer("deg", torch.deg2rad(f64(1.0)))  # torch's own constant
+        self.register_buffer("lon_shift", f64(180.0 if satclip_angles else 0.0))
+        self.register_buffer("x_sign", f64(-1.0 if satclip_angles else 1.0))
+        p0 = torch.zeros(L, 1, dtype=torch.float64)
+        p0[0] = 1.0 / math.sqrt(4 * math.pi)
+        self.register_buffer("p0", p0)
+        # Degree l contributes 2L rows from 2Ll on: cosines of m = 0..L-1, then sines. Its output
+        # columns are m = -l..-1 (the sines of |m| = l..1), then m = 0..l (the cosines).
+        order: list[int] = []
+        for l in range(L):
+            base = 2 * L * l
+            order += [base + L + k for k in range(l, 0, -1)] + [base + k for k in range(l + 1)]
+        self.register_buffer("order", torch.tensor(order))
+
+    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        coords = lonlat.to(torch.float64).T  # (2, N)
+        lon, lat = coords[0:1], coords[1:2]
+        lat_rad = lat * self.deg
+        s = torch.where(lat.abs() == 90, torch.zeros_like(lat_rad), torch.cos(lat_rad))
+        x = torch.sin(lat_rad) * self.x_sign
+        m_phi = ((lon + self.lon_shift) * self.deg) * self.m  # (L, N)
+        cos_m = torch.cos(m_phi) * self.cos_scale
+        sin_m = torch.sin(m_phi) * self.sin_scale
+        p = self.p0 * torch.ones_like(x)
+        p_prev = torch.zeros_like(p)
+        blocks = []
+        for l in range(self.L):
+            if l > 0:
+                # The module's recurrence; the padding rows (m > l) stay exactly zero.
+                p, p_prev = self.a[l] * x * p - self.ab[l] * p_prev + self.diag[l] * s * p[l - 1 : l], p
+            blocks += [(p * cos_m).to(self.out_dtype), (p * sin_m).to(self.out_dtype)]
+        return torch.index_select(torch.cat(blocks), 0, self.order).T
+
+
+class _Encode(nn.Module):
+    """An encoding's ``encode`` (``forward`` validates with data-dependent checks, untraceable)."""
+
+    def __init__(self, encoding: nn.Module) -> None:
+        super().__init__()
+        self.encoding = encoding
+
+    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return self.encoding.encode(lonlat)
+
+
+class _ExportGraph(nn.Module):
+    """What the ONNX graph computes: wrap longitudes, features, network, float32 out."""
+
+    def __init__(self, encoder: LocationEncoder) -> None:
+        super().__init__()
+        enc = encoder.encoding
+        if isinstance(enc, SphericalHarmonics):
+            cfg = enc.config
+            self.features: nn.Module = _ExportSphericalHarmonics(
+                cfg.legendre_polys, cfg.convention, encoder.dtype
+            )
+        else:
+            self.features = _Encode(copy.deepcopy(enc).cpu())
+        self.network = copy.deepcopy(encoder.network).cpu()
+
+    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        # OnnxEncoder wraps in float64 first (in range, this is the identity); kept in the graph so
+        # the file alone also maps 190 to -170 for other runtimes.
+        lonlat = torch.stack([wrap_longitude(lonlat[:, 0]), lonlat[:, 1]], dim=1)
+        return self.network(self.features(lonlat)).to(torch.float32)
+
+
+def export_onnx(encoder: LocationEncoder, path: str | os.PathLike[str], opset: int | None = None) -> Path:
+    """Write ``encoder`` as an ONNX model: ``lonlat`` (N, 2) degrees → ``embedding`` float32 (N, dim).
+
+    ``lonlat`` is float32 (float64 for float64 encoders). The config JSON and a format marker go
+    into ``metadata_props``; the file is checked with ``onnx.checker`` under a temporary name and
+    only then renamed to ``path``, so a failed export never leaves a file with the final name.
+    ``opset`` defaults to torch's exporter default. Raises ``ValueError`` naming the encoding and
+    network when torch cannot export them.
+    """
+    import onnx
+
+    path = Path(path)
+    graph = _ExportGraph(encoder).eval()
+    example = torch.zeros(8, 2, dtype=encoder.dtype)  # 8: torch.export specialises sizes 0 and 1
+    try:
+        program = torch.onnx.export(
+            graph,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("n")},),
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
+    except Exception as e:
+        raise ValueError(
+            f"cannot export encoding {encoder.config.encoding.name!r} with network "
+            f"{encoder.config.network.name!r} to ONNX: {type(e).__name__}: {str(e).strip()[:2000]}"
+        ) from e
+    model = program.model_proto
+    model.doc_string = "satclip location encoder: lonlat (N, 2) degrees -> embedding (N, dim)"
+    onnx.helper.set_model_props(
+        model,
+        {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "satclip_config": json.dumps(encoder.config.to_dict()),
+        },
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        onnx.save(model, tmp)
+        onnx.checker.check_model(tmp, full_check=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _import_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as e:
+        raise ImportError(
+            "OnnxEncoder needs onnxruntime: pip install 'satclip[onnx]' (or pip install onnxruntime)"
+        ) from e
+    return onnxruntime
+
+
+def _default_threads() -> int:
+    # The CPUs this process may run on (taskset, cpusets), not the machine's count.
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class OnnxEncoder:
+    """A location encoder run by onnxruntime from a file written by :func:`export_onnx`.
+
+    ``embed`` and ``embed_array`` validate and wrap coordinates exactly as
+    :class:`~satclip.encoder.LocationEncoder` does (same errors) and return float32 arrays.
+    ``providers`` defaults to the CPU; ``intra_op_threads`` to the CPUs this process may use.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        providers: list[Any] | None = None,
+        intra_op_threads: int | None = None,
+    ) -> None:
+        ort = _import_onnxruntime()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelFileError(self.path, "no such file" if not self.path.exists() else "not a file")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads or _default_threads()
+        options.inter_op_num_threads = 1  # the graph is one chain; nothing to run side by side
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), options, providers=providers or ["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime's errors derive from Exception only
+            raise ModelFileError(self.path, f"not a readable ONNX model: {e}") from e
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if meta.get("format") != FORMAT_NAME or "satclip_config" not in meta:
+            raise ModelFileError(
+                self.path, "an ONNX model, but not a satclip location encoder (no satclip metadata)"
+            )
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ModelFileError(
+                self.path,
+                f"format version {meta.get('format_version')!r}; this satclip reads {FORMAT_VERSION!r}",
+            )
+        try:
+            self.config = LocationEncoderConfig.from_dict(json.loads(meta["satclip_config"]))
+        except (ValueError, json.JSONDecodeError) as e:
+            raise ModelFileError(self.path, f"bad config: {e}") from e
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
+            raise ModelFileError(
+                self.path, f"expected one input {INPUT_NAME!r} and one output {OUTPUT_NAME!r}"
+            )
+        if inputs[0].type not in _NP_DTYPES:
+            raise ModelFileError(self.path, f"input {INPUT_NAME!r} has unsupported type {inputs[0].type}")
+        self._input_dtype = _NP_DTYPES[inputs[0].type]
+
+    @property
+    def dim(self) -> int:
+        return int(self.config.network.dim_out)
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._session.get_providers())
+
+    def __repr__(self) -> str:
+        return f"OnnxEncoder({str(self.path)!r}, providers={self.providers})"
+
+    @property
+    def default_batch_size(self) -> int:
+        """Rows per call when ``batch_size`` is None (see ``DEFAULT_BATCH_SIZE``)."""
+        return max(1, min(DEFAULT_BATCH_SIZE, _MAX_FEATURES_PER_CALL // self.config.encoding.dim))
+
+    def embed(self, lon: Any, lat: Any, batch_size: int | None = None) -> np.ndarray:
+        """Like :meth:`LocationEncoder.embed <satclip.encoder.LocationEncoder.embed>`: (N, dim) float32.
+
+        Same validation and errors (first bad index named), longitudes wrapped (190 ≡ -170).
+        """
+        return self._embed_valid(as_lonlat_array(lon, lat), batch_size)
+
+    def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Like :meth:`embed` for an (N, 2) array of (lon, lat) rows."""
+        arr = np.asarray(lonlat, dtype=np.float64)
+        check_lonlat_array(arr)
+        return self._embed_valid(arr, batch_size)
+
+    def _embed_valid(self, lonlat: np.ndarray, batch_size: int | None) -> np.ndarray:
+        if batch_size is None:
+            batch_size = self.default_batch_size
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        out = np.empty((lonlat.shape[0], self.dim), dtype=np.float32)
+        for i in range(0, lonlat.shape[0], batch_size):
+            chunk = lonlat[i : i + batch_size]
+            # Wrapped in float64 and then rounded, as LocationEncoder does: 190 and -170 agree.
+            lon = wrap_longitude(torch.from_numpy(np.array(chunk[:, 0]))).numpy()
+            feed = np.stack([lon, chunk[:, 1]], axis=1).astype(self._input_dtype)
+            out[i : i + batch_size] = self._session.run([OUTPUT_NAME], {INPUT_NAME: feed})[0]
+        return out

@@ -104,7 +104,7 @@ def test_unknown_model_and_output_type(tmp_path, points_csv, model_file, capsys)
     assert main(["embed", str(src), "-o", str(tmp_path / "e.npy"), "--model", "nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["embed", str(src), "-o", str(tmp_path / "e.h5"), "--model", str(model_file)]) == 2
-    assert "use .npy or .parquet" in capsys.readouterr().err
+    assert "use .npy, .parquet or .geoparquet" in capsys.readouterr().err
 
 
 def test_data_build_and_preview(tmp_path, monkeypatch, capsys):

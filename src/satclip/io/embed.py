@@ -74,11 +74,12 @@ def embed_file(
     src, dst = Path(src), Path(dst)
     kind = dst.suffix.lower()
     if kind not in OUTPUT_SUFFIXES:
-        raise ValueError(f"{dst}: unsupported output type {kind!r}; use .npy or .parquet")
+        raise ValueError(f"{dst}: unsupported output type {kind!r}; use .npy, .parquet or .geoparquet")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
+    geoparquet = geoparquet or kind == ".geoparquet"
     if kind == ".npy" and (geoparquet or ood):
         raise ValueError(f"{dst}: .npy holds embeddings only; write .parquet for --geoparquet or --ood")
     table = InputTable(src, lon_col, lat_col, geometry_col)

@@ -105,12 +105,18 @@ def output_table(
     return table
 
 
+def _dictionary_columns(names: list[str]) -> list[str]:
+    """Columns worth dictionary-encoding: not the embedding, whose floats never repeat (trying
+    costs a buffered copy of each row group)."""
+    return [n for n in names if n != "embedding" and not n.startswith("emb_")]
+
+
 def write_part(table: Any, path: Path) -> None:
     """One chunk as a Parquet file, renamed into place only once complete."""
     import pyarrow.parquet as pq
 
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="none")
+    pq.write_table(table, tmp, compression="none", use_dictionary=_dictionary_columns(table.column_names))
     os.replace(tmp, path)
 
 
@@ -121,13 +127,14 @@ def merge_parts(parts: list[Path], out: Path, geo: bytes | None) -> None:
     writer = None
     try:
         for part in parts:
-            table = pq.read_table(part)
+            # Memory-mapped and single-threaded: a part is read without extra buffered copies.
+            table = pq.read_table(part, memory_map=True, use_threads=False)
             if writer is None:
                 schema = table.schema
                 if geo is not None:
                     schema = schema.with_metadata({b"geo": geo})
-                writer = pq.ParquetWriter(out, schema)
-            writer.write_table(table.cast(writer.schema))
+                writer = pq.ParquetWriter(out, schema, use_dictionary=_dictionary_columns(schema.names))
+            writer.write_table(table)
     finally:
         if writer is not None:
             writer.close()

@@ -108,7 +108,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     s = sub.add_parser(
         "embed", help="embed the rows of a CSV, (Geo)Parquet or vector file (GeoJSON, GPKG, FlatGeobuf, SHP)"
     )
-    s.add_argument("input", help="lon/lat columns, or point/polygon geometries in any CRS")
+    s.add_argument(
+        "input",
+        help="CSV, Parquet, GeoParquet, GeoJSON, GPKG, FlatGeobuf or SHP: lon/lat columns or geometries, any CRS",
+    )
     s.add_argument(
         "-o",
         "--output",

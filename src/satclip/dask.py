@@ -14,8 +14,6 @@ it runs (docs/dask.md).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
 import tempfile
@@ -26,7 +24,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 try:
     import dask
@@ -37,7 +34,7 @@ except ImportError as e:  # dask is an optional extra, not a core dependency
     raise ImportError("satclip.dask needs dask[dataframe]: pip install 'satclip[dask]'") from e
 
 from satclip._coords import check_lonlat_array
-from satclip.checkpoints import ModelFileError, load_file, save
+from satclip.checkpoints import ModelFileError, content_sha256, load_file, save
 from satclip.encoder import LocationEncoder
 from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
 
@@ -68,29 +65,11 @@ _loads: Counter[tuple[str, str, str]] = Counter()  # loads per key in this proce
 _lock = threading.Lock()
 
 
-def _content_hash(encoder: LocationEncoder) -> str:
-    """sha256 of an encoder's config and tensors.
-
-    Not of its saved file: safetensors writes the header metadata in varying order, so saving
-    the same encoder twice can give different bytes, and every call would miss the cache.
-    """
-    h = hashlib.sha256(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
-    for name, tensor in sorted(encoder.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    # Saved beside the weights but outside the state dict (the pretraining locations).
-    index = getattr(encoder, "training_index", None)
-    if index is not None:
-        h.update(b"training_index:" + np.ascontiguousarray(index, dtype=np.float32).tobytes())
-    return h.hexdigest()
-
-
 def _model_ref(model: ModelLike) -> _ModelRef:
     if isinstance(model, LocationEncoder):
         with tempfile.TemporaryDirectory(prefix="satclip-dask-") as d:
             data = save(model, Path(d) / "model.safetensors").read_bytes()
-        return _ModelRef("bytes", _content_hash(model), data=data)
+        return _ModelRef("bytes", content_sha256(model), data=data)
     if not isinstance(model, str | os.PathLike):
         raise TypeError(
             f"model must be a model name, a model file path or a LocationEncoder, got {type(model).__name__}"

@@ -15,14 +15,7 @@ from typing import Any
 import numpy as np
 
 from satclip._coords import as_lonlat_array
-
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
-
-
-def unit_vectors(lonlat: np.ndarray) -> np.ndarray:
-    """(N, 2) lon/lat degrees → (N, 3) points on the unit sphere."""
-    lam, phi = np.deg2rad(lonlat[:, 0]), np.deg2rad(lonlat[:, 1])
-    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=1)
+from satclip.data.geometry import EARTH_RADIUS_KM, unit_vectors
 
 
 class OODIndex:
@@ -40,7 +33,7 @@ class OODIndex:
             raise ValueError(
                 f"training index must be a non-empty (K, 2) lon/lat array, got shape {pts.shape}"
             )
-        self.tree = KDTree(unit_vectors(pts))
+        self.tree = KDTree(unit_vectors(pts[:, 0], pts[:, 1]))
         self.water = water
 
     @classmethod
@@ -56,7 +49,7 @@ class OODIndex:
 
     def __call__(self, lonlat: np.ndarray) -> dict[str, np.ndarray]:
         """(N, 2) → ``ood_km`` (float32, km to the nearest training location) and ``on_water``."""
-        chord, _ = self.tree.query(unit_vectors(lonlat), k=1)
+        chord, _ = self.tree.query(unit_vectors(lonlat[:, 0], lonlat[:, 1]), k=1)
         km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord[:, 0] / 2.0, 0.0, 1.0))
         out = {"ood_km": km.astype(np.float32)}
         if self.water:

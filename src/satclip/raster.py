@@ -466,19 +466,7 @@ def _write_zarr(
         del block  # not held while the next tile is embedded
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:  # progress is a nicety: tqdm comes with the io extra
-        return _NoBar()
-    return tqdm(total=total, unit=" px", unit_scale=True, desc="embedding raster")
+    from tqdm import tqdm  # the raster extra brings it (through io)
+
+    return tqdm(total=total, unit=" px", unit_scale=True, desc="embedding raster", disable=not enabled)

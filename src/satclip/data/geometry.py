@@ -48,6 +48,12 @@ def aeqd_inverse(
     return (lon + 180.0) % 360.0 - 180.0, np.rad2deg(lat)
 
 
+def unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """(n,) lon, lat degrees → (n, 3) points on the unit sphere."""
+    lam, phi = np.deg2rad(lon), np.deg2rad(lat)
+    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=1)
+
+
 def great_circle_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
     """Haversine distance in km."""
     p1, p2 = np.deg2rad(lat1), np.deg2rad(lat2)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from satclip.checkpoints import content_sha256
 from satclip.io.readers import InputTable
 from satclip.io.writers import LAYOUTS, NpyData, geo_metadata, merge_parts, output_table, write_part
 
@@ -26,17 +27,14 @@ OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet")
 
 
 def model_fingerprint(encoder: Any) -> str:
-    """The config and a digest of the weights: resuming with another model is refused."""
+    """What the model computes with: resuming with another model is refused."""
+    if hasattr(encoder, "state_dict"):  # a LocationEncoder, or a wrapper exposing its weights
+        return content_sha256(encoder)
+    # The ONNX backend: its config and the model file itself.
     h = hashlib.sha256(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
-    state = getattr(encoder, "state_dict", None)
-    if state is not None:
-        for k, v in sorted(state().items()):
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    elif getattr(encoder, "path", None) is not None:  # the ONNX backend: the model file itself
-        with open(encoder.path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+    with open(encoder.path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
     return h.hexdigest()
 
 

@@ -52,10 +52,10 @@ def laea_inverse(
 
 def _centres(lon: np.ndarray, lat: np.ndarray, index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per geometry, the direction of the mean of its vertices' unit vectors (dateline-safe)."""
-    lam, phi = np.deg2rad(lon), np.deg2rad(lat)
-    xyz = np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=1)
+    from satclip.data.geometry import unit_vectors
+
     s = np.zeros((n, 3))
-    np.add.at(s, index, xyz)
+    np.add.at(s, index, unit_vectors(lon, lat))
     return np.rad2deg(np.arctan2(s[:, 1], s[:, 0])), np.rad2deg(
         np.arctan2(s[:, 2], np.hypot(s[:, 0], s[:, 1]))
     )

@@ -148,3 +148,15 @@ def test_parallel_blocks_under_inference_and_no_grad(monkeypatch, sphere_points)
         torch.testing.assert_close(spherical_harmonics(pts, 10), serial, rtol=0, atol=0)
     with torch.no_grad():
         torch.testing.assert_close(spherical_harmonics(pts, 10), serial, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "n,workers,blocks", [(4096, 2, 4), (4096, 3, 6), (1_000_000, 2, 764), (1311, 2, 2), (7, 4, 1)]
+)
+def test_blocks_are_equal_and_shared_evenly(n, workers, blocks):
+    per_block, features = 1 << 21, 1600  # at most 1 310 points of L=40 per block
+    chunk = sh_module._block_points(n, features, per_block, workers)
+    sizes = [min(chunk, n - i) for i in range(0, n, chunk)]
+    assert len(sizes) == blocks and sum(sizes) == n and chunk * features <= per_block
+    assert max(sizes) - min(sizes) < blocks  # equal up to rounding: no worker waits on a long tail
+    assert sh_module._block_points(0, features, per_block, workers) == 1

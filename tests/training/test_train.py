@@ -70,6 +70,30 @@ def test_train_export_and_load(tiny_data, tmp_path, capsys):
     assert "no checkpoints" in capsys.readouterr().err
 
 
+def test_degree_decay_is_folded_into_the_exported_model(tiny_data, tmp_path):
+    from satclip.training.config import from_dict
+    from satclip.training.module import SatCLIPModule, degree_scale
+
+    run = tmp_path / "run"
+    argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
+    assert main([*argv, "location.degree_decay=1.0", "-q", "--run-dir", str(run)]) == 0
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    module = SatCLIPModule(from_dict(ckpt["hyper_parameters"]["config"]))
+    module.load_state_dict(ckpt["state_dict"])
+    module.eval()
+    torch.testing.assert_close(module.feature_scale[[0, 1, 4, 35]], torch.tensor([1, 1 / 2, 1 / 3, 1 / 6]))
+    assert degree_scale(6, 0.0).eq(1).all()
+    lonlat = torch.tensor([[0.0, 10.0], [100.0, -20.0], [-179.5, 89.0]], dtype=torch.float64)
+    with torch.no_grad():
+        trained = module.location_embedding(lonlat)
+        unscaled = module.location_encoder(lonlat)  # the raw first layer, without the fold
+    exported = satclip.load(run / "model.safetensors")
+    np.testing.assert_allclose(
+        exported.embed(lonlat[:, 0], lonlat[:, 1]), trained.numpy(), rtol=1e-5, atol=1e-6
+    )
+    assert not np.allclose(unscaled.numpy(), trained.numpy(), atol=1e-3)
+
+
 def test_cpu_runs_repeat_exactly(tiny_data, tmp_path):
     from satclip.training.config import load_config
     from satclip.training.run import train

@@ -21,6 +21,10 @@ class LocationConfig:
     num_layers: int = 2
     dropout: float = 0.5
     w0_initial: float = 30.0  # SIREN's first-layer frequency; lower gives a smoother embedding
+    # Train on features of degree l scaled by (1 + l)^-degree_decay: under AdamW that slows the
+    # high degrees' learning, a prior towards smooth embeddings. Folded into the first layer at
+    # export, so the exported model is a plain SH + SIREN. 0 = off (the published setting).
+    degree_decay: float = 0.0
 
 
 @dataclass(frozen=True)

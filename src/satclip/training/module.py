@@ -30,6 +30,22 @@ def build_location_encoder(cfg: TrainConfig) -> LocationEncoder:
     return LocationEncoder(sh, net)
 
 
+def degree_scale(legendre_polys: int, decay: float) -> torch.Tensor:
+    """(L²,) float64: (1 + l)^-decay for every feature of degree l, in the l-major feature order."""
+    degrees = torch.arange(legendre_polys)
+    return ((1.0 + degrees.double()) ** -decay).repeat_interleave(2 * degrees + 1)
+
+
+def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
+    """Fold the training-time feature scale into the first layer's weight columns (exact:
+    W·(s ⊙ y) = (W diag s)·y), so the encoder alone reproduces the trained location side."""
+    net = enc.network
+    first = net.layers[0] if len(net.layers) else net.last_layer
+    scale = degree_scale(enc.config.encoding.legendre_polys, decay)
+    with torch.no_grad():
+        first.weight.mul_(scale.to(first.weight.dtype))
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """AdamW groups: no weight decay on biases, normalisation weights and the logit scale."""
     decay, no_decay = [], []
@@ -60,14 +76,26 @@ class SatCLIPModule(pl.LightningModule):
         self.save_hyperparameters({"config": cfg.to_dict()})
         self.image_encoder = ImageEncoder(cfg.image)
         self.location_encoder = build_location_encoder(cfg)
+        scale = degree_scale(cfg.location.legendre_polys, cfg.location.degree_decay)
+        self.register_buffer(
+            "feature_scale", scale.float() if cfg.location.degree_decay else None, persistent=False
+        )
         self.loss = ClipLoss()
+
+    def location_embedding(self, lonlat: torch.Tensor) -> torch.Tensor:
+        """The location side as trained (with the degree scale, when on)."""
+        enc = self.location_encoder
+        if self.feature_scale is None:
+            return enc(lonlat)
+        feats = enc.encoding.encode(lonlat.to(enc.dtype)) * self.feature_scale.to(enc.dtype)
+        return enc.network(feats)
 
     def _step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         img = self.image_encoder(batch["image"])
         # The location side stays in full precision under mixed precision: SIREN's first layer
         # multiplies by 30, which would amplify bf16 rounding.
         with torch.autocast(self.device.type, enabled=False):
-            loc = self.location_encoder(batch["lonlat"].double())
+            loc = self.location_embedding(batch["lonlat"].double())
             return self.loss(img.float(), loc.float())
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -152,7 +152,7 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: 
     """The location encoder of a run's ``best`` (or ``last``) checkpoint as a satclip model file."""
     import satclip
     from satclip.training.config import from_dict
-    from satclip.training.module import build_location_encoder
+    from satclip.training.module import build_location_encoder, fold_degree_scale
 
     run = Path(run_dir)
     ckpt_path = run / "checkpoints" / f"{which}.ckpt"
@@ -167,6 +167,8 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: 
     enc = build_location_encoder(cfg)
     prefix = "location_encoder."
     enc.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+    if cfg.location.degree_decay:
+        fold_degree_scale(enc, cfg.location.degree_decay)
     enc.training_index = training_locations(cfg)
     out = Path(out)
     return satclip.save(enc, out)

@@ -2,8 +2,11 @@
 
     .venv/bin/python bench/bench_encoder.py --points 20000 [--json out.json]
 
-Every variant runs in a fresh interpreter: peak RSS is a process-wide high-water mark, so variants
-sharing a process would hide each other's peaks.
+Times come from one process that runs the variants in interleaved rounds (encoder, sh-only,
+network-only, matmul-limit, encoder, ...), fastest round per variant: on this virtual machine
+the same code runs up to 30 % faster or slower from one process to the next, so ratios are only
+meaningful within a process. Peak memory comes from one fresh process per variant: peak RSS is a
+process-wide high-water mark, so variants sharing a process would hide each other's peaks.
 """
 
 from __future__ import annotations
@@ -89,40 +92,58 @@ def make_variant(variant: str, batch: int) -> Callable[[np.ndarray], None]:
     return matmul_limit
 
 
-def run_one(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_memory(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Extra peak RSS of one full run of ``variant`` in this (fresh) process."""
     lonlat = sphere_points(args.points, args.seed)
     fn = make_variant(variant, args.batch)
-    fn(lonlat[:4096])  # first-call costs (thread pool start, allocator) stay out of the timing
+    fn(lonlat[:4096])  # first-call costs (OpenMP threads, allocator) stay out of the numbers
     base = peak_rss_mb()
-    best, runs, peak, start = math.inf, 0, 0.0, time.perf_counter()
-    # Fast variants repeat until --min-seconds: single runs vary severalfold on a busy or virtual machine.
-    while runs < args.repeats or time.perf_counter() - start < args.min_seconds:
-        t0 = time.perf_counter()
-        fn(lonlat)
-        best, runs = min(best, time.perf_counter() - t0), runs + 1
-        # Memory from the first run only: thousands of small repeats fragment the heap and inflate it.
-        if runs == 1:
-            peak = peak_rss_mb() - base
-    return {"points": args.points, "seconds": best, "peak_mb": peak}
+    fn(lonlat)
+    return {"peak_mb": peak_rss_mb() - base}
+
+
+def run_timing(args: argparse.Namespace) -> dict[str, Any]:
+    """Fastest of interleaved rounds for every variant, all in this one process."""
+    lonlat = sphere_points(args.points, args.seed)
+    fns = {v: make_variant(v, args.batch) for v in VARIANTS}
+    for fn in fns.values():
+        fn(lonlat[:4096])
+    best = dict.fromkeys(VARIANTS, math.inf)
+    for _ in range(args.repeats):
+        for v, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(lonlat)
+            best[v] = min(best[v], time.perf_counter() - t0)
+    return {"points": args.points, "seconds": best}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=4096, help="rows per batch (embed's default)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed runs per variant at least; fastest counts")
-    ap.add_argument("--min-seconds", type=float, default=2.0, help="keep repeating until this much time")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the fastest counts")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the results here")
-    ap.add_argument("--one", choices=VARIANTS, help=argparse.SUPPRESS)  # internal: run one variant
+    # internal: "timing", or a variant name for its memory
+    ap.add_argument("--one", choices=("timing", *VARIANTS), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one == "timing":
+        print(json.dumps(run_timing(args)))
+        return
     if args.one:
-        print(json.dumps(run_one(args.one, args)))
+        print(json.dumps(run_memory(args.one, args)))
         return
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, N={args.points:,}, ", end="")
-    print(f"batch {args.batch:,}, fastest of >= {args.repeats} runs, each variant in a fresh process\n")
-    res = {v: child(__file__, v) for v in VARIANTS}
+    print(f"batch {args.batch:,}, fastest of {args.repeats} interleaved rounds in one process; memory")
+    print("from one fresh process per variant\n")
+    timing = child(__file__, "timing")
+    if "error" in timing:
+        raise SystemExit(f"timing run failed: {timing['error']}")
+    res: dict[str, dict[str, Any]] = {}
+    for v in VARIANTS:
+        mem = child(__file__, v)
+        res[v] = {"points": timing["points"], "seconds": timing["seconds"][v], **mem}
     ok = {v: r for v, r in res.items() if "error" not in r}
     rate = {v: r["points"] / r["seconds"] for v, r in ok.items()}
     out_mb = args.points * DIM_OUT * 4 / 2**20

@@ -160,7 +160,7 @@ def run_one(variant: str, L: int, dtype_name: str, args: argparse.Namespace) -> 
         "floor": lambda ll: torch.empty(ll.shape[0], L * L, dtype=dtype).fill_(1.0),
     }
     fn = fns[variant]
-    fn(lonlat[:4096])  # first-call costs (thread pool start, allocator) stay out of the timing
+    fn(lonlat[:4096])  # first-call costs (OpenMP threads, allocator) stay out of the timing
     base = peak_rss_mb()
     best, runs, peak, start = math.inf, 0, 0.0, time.perf_counter()
     # Fast variants repeat until --min-seconds: single runs vary severalfold on a busy or virtual machine.

@@ -35,7 +35,7 @@ except ImportError as e:  # dask is an optional extra, not a core dependency
 
 from satclip._coords import check_lonlat_array
 from satclip.checkpoints import ModelFileError, content_sha256, load_file, save
-from satclip.encoder import LocationEncoder
+from satclip.encoder import EMBED_BATCH, LocationEncoder
 from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
 
 ModelLike = str | os.PathLike[str] | LocationEncoder
@@ -185,7 +185,7 @@ def embed(
     lon_col: str = "lon",
     lat_col: str = "lat",
     prefix: str = "emb_",
-    batch_size: int = 4096,
+    batch_size: int = EMBED_BATCH,
 ) -> dd.DataFrame:
     """``ddf`` with columns ``{prefix}0`` … ``{prefix}{dim-1}`` holding each row's embedding.
 

@@ -140,7 +140,7 @@ def test_bad_parameters_are_named(params, message):
         create_encoding("sphericalharmonics", **params)
 
 
-def test_parallel_blocks_under_inference_and_no_grad(monkeypatch, sphere_points):
+def test_blocks_under_inference_and_no_grad(monkeypatch, sphere_points):
     monkeypatch.setattr(sh_module, "_CHUNK_FEATURES_CPU", 10 * 10 * 16)  # 16 points per block
     pts = torch.from_numpy(sphere_points)
     serial = torch.cat([spherical_harmonics(p, 10) for p in pts.split(16)])
@@ -150,13 +150,11 @@ def test_parallel_blocks_under_inference_and_no_grad(monkeypatch, sphere_points)
         torch.testing.assert_close(spherical_harmonics(pts, 10), serial, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize(
-    "n,workers,blocks", [(4096, 2, 4), (4096, 3, 6), (1_000_000, 2, 764), (1311, 2, 2), (7, 4, 1)]
-)
-def test_blocks_are_equal_and_shared_evenly(n, workers, blocks):
+@pytest.mark.parametrize("n,blocks", [(4096, 4), (1_000_000, 764), (1311, 2), (7, 1)])
+def test_blocks_are_equal(n, blocks):
     per_block, features = 1 << 21, 1600  # at most 1 310 points of L=40 per block
-    chunk = sh_module._block_points(n, features, per_block, workers)
+    chunk = sh_module._block_points(n, features, per_block)
     sizes = [min(chunk, n - i) for i in range(0, n, chunk)]
     assert len(sizes) == blocks and sum(sizes) == n and chunk * features <= per_block
-    assert max(sizes) - min(sizes) < blocks  # equal up to rounding: no worker waits on a long tail
-    assert sh_module._block_points(0, features, per_block, workers) == 1
+    assert max(sizes) - min(sizes) < blocks  # equal up to rounding: no sliver of a last block
+    assert sh_module._block_points(0, features, per_block) == 1

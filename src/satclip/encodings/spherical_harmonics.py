@@ -9,9 +9,7 @@ all orders of one degree are updated at once so the Python loop has only ``L`` s
 
 from __future__ import annotations
 
-import functools
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -22,12 +20,14 @@ from satclip.encodings._base import Encoding
 Convention = Literal["satclip", "orthonormal"]
 CONVENTIONS: tuple[str, ...] = ("satclip", "orthonormal")
 MAX_LEGENDRE_POLYS = 1000
-# Features per block of points (points x L^2). On CPU a ~16 MB float64 block amortises the
-# per-degree Python overhead while staying cache-friendly, and keeps peak memory near the
-# output's own size. On a GPU each degree costs ~15 kernel launches whatever the block size, so
-# blocks are as large as memory comfortably allows (2 GB float64): on an H100, 2^25-feature
-# blocks made L=40 launch-bound at 270x the time of writing the output once.
-_CHUNK_FEATURES_CPU = 1 << 21
+# Features per block of points (points x L^2). On CPU, 2^23 features (5 242 points at L=40) make
+# each per-degree op large enough for torch's intra-op threads while its temporaries stay in
+# cache, and keep peak memory near the output's own size. (Running smaller blocks side by side
+# on a Python thread pool instead was 1.5-2.3x slower: each pool thread then ran its own OpenMP
+# team, and the teams competed for the cores.) On a GPU each degree costs ~15 kernel launches
+# whatever the block size, so blocks are as large as memory comfortably allows (2 GB float64):
+# on an H100, 2^25-feature blocks made L=40 launch-bound at 270x the time of writing the output.
+_CHUNK_FEATURES_CPU = 1 << 23
 _CHUNK_FEATURES_ACCEL = 1 << 28
 
 
@@ -127,49 +127,24 @@ def spherical_harmonics(
     n = lonlat.shape[0]
     out_dtype = lonlat.dtype if lonlat.is_floating_point() else torch.get_default_dtype()
     coords = lonlat.to(torch.float64)
-    on_cpu = lonlat.device.type == "cpu"
-    per_block = _CHUNK_FEATURES_CPU if on_cpu else _CHUNK_FEATURES_ACCEL
-    workers = max(1, torch.get_num_threads()) if on_cpu else 1
-    chunk = _block_points(n, L2, per_block, workers)
+    per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
+    chunk = _block_points(n, L2, per_block)
     out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
-    # Once per call, in the caller's autograd/inference mode, shared by every block.
     coefficients = _recurrence_coefficients(legendre_polys, lonlat.device)
-
-    # Autograd and inference modes are thread-local: carry the caller's into worker threads.
-    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
-
-    def block(i: int) -> None:
+    for i in range(0, n, chunk):
         c = coords[i : i + chunk]
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            _harmonics_block(c[:, 0], c[:, 1], coefficients, convention, out[i : i + chunk])
-
-    starts = range(0, n, chunk)
-    if on_cpu and len(starts) > 1 and not (torch.is_grad_enabled() and lonlat.requires_grad):
-        # The per-degree ops on a block are too small for torch's intra-op threads, so most of
-        # the work would run on one core: run blocks side by side instead (torch frees the GIL).
-        list(_pool(workers).map(block, starts))
-    else:
-        for i in starts:
-            block(i)
+        _harmonics_block(c[:, 0], c[:, 1], coefficients, convention, out[i : i + chunk])
     return out
 
 
-def _block_points(n: int, features: int, per_block: int, workers: int) -> int:
-    """Points per block: at most ``per_block // features`` (at least 1), in equal blocks whose
-    count is a multiple of ``workers``. (4 096 points at L=40 used to make blocks of 1 310, 1 310,
-    1 310 and 166 points, so one of two workers ran twice as long as the other.)"""
+def _block_points(n: int, features: int, per_block: int) -> int:
+    """Points per block: at most ``per_block // features`` (at least 1), in blocks of equal
+    size up to rounding, so that no call ends on a sliver of a block that costs a whole block's
+    per-degree overhead."""
     if n == 0:
         return 1
     blocks = -(-n // max(1, per_block // features))
-    if blocks > 1:
-        blocks = -(-blocks // workers) * workers
     return -(-n // blocks)
-
-
-@functools.lru_cache(maxsize=1)
-def _pool(workers: int) -> ThreadPoolExecutor:
-    # Keyed on the worker count, so torch.set_num_threads later gets a pool of the new size.
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="satclip-sh")
 
 
 @dataclass(frozen=True)

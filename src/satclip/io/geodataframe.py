@@ -6,12 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from satclip.encoder import EMBED_BATCH
 from satclip.io.points import representative_lonlat
 from satclip.io.writers import LAYOUTS
 
 
 def embed_geodataframe(
-    gdf: Any, model: Any, column: str = "embedding", layout: str = "list", batch_size: int = 4096
+    gdf: Any, model: Any, column: str = "embedding", layout: str = "list", batch_size: int = EMBED_BATCH
 ) -> Any:
     """A copy of ``gdf`` with the embedding of each row's geometry.
 

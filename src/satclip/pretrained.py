@@ -63,7 +63,7 @@ def _bundled(legendre: int, sha256: str) -> PretrainedModel:
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
-        _bundled(40, "e5afc07d52039d0f9b71dd2359f80c355c6bfc5ee24a1c346f0cc3b9221b1895"),
+        _bundled(40, "695ad4d9f7a49ef163a5790575191822792b916f26c768da7954493633c19d8f"),
         _bundled(10, "ce4161e64336b8d8e15eeb85784112a117117a124a45445f04a43ee0827bc12e"),
         *[
             _published(b, t, lp)

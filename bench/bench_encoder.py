@@ -24,6 +24,7 @@ import torch
 
 import satclip
 from _common import child, fmt, table
+from satclip.encoder import EMBED_BATCH
 from satclip.encodings import spherical_harmonics
 
 L, DIM_HIDDEN, DIM_OUT = 40, 512, 256
@@ -120,7 +121,7 @@ def run_timing(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=4096, help="rows per batch (embed's default)")
+    ap.add_argument("--batch", type=int, default=EMBED_BATCH, help="rows per batch (embed's default)")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the fastest counts")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the results here")

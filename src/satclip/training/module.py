@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import satclip
+from satclip._coords import check_lonlat_tensor
 from satclip.encoder import LocationEncoder
 from satclip.training.config import TrainConfig
 from satclip.training.image_encoders import ImageEncoder
@@ -87,6 +88,7 @@ class SatCLIPModule(pl.LightningModule):
         enc = self.location_encoder
         if self.feature_scale is None:
             return enc(lonlat)
+        lonlat = check_lonlat_tensor(lonlat)  # the same checks and wrapping as enc(lonlat)
         feats = enc.encoding.encode(lonlat.to(enc.dtype)) * self.feature_scale.to(enc.dtype)
         return enc.network(feats)
 

@@ -18,7 +18,13 @@ def test_presets_load_and_overrides_apply():
 
 @pytest.mark.parametrize(
     "overrides,message",
-    [(["optim.lrr=1"], "optim.lrr"), (["epoch=2"], "unknown config key 'epoch'"), (["lr"], "key=value")],
+    [
+        (["optim.lrr=1"], "optim.lrr"),
+        (["epoch=2"], "unknown config key 'epoch'"),
+        (["lr"], "key=value"),
+        (["location.degree_decay=-1"], "degree_decay must be a number >= 0"),
+        (["location.degree_decay=inf"], "degree_decay must be a number >= 0"),
+    ],
 )
 def test_bad_overrides_name_the_key(overrides, message):
     with pytest.raises(ValueError, match=message):

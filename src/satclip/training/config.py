@@ -26,6 +26,13 @@ class LocationConfig:
     # export, so the exported model is a plain SH + SIREN. 0 = off (the published setting).
     degree_decay: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not (isinstance(self.degree_decay, int | float) and 0 <= self.degree_decay < float("inf")):
+            raise ValueError(
+                f"location.degree_decay must be a number >= 0 (0 = off, 1.0 in bluemarble-quick), "
+                f"got {self.degree_decay!r}"
+            )
+
 
 @dataclass(frozen=True)
 class DataConfig:

@@ -77,10 +77,9 @@ class SatCLIPModule(pl.LightningModule):
         self.save_hyperparameters({"config": cfg.to_dict()})
         self.image_encoder = ImageEncoder(cfg.image)
         self.location_encoder = build_location_encoder(cfg)
-        scale = degree_scale(cfg.location.legendre_polys, cfg.location.degree_decay)
-        self.register_buffer(
-            "feature_scale", scale.float() if cfg.location.degree_decay else None, persistent=False
-        )
+        decay = cfg.location.degree_decay
+        scale = degree_scale(cfg.location.legendre_polys, decay).float() if decay else None
+        self.register_buffer("feature_scale", scale, persistent=False)
         self.loss = ClipLoss()
 
     def location_embedding(self, lonlat: torch.Tensor) -> torch.Tensor:

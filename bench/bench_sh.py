@@ -1,8 +1,11 @@
 """Spherical-harmonic features: ours vs the published closed form vs a per-(l, m) loop vs the write floor.
 
-"closed-form" evaluates the sympy-expanded polynomials with cos θ, sin θ shared and each P_l^|m|
-reused for ±m (kind to the baseline); "published" is one function per (l, m) that recomputes
-everything, as the published generated code does.
+"ours" is the library's default (numba where installed), "ours-torch" the same recurrence as torch
+tensor ops. "published" is the published generated code, made the way its generator makes it:
+sympy's closed form of each (l, m) printed as the body of one @torch.jit.script function, the
+functions written to a module, imported and called one by one, the columns stacked.
+"closed-form" evaluates the same sympy-expanded polynomials with cos θ, sin θ shared and each
+P_l^|m| reused for ±m (kind to the baseline).
 
     .venv/bin/python bench/bench_sh.py --points 20000 [--json out.json]
 
@@ -13,11 +16,16 @@ so variants sharing a process would hide each other's peaks.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import resource
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -28,9 +36,10 @@ from _common import child, fmt, table
 from satclip.encodings import spherical_harmonics
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-VARIANTS = ("ours", "closed-form", "published", "loop", "floor")
-# The closed form holds every column before stacking (2x the output): keep its output under ~4 GB.
-CLOSED_FORM_MAX_BYTES = 4e9
+VARIANTS = ("ours", "ours-torch", "closed-form", "published", "loop", "floor")
+# The closed forms hold every column before stacking (2x the output): keep their output under
+# ~7 GB, so that 1 M points of L=40 float32 fit in 24 GB (float64 runs on fewer points).
+CLOSED_FORM_MAX_BYTES = 7e9
 
 
 def sphere_points(n: int, seed: int) -> torch.Tensor:
@@ -75,34 +84,49 @@ def closed_form(lonlat: torch.Tensor, L: int, polys: list[list[Callable[..., Any
     return torch.stack(cols, dim=-1)
 
 
-def published_functions(L: int) -> list[Callable[..., Any]]:
-    """One function of (θ, φ) per (l, m), each computing its own cos θ, sin θ and trig of φ, as the
-    published generated code does (same expanded polynomials and bracket slip as closed_form)."""
-    x, theta, phi = sympy.symbols("x theta phi")
-    fns = []
+def published_ylm(l: int, m: int, theta: sympy.Symbol, phi: sympy.Symbol) -> sympy.Expr:
+    """Y_lm of the published generator: sympy's assoc_legendre (with its (-1)^m) times (-1)^m, the
+    sqrt(2) real-form factor and, for m = 0, the bracket slip sqrt((2l+1)/4*pi)."""
+    k = abs(m)
+    p = sympy.assoc_legendre(l, k, sympy.cos(theta))
+    if m == 0:
+        return sympy.sqrt(sympy.Rational(2 * l + 1, 4) * sympy.pi) * p
+    n_lm = sympy.sqrt(
+        sympy.Rational(2 * l + 1) / (4 * sympy.pi) * sympy.factorial(l - k) / sympy.factorial(l + k)
+    )
+    trig = sympy.cos(m * phi) if m > 0 else sympy.sin(k * phi)
+    return (-1) ** m * sympy.sqrt(2) * n_lm * p * trig
+
+
+def published_module(L: int, directory: str) -> ModuleType:
+    """The published code's generated module for degrees < L, written to ``directory`` and imported
+    (TorchScript compiles each function from its source file)."""
+    theta, phi = sympy.symbols("theta phi")
+    lines = ["import torch", "from torch import cos, sin", "", "FUNCTIONS = []"]
     for l in range(L):
         for m in range(-l, l + 1):
-            k = abs(m)
-            q = sympy.expand(
-                sympy.cancel((-1) ** k * sympy.assoc_legendre(l, k, x) / (1 - x**2) ** sympy.Rational(k, 2))
-            )
-            p = sympy.N(q, 17).subs(x, sympy.cos(theta)) * sympy.sin(theta) ** k
-            if m == 0:
-                expr = math.sqrt((2 * l + 1) / 4 * math.pi) * p
-            else:
-                n_lm = math.sqrt(
-                    2 * (2 * l + 1) / (4 * math.pi) * math.factorial(l - k) / math.factorial(l + k)
-                )
-                expr = n_lm * p * (sympy.cos(k * phi) if m > 0 else sympy.sin(k * phi))
-            fns.append(sympy.lambdify((theta, phi), expr, modules="torch"))
-    return fns
+            name = f"Yl{l}_m{m}".replace("-", "_minus_")
+            expr = published_ylm(l, m, theta, phi).evalf()
+            lines += ["", "", "@torch.jit.script", f"def {name}(theta, phi):", f"    return {expr}"]
+            lines += [f"FUNCTIONS.append({name})"]
+    path = Path(directory) / f"published_ylm_{L}.py"
+    path.write_text("\n".join(lines) + "\n")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def published(lonlat: torch.Tensor, fns: list[Callable[..., Any]]) -> torch.Tensor:
+    """The published SphericalHarmonics.forward: angles, one call per (l, m), stack."""
     theta, phi = torch.deg2rad(lonlat[:, 1] + 90), torch.deg2rad(lonlat[:, 0] + 180)
-    return torch.stack(
-        [torch.as_tensor(f(theta, phi), dtype=theta.dtype).expand_as(theta) for f in fns], dim=-1
-    )
+    cols = []
+    for f in fns:
+        y = f(theta, phi)
+        cols.append(y * torch.ones_like(phi) if isinstance(y, float) else y)
+    return torch.stack(cols, dim=-1)
 
 
 def per_column_loop(lonlat: torch.Tensor, L: int) -> torch.Tensor:
@@ -150,17 +174,23 @@ def run_one(variant: str, L: int, dtype_name: str, args: argparse.Namespace) -> 
     lonlat = sphere_points(n, args.seed).to(dtype)
     t0 = time.perf_counter()
     polys = closed_form_polys(L) if variant == "closed-form" else []
-    pub = published_functions(L) if variant == "published" else []
+    workdir = tempfile.TemporaryDirectory()
+    pub = published_module(L, workdir.name).FUNCTIONS if variant == "published" else []
     setup_s = time.perf_counter() - t0
     fns: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "ours": lambda ll: spherical_harmonics(ll, L, "satclip"),
+        "ours-torch": lambda ll: spherical_harmonics(ll, L, "satclip", backend="torch"),
         "closed-form": lambda ll: closed_form(ll, L, polys),
         "published": lambda ll: published(ll, pub),
         "loop": lambda ll: per_column_loop(ll, L),
         "floor": lambda ll: torch.empty(ll.shape[0], L * L, dtype=dtype).fill_(1.0),
     }
     fn = fns[variant]
-    fn(lonlat[:4096])  # first-call costs (OpenMP threads, allocator) stay out of the timing
+    # First-call costs (OpenMP threads, allocator, numba's compile) stay out of the timing. Small:
+    # TorchScript profiles the first two calls of each published function before optimising them
+    # (at ~1 k points/s), holding memory in proportion to the input (> 20 GB at 100 000 points).
+    for _ in range(3):
+        fn(lonlat[:2048])
     base = peak_rss_mb()
     best, runs, peak, start = math.inf, 0, 0.0, time.perf_counter()
     # Fast variants repeat until --min-seconds: single runs vary severalfold on a busy or virtual machine.
@@ -186,6 +216,7 @@ def run_check(args: argparse.Namespace) -> dict[str, Any]:
         polys = closed_form_polys(L)
         ours = spherical_harmonics(ll64, L)
         pairs = {
+            "ours vs ours-torch": spherical_harmonics(ll64, L, backend="torch"),
             "ours vs closed": closed_form(ll64, L, polys),
             "ours vs loop": per_column_loop(ll64, L),
             "ours vs closed f32": closed_form(ll64.float(), L, polys).double(),
@@ -227,7 +258,7 @@ def main() -> None:
     header += ["ours speedup", "time / write floor", "non-finite cols"]
     rows: list[dict[str, Any]] = []
     cells: list[list[str]] = []
-    sympy_s: dict[int, float] = {}
+    sympy_s: dict[str, float] = {}
     for L in args.degrees:
         for dt in args.dtypes:
             group = {v: child(__file__, v, str(L), dt) for v in VARIANTS}
@@ -237,8 +268,8 @@ def main() -> None:
                 if "error" in r:
                     cells.append([str(L), dt, v, "failed: " + r["error"][:100], *[""] * 7])
                     continue
-                if v == "closed-form":
-                    sympy_s[L] = r["sympy_s"]
+                if v in ("closed-form", "published"):
+                    sympy_s[f"{v} L={L}"] = r["sympy_s"]
                 sub = "*" if r["points"] < args.points else ""
                 speed = fmt(rate["ours"] / rate[v]) + "x" if "ours" in rate else "-"
                 floor = fmt(rate["floor"] / rate[v]) if "floor" in rate else "-"
@@ -252,7 +283,8 @@ def main() -> None:
     print("fairly. Peak / output: extra peak RSS over the bytes of the (points timed, L^2) result.")
     print("Results under ~32 MB reuse warm heap pages (glibc), so small runs skip the page faults 1M pays.")
     print(
-        "sympy expansion + lambdify, not timed: " + ", ".join(f"L={k}: {v:.1f} s" for k, v in sympy_s.items())
+        "set-up, not timed (sympy; TorchScript for published): "
+        + ", ".join(f"{k}: {v:.1f} s" for k, v in sympy_s.items())
     )
     check = child(__file__, "check")
     header = ["check: first 2000 points, float64 unless f32", "max abs diff, abs(lat) < 30", "all points"]

@@ -9,8 +9,8 @@ The graph maps ``lonlat`` (N, 2) degrees to ``embedding`` float32 (N, dim). ``lo
 or float64 for float64 encoders so that their coordinates are not rounded. The encoder's config
 travels in the model's ``metadata_props``, so one file rebuilds the :class:`OnnxEncoder`.
 
-The spherical harmonics are not exported from their torch code, which runs blocks on a thread
-pool and writes slices in place. :class:`_ExportSphericalHarmonics` forms the same float64
+The spherical harmonics are not exported from their library code, which writes slices of its
+output in place (or runs numba). :class:`_ExportSphericalHarmonics` forms the same float64
 products (the same values, so float32 features agree to rounding) from traceable ops, with points
 along the last axis: onnxruntime broadcasts a per-row coefficient over a contiguous row quickly,
 and the final reordering is a gather of whole rows. Other encodings export from their own code.

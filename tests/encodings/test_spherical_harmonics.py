@@ -10,12 +10,21 @@ from satclip.encodings import create_encoding, spherical_harmonics
 from tests.references import scipy_real_harmonics
 
 sh_module = importlib.import_module("satclip.encodings.spherical_harmonics")
+# Every numerical check runs on both implementations; numba comes with the `test` extra.
+BACKENDS = [
+    "torch",
+    pytest.param(
+        "numba",
+        marks=pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed"),
+    ),
+]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
 @pytest.mark.parametrize("L", [1, 2, 10, 40, 100])
-def test_matches_scipy(sphere_points, convention, L):
-    ours = spherical_harmonics(torch.from_numpy(sphere_points), L, convention).numpy()
+def test_matches_scipy(sphere_points, convention, L, backend):
+    ours = spherical_harmonics(torch.from_numpy(sphere_points), L, convention, backend).numpy()
     ref = scipy_real_harmonics(sphere_points[:, 0], sphere_points[:, 1], L, convention)
     assert ours.shape == (len(sphere_points), L * L)
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10)
@@ -32,11 +41,12 @@ def _gauss_sphere_grid(L: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([lon_g.ravel(), lat_g.ravel()], axis=1), weights
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("convention", ["orthonormal", "satclip"])
-def test_orthogonality_by_quadrature(convention):
+def test_orthogonality_by_quadrature(convention, backend):
     L = 20
     nodes, w = _gauss_sphere_grid(L)
-    y = spherical_harmonics(torch.from_numpy(nodes), L, convention).numpy()
+    y = spherical_harmonics(torch.from_numpy(nodes), L, convention, backend).numpy()
     gram = (y * w[:, None]).T @ y
     expected = np.eye(L * L)
     if convention == "satclip":
@@ -77,38 +87,43 @@ def _published_closed_form(L: int, lon: float, lat: float, digits: int = 40) -> 
     return values
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("lon,lat", [(12.5, 41.9), (-179.25, -67.5), (33.0, 88.75), (-100.0, -12.0)])
-def test_satclip_convention_matches_exact_published_formula(lon, lat):
+def test_satclip_convention_matches_exact_published_formula(lon, lat, backend):
     L = 20
     exact = np.array(_published_closed_form(L, lon, lat))
-    ours = spherical_harmonics(torch.tensor([[lon, lat]], dtype=torch.float64), L, "satclip").numpy()[0]
+    ours = spherical_harmonics(torch.tensor([[lon, lat]], dtype=torch.float64), L, "satclip", backend)[
+        0
+    ].numpy()
     np.testing.assert_allclose(ours, exact, rtol=0, atol=1e-11)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_finite_and_longitude_free_at_poles(dtype):
+def test_finite_and_longitude_free_at_poles(dtype, backend):
     L = 100
     lon = torch.linspace(-180, 180, 17, dtype=dtype)
     for lat in (90.0, -90.0):
         pts = torch.stack([lon, torch.full_like(lon, lat)], dim=1)
-        y = spherical_harmonics(pts, L)
+        y = spherical_harmonics(pts, L, backend=backend)
         assert y.dtype == dtype
         assert torch.isfinite(y).all()
         assert (y == y[0]).all(), "every longitude at a pole must give the same features"
 
 
-def test_continuous_across_dateline():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_continuous_across_dateline(backend):
     pts = torch.tensor([[179.9999, 10.0], [-179.9999, 10.0]], dtype=torch.float64)
-    y = spherical_harmonics(pts, 40)
+    y = spherical_harmonics(pts, 40, backend=backend)
     assert (y[0] - y[1]).abs().max() < 1e-2
     assert torch.nn.functional.cosine_similarity(y[:1], y[1:]).item() > 0.9999
 
 
 def test_blocked_evaluation_equals_single_block(monkeypatch, sphere_points):
     pts = torch.from_numpy(sphere_points)
-    whole = spherical_harmonics(pts, 12)
+    whole = spherical_harmonics(pts, 12, backend="torch")
     monkeypatch.setattr(sh_module, "_CHUNK_FEATURES_CPU", 12 * 12 * 7)  # 7 points per block
-    blocked = spherical_harmonics(pts, 12)
+    blocked = spherical_harmonics(pts, 12, backend="torch")
     assert torch.equal(whole, blocked)
     pts_grad = pts.clone().requires_grad_(True)
     assert torch.equal(spherical_harmonics(pts_grad, 12).detach(), whole)
@@ -119,9 +134,10 @@ def test_gradients_flow_to_coordinates():
     assert torch.autograd.gradcheck(lambda p: spherical_harmonics(p, 6), (pts,))
 
 
-def test_float32_has_no_overflow_at_high_degree(sphere_points):
-    y32 = spherical_harmonics(torch.from_numpy(sphere_points).float(), 40)
-    y64 = spherical_harmonics(torch.from_numpy(sphere_points), 40)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_has_no_overflow_at_high_degree(sphere_points, backend):
+    y32 = spherical_harmonics(torch.from_numpy(sphere_points).float(), 40, backend=backend)
+    y64 = spherical_harmonics(torch.from_numpy(sphere_points), 40, backend=backend)
     assert y32.dtype == torch.float32 and torch.isfinite(y32).all()
     np.testing.assert_allclose(y32.double().numpy(), y64.numpy(), atol=1e-5)
 
@@ -143,11 +159,11 @@ def test_bad_parameters_are_named(params, message):
 def test_blocks_under_inference_and_no_grad(monkeypatch, sphere_points):
     monkeypatch.setattr(sh_module, "_CHUNK_FEATURES_CPU", 10 * 10 * 16)  # 16 points per block
     pts = torch.from_numpy(sphere_points)
-    serial = torch.cat([spherical_harmonics(p, 10) for p in pts.split(16)])
+    serial = torch.cat([spherical_harmonics(p, 10, backend="torch") for p in pts.split(16)])
     with torch.inference_mode():
-        torch.testing.assert_close(spherical_harmonics(pts, 10), serial, rtol=0, atol=0)
+        torch.testing.assert_close(spherical_harmonics(pts, 10, backend="torch"), serial, rtol=0, atol=0)
     with torch.no_grad():
-        torch.testing.assert_close(spherical_harmonics(pts, 10), serial, rtol=0, atol=0)
+        torch.testing.assert_close(spherical_harmonics(pts, 10, backend="torch"), serial, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("n,blocks", [(4096, 4), (1_000_000, 764), (1311, 2), (7, 1)])
@@ -158,3 +174,74 @@ def test_blocks_are_equal(n, blocks):
     assert len(sizes) == blocks and sum(sizes) == n and chunk * features <= per_block
     assert max(sizes) - min(sizes) < blocks  # equal up to rounding: no sliver of a last block
     assert sh_module._block_points(0, features, per_block) == 1
+
+
+@pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
+@pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
+@pytest.mark.parametrize("L", [1, 3, 40, 100])
+def test_numba_matches_torch(sphere_points, convention, L):
+    # 1 001 points: several parallel work items and a partial last one.
+    rng = np.random.default_rng(1)
+    extra = np.stack(
+        [rng.uniform(-540, 540, 1001 - len(sphere_points)), rng.uniform(-90, 90, 1001 - len(sphere_points))],
+        1,
+    )
+    pts = torch.from_numpy(np.concatenate([sphere_points, extra]))
+    fast = spherical_harmonics(pts, L, convention, backend="numba")
+    ref = spherical_harmonics(pts, L, convention, backend="torch")
+    torch.testing.assert_close(fast, ref, rtol=0, atol=1e-12)
+    # Non-contiguous float32 input: cast and copied, same values as torch's float32 output.
+    pts32 = torch.from_numpy(np.asfortranarray(pts.numpy())).float()
+    torch.testing.assert_close(
+        spherical_harmonics(pts32, L, convention, backend="numba"),
+        spherical_harmonics(pts32, L, convention, backend="torch"),
+        rtol=0,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
+def test_auto_backend_picks_numba_only_where_it_can(sphere_points):
+    pts = torch.from_numpy(sphere_points)
+    fast = spherical_harmonics(pts, 40, backend="numba")
+    assert torch.equal(spherical_harmonics(pts, 40), fast)  # CPU, no gradient: numba
+    grad = spherical_harmonics(pts.clone().requires_grad_(True), 40)  # gradients: torch
+    assert grad.requires_grad and torch.equal(grad.detach(), spherical_harmonics(pts, 40, backend="torch"))
+    with pytest.raises(ValueError, match="require gradients.*backend='auto' or 'torch'"):
+        spherical_harmonics(pts.clone().requires_grad_(True), 10, backend="numba")
+    with pytest.raises(ValueError, match="float16"):
+        spherical_harmonics(pts.half(), 10, backend="numba")
+    assert spherical_harmonics(pts.half(), 10).dtype == torch.float16  # auto: torch
+
+
+def test_without_numba_auto_falls_back_and_numba_is_refused(monkeypatch, sphere_points):
+    monkeypatch.setattr(sh_module, "_import_numba_backend", lambda: None)
+    pts = torch.from_numpy(sphere_points)
+    assert torch.equal(spherical_harmonics(pts, 10), spherical_harmonics(pts, 10, backend="torch"))
+    with pytest.raises(ValueError, match=r"numba is not installed \(pip install 'satclip\[fast\]'\)"):
+        spherical_harmonics(pts, 10, backend="numba")
+
+
+def test_bad_backend_is_named():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        spherical_harmonics(torch.zeros(1, 2), 10, backend="cuda")  # type: ignore[arg-type]
+
+
+def _features_checksum(n: int) -> float:
+    # numpy around the call: torch's own OpenMP ops hang in a forked child once the parent has used
+    # them (a libgomp limitation, not ours), so the child must only run satclip's code.
+    pts = torch.from_numpy(np.stack([np.linspace(-180, 180, n), np.linspace(-90, 90, n)], axis=1))
+    return float(spherical_harmonics(pts, 40).numpy().sum())
+
+
+@pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
+def test_numba_threads_survive_fork_and_concurrent_callers():
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 3000  # 4.8 M features: split over threads
+    expected = _features_checksum(n)  # starts the thread pool in this process
+    with ThreadPoolExecutor(4) as callers:  # concurrent callers share the pool
+        assert list(callers.map(_features_checksum, [n] * 4)) == [expected] * 4
+    with multiprocessing.get_context("fork").Pool(1) as child:  # a forked child starts its own
+        assert child.apply_async(_features_checksum, (n,)).get(timeout=60) == expected

@@ -5,12 +5,17 @@ polynomials. Those lose accuracy by cancellation at high degree near the poles (
 overflow in float32. Here every degree is computed from the previous two with the fully
 normalised recurrence, which stays exact to ~1e-13 in float64 for any degree we care about, and
 all orders of one degree are updated at once so the Python loop has only ``L`` steps.
+
+On CPU, where no gradient is needed and numba is installed, the same recurrence runs as one
+compiled loop per point instead (:mod:`satclip.encodings._sh_numba`), ~4x faster at L=40.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from types import ModuleType
 from typing import ClassVar, Literal
 
 import torch
@@ -19,6 +24,8 @@ from satclip.encodings._base import Encoding
 
 Convention = Literal["satclip", "orthonormal"]
 CONVENTIONS: tuple[str, ...] = ("satclip", "orthonormal")
+Backend = Literal["auto", "torch", "numba"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "numba")
 MAX_LEGENDRE_POLYS = 1000
 # Features per block of points (points x L^2). On CPU, 2^23 features (5 242 points at L=40) make
 # each per-degree op large enough for torch's intra-op threads while its temporaries stay in
@@ -104,7 +111,7 @@ def _harmonics_block(
 
 
 def spherical_harmonics(
-    lonlat: torch.Tensor, legendre_polys: int, convention: Convention = "satclip"
+    lonlat: torch.Tensor, legendre_polys: int, convention: Convention = "satclip", backend: Backend = "auto"
 ) -> torch.Tensor:
     """Real spherical harmonics of degrees 0..L-1 at (lon, lat) points.
 
@@ -113,28 +120,72 @@ def spherical_harmonics(
         legendre_polys: L, the number of degrees; 1 <= L <= 1000.
         convention: ``"satclip"`` (the published angles and the π factor on m = 0, what the
             released weights expect) or ``"orthonormal"`` (colatitude, orthonormal on the sphere).
+        backend: ``"torch"`` (tensor ops: any device, differentiable), ``"numba"`` (a compiled
+            loop per point, CPU only, no gradients, needs the ``fast`` extra; ~4x faster at
+            L=40) or ``"auto"``: numba where it is installed and usable, torch otherwise.
 
     Returns:
         (N, L²) features in ``lonlat``'s dtype, ordered l = 0..L-1, then m = -l..l. Computed in
-        float64 in blocks of points written straight into the output, so peak memory stays near
-        the output's own size.
+        float64 and written straight into the output (in blocks of points with torch), so peak
+        memory stays near the output's own size.
     """
     if not 1 <= legendre_polys <= MAX_LEGENDRE_POLYS:
         raise ValueError(f"legendre_polys must be in [1, {MAX_LEGENDRE_POLYS}], got {legendre_polys}")
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     L2 = legendre_polys * legendre_polys
     n = lonlat.shape[0]
     out_dtype = lonlat.dtype if lonlat.is_floating_point() else torch.get_default_dtype()
     coords = lonlat.to(torch.float64)
-    per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
-    chunk = _block_points(n, L2, per_block)
     out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
     coefficients = _recurrence_coefficients(legendre_polys, lonlat.device)
+    numba_backend = _numba_backend(lonlat, out_dtype, backend)
+    if numba_backend is not None:
+        coords_np = coords.detach().contiguous().numpy()
+        numba_backend.harmonics_into(coords_np, coefficients, convention == "satclip", out.numpy())
+        return out
+    per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
+    chunk = _block_points(n, L2, per_block)
     for i in range(0, n, chunk):
         c = coords[i : i + chunk]
         _harmonics_block(c[:, 0], c[:, 1], coefficients, convention, out[i : i + chunk])
     return out
+
+
+@functools.cache
+def _import_numba_backend() -> ModuleType | None:
+    try:
+        from satclip.encodings import _sh_numba
+    except ImportError:  # numba is optional: the `fast` extra
+        return None
+    return _sh_numba
+
+
+def _numba_backend(lonlat: torch.Tensor, out_dtype: torch.dtype, backend: Backend) -> ModuleType | None:
+    """The numba module when ``backend`` asks for it and it can run here, else ``None`` (torch).
+
+    Numba writes outside autograd and outside torch's tracers, so it is skipped (or, when asked
+    for by name, refused) where gradients, tracing or compilation need the torch ops."""
+    if backend == "torch":
+        return None
+    reason = None
+    if lonlat.device.type != "cpu":
+        reason = f"the points are on {lonlat.device}, numba runs on the CPU"
+    elif out_dtype not in (torch.float32, torch.float64):
+        reason = f"the points are {out_dtype}; numba writes float32 or float64"
+    elif torch.is_grad_enabled() and lonlat.requires_grad:
+        reason = "the points require gradients, which numba does not give"
+    elif torch.jit.is_tracing() or torch.compiler.is_compiling():
+        reason = "torch is tracing or compiling, which sees only torch ops"
+    elif _import_numba_backend() is None:
+        reason = "numba is not installed (pip install 'satclip[fast]')"
+    if reason is None:
+        return _import_numba_backend()
+    if backend == "numba":
+        raise ValueError(f"backend='numba' cannot be used: {reason}; use backend='auto' or 'torch'")
+    return None
 
 
 def _block_points(n: int, features: int, per_block: int) -> int:

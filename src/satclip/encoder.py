@@ -15,10 +15,11 @@ from satclip.encodings import ENCODINGS, Encoding, encoding_from_config
 from satclip.networks import NETWORKS, network_from_config
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
-# Points per batch in embed(). Small batches are faster on CPU: with 1 024 points everything a
-# batch allocates (6.5 MB of L=40 features, 2 MB activations) is reused by the allocator, while
-# from ~2 048 up glibc hands the freed memory back to the OS and every batch faults it in again
-# (530 000 page faults per 200 000 points at 4 096; 61k vs 49k points/s in one process).
+# Points per batch in embed(). Small batches are faster on CPU: once a batch frees more than
+# glibc's trim threshold (a few MB) at the top of the heap, glibc hands it back to the OS and
+# the next batch faults it in again. At 1 024 points the 2 MB activations stay under it, and
+# the 6.5 MB of L=40 features go into one buffer reused by every batch (Encoding.encode_into):
+# without that buffer, 0.2-3.5 M page faults per million points cost up to a third of the time.
 EMBED_BATCH = 1024
 
 
@@ -94,9 +95,13 @@ class LocationEncoder(nn.Module):
         """(N, 2) lon/lat degrees → (N, dim) in the encoder's dtype."""
         return self._forward_checked(check_lonlat_tensor(lonlat))
 
-    def _forward_checked(self, lonlat: torch.Tensor) -> torch.Tensor:
-        # Features are computed in the coordinates' precision and then cast to the network's.
-        feats = self.encoding.encode(lonlat.to(self.dtype))
+    def _forward_checked(self, lonlat: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        # Features are computed in the network's precision (coordinates cast first), into
+        # ``features`` (N, encoding dim) where the encoding can write in place.
+        coords = lonlat.to(self.dtype)
+        feats = (
+            self.encoding.encode(coords) if features is None else self.encoding.encode_into(coords, features)
+        )
         return self.network(feats)
 
     def embed(self, lon: Any, lat: Any, batch_size: int = EMBED_BATCH) -> np.ndarray:
@@ -123,12 +128,16 @@ class LocationEncoder(nn.Module):
         out = np.empty((lonlat.shape[0], self.dim), dtype=np_dtype)
         was_training = self.training
         self.eval()
+        # One features buffer for all batches (see EMBED_BATCH).
+        rows = min(batch_size, lonlat.shape[0])
+        features = torch.empty(rows, self.encoding.dim, dtype=self.dtype, device=self.device)
         try:
             for i in range(0, lonlat.shape[0], batch_size):
                 # A copy: the caller's array may be read-only (pandas 3 columns), which from_numpy warns about.
                 chunk = torch.tensor(lonlat[i : i + batch_size], device=self.device)
                 chunk = torch.stack([wrap_longitude(chunk[:, 0]), chunk[:, 1]], dim=1)
-                out[i : i + batch_size] = self._forward_checked(chunk).cpu().numpy()
+                emb = self._forward_checked(chunk, features[: chunk.shape[0]])
+                out[i : i + batch_size] = emb.cpu().numpy()
         finally:
             self.train(was_training)
         return out

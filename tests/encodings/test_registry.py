@@ -43,6 +43,8 @@ def test_contract(name, dtype, sphere_points):
     with pytest.raises(dataclasses.FrozenInstanceError):
         enc.config.name = "other"  # type: ignore[misc]
     torch.testing.assert_close(encoding_from_config(enc.config)(x), y)
+    # encode_into (batched inference) gives the same features, in the buffer or a new tensor.
+    torch.testing.assert_close(enc.encode_into(x, torch.empty_like(y)), y, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -245,3 +245,25 @@ def test_numba_threads_survive_fork_and_concurrent_callers():
         assert list(callers.map(_features_checksum, [n] * 4)) == [expected] * 4
     with multiprocessing.get_context("fork").Pool(1) as child:  # a forked child starts its own
         assert child.apply_async(_features_checksum, (n,)).get(timeout=60) == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_writes_into_a_given_output(sphere_points, backend):
+    pts = torch.from_numpy(sphere_points).float()
+    buf = torch.full((len(pts), 100), float("nan"))
+    got = spherical_harmonics(pts, 10, backend=backend, out=buf)
+    assert got.data_ptr() == buf.data_ptr()
+    assert torch.equal(buf, spherical_harmonics(pts, 10, backend=backend))
+
+
+@pytest.mark.parametrize(
+    "out,message",
+    [
+        (torch.empty(5, 99), r"\(5, 100\) torch.float32"),
+        (torch.empty(5, 100, dtype=torch.float64), "got a .* torch.float64"),
+        (torch.empty(100, 5).T, "non-contiguous"),
+    ],
+)
+def test_bad_output_buffer_is_named(out, message):
+    with pytest.raises(ValueError, match=message):
+        spherical_harmonics(torch.zeros(5, 2), 10, out=out)

@@ -31,6 +31,15 @@ class Encoding(nn.Module, abc.ABC):
     def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Features of validated (N, 2) lon/lat degrees, shape (N, dim)."""
 
+    def encode_into(self, lonlat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """:meth:`encode`, written into ``out`` (N, dim) where the encoding supports it.
+
+        Returns the features: ``out`` itself, or a new tensor from encodings that do not write
+        in place (the default). Batched inference reuses one ``out`` for every batch, so that
+        large features are not allocated, freed and page-faulted in again batch after batch.
+        """
+        return self.encode(lonlat)
+
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         return self.encode(check_lonlat_tensor(lonlat))
 

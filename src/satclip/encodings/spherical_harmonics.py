@@ -111,7 +111,11 @@ def _harmonics_block(
 
 
 def spherical_harmonics(
-    lonlat: torch.Tensor, legendre_polys: int, convention: Convention = "satclip", backend: Backend = "auto"
+    lonlat: torch.Tensor,
+    legendre_polys: int,
+    convention: Convention = "satclip",
+    backend: Backend = "auto",
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Real spherical harmonics of degrees 0..L-1 at (lon, lat) points.
 
@@ -123,6 +127,8 @@ def spherical_harmonics(
         backend: ``"torch"`` (tensor ops: any device, differentiable), ``"numba"`` (a compiled
             loop per point, CPU only, no gradients, needs the ``fast`` extra; ~4x faster at
             L=40) or ``"auto"``: numba where it is installed and usable, torch otherwise.
+        out: optional C-contiguous (N, L²) tensor of the result's dtype and device to write into
+            (batched inference reuses one, see :meth:`Encoding.encode_into`).
 
     Returns:
         (N, L²) features in ``lonlat``'s dtype, ordered l = 0..L-1, then m = -l..l. Computed in
@@ -139,7 +145,18 @@ def spherical_harmonics(
     n = lonlat.shape[0]
     out_dtype = lonlat.dtype if lonlat.is_floating_point() else torch.get_default_dtype()
     coords = lonlat.to(torch.float64)
-    out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
+    if out is None:
+        out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
+    elif (
+        out.shape != (n, L2)
+        or out.dtype != out_dtype
+        or out.device != lonlat.device
+        or not out.is_contiguous()
+    ):
+        raise ValueError(
+            f"out must be a contiguous ({n}, {L2}) {out_dtype} tensor on {lonlat.device}, got a "
+            f"{'' if out.is_contiguous() else 'non-contiguous '}{tuple(out.shape)} {out.dtype} tensor on {out.device}"
+        )
     coefficients = _recurrence_coefficients(legendre_polys, lonlat.device)
     numba_backend = _numba_backend(lonlat, out_dtype, backend)
     if numba_backend is not None:
@@ -227,3 +244,6 @@ class SphericalHarmonics(Encoding):
 
     def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
         return spherical_harmonics(lonlat, self.config.legendre_polys, self.config.convention)
+
+    def encode_into(self, lonlat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return spherical_harmonics(lonlat, self.config.legendre_polys, self.config.convention, out=out)

@@ -85,3 +85,16 @@ def test_resmlp_blocks_are_residual():
         torch.nn.init.zeros_(p)
     x = torch.randn(5, 8)
     torch.testing.assert_close(block(x), x)
+
+
+def test_siren_inference_in_place_equals_the_autograd_path():
+    torch.manual_seed(0)
+    net = create_network("siren", dim_in=16, dim_out=8, dim_hidden=32, num_layers=2, w0_initial=30.0)
+    x = torch.randn(64, 16)
+    y_grad = net(x)  # parameters require gradients: sin(w0 * z) out of place
+    assert y_grad.requires_grad
+    y_grad.sum().backward()  # the autograd path is intact
+    with torch.inference_mode():
+        torch.testing.assert_close(net(x), y_grad.detach(), rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), y_grad.detach(), rtol=0, atol=0)

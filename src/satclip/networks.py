@@ -121,7 +121,12 @@ class SirenLayer(nn.Module):
         out = F.linear(x, self.weight, self.bias)
         if self.dropout > 0:
             out = F.dropout(out, p=self.dropout, training=self.training)
-        return torch.sin(self.w0 * out) if self.activation else out
+        if not self.activation:
+            return out
+        if out.requires_grad:
+            return torch.sin(self.w0 * out)
+        # In place where nothing is recorded for autograd: no temporaries per batch in embed().
+        return out.mul_(self.w0).sin_()
 
 
 class Siren(nn.Module):

@@ -3,7 +3,7 @@
 The torch code in :mod:`satclip.encodings.spherical_harmonics` runs ~12 tensor ops per degree
 over blocks of points; on CPU most of its time goes to memory traffic between those ops and to
 casting slices into the output. Here each point's harmonics are formed in registers and written
-once, straight into the output row (~4x faster at L=40 on a 2-core CPU, BENCHMARKS.md). Numba
+once, straight into the output row (2-4x faster at L=40 on a 2-core CPU, BENCHMARKS.md). Numba
 writes outside autograd, so :func:`~satclip.encodings.spherical_harmonics.spherical_harmonics`
 uses this only where no gradient is needed. Numba is optional (the ``fast`` extra): this module
 is imported on first use, so the core still imports only torch and numpy.
@@ -82,7 +82,8 @@ def _forget_pool_after_fork() -> None:
     _pool, _pool_workers, _pool_lock = None, 0, threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 # cache=True: the machine code is kept next to this file (or in numba's user cache where that is

@@ -7,7 +7,7 @@ normalised recurrence, which stays exact to ~1e-13 in float64 for any degree we 
 all orders of one degree are updated at once so the Python loop has only ``L`` steps.
 
 On CPU, where no gradient is needed and numba is installed, the same recurrence runs as one
-compiled loop per point instead (:mod:`satclip.encodings._sh_numba`), ~4x faster at L=40.
+compiled loop per point instead (:mod:`satclip.encodings._sh_numba`), 2-4x faster at L=40.
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def spherical_harmonics(
         convention: ``"satclip"`` (the published angles and the π factor on m = 0, what the
             released weights expect) or ``"orthonormal"`` (colatitude, orthonormal on the sphere).
         backend: ``"torch"`` (tensor ops: any device, differentiable), ``"numba"`` (a compiled
-            loop per point, CPU only, no gradients, needs the ``fast`` extra; ~4x faster at
-            L=40) or ``"auto"``: numba where it is installed and usable, torch otherwise.
+            loop per point, CPU only, no gradients, needs the ``fast`` extra; 2-4x faster
+            at L=40) or ``"auto"``: numba where it is installed and usable, torch otherwise.
         out: optional C-contiguous (N, L²) tensor of the result's dtype and device to write into
             (batched inference reuses one, see :meth:`Encoding.encode_into`).
 

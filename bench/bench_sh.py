@@ -212,11 +212,13 @@ def run_check(args: argparse.Namespace) -> dict[str, Any]:
     ll64 = sphere_points(args.points, args.seed)[:2000]
     low = ll64[:, 1].abs() < 30  # where the closed form's cancellation error stays small
     res: dict[str, Any] = {}
+    workdir = tempfile.TemporaryDirectory()
     for L in args.degrees:
         polys = closed_form_polys(L)
         ours = spherical_harmonics(ll64, L)
         pairs = {
             "ours vs ours-torch": spherical_harmonics(ll64, L, backend="torch"),
+            "ours vs published": published(ll64, published_module(L, workdir.name).FUNCTIONS),
             "ours vs closed": closed_form(ll64, L, polys),
             "ours vs loop": per_column_loop(ll64, L),
             "ours vs closed f32": closed_form(ll64.float(), L, polys).double(),

@@ -61,9 +61,12 @@ def make_variant(variant: str, batch: int) -> Callable[[np.ndarray], None]:
     if variant == "sh-only":
 
         def sh_only(lonlat: np.ndarray) -> None:
-            # The encoder's own path: float32 coordinates in, float32 features out, batch by batch.
+            # The encoder's own path: float32 coordinates in, float32 features out, batch by batch,
+            # into one reused features buffer.
+            features = torch.empty(batch, L * L)
             for i in range(0, lonlat.shape[0], batch):
-                spherical_harmonics(torch.from_numpy(lonlat[i : i + batch]).float(), L, "satclip")
+                ll = torch.from_numpy(lonlat[i : i + batch]).float()
+                spherical_harmonics(ll, L, "satclip", out=features[: ll.shape[0]])
 
         return sh_only
 

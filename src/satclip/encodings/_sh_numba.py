@@ -21,6 +21,7 @@ with the torch values to ~1e-14 at L=40 in float64.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -30,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import torch
+
+from satclip.encodings.spherical_harmonics import _recurrence_coefficients
 
 # Below this many features (points x L²; 164 points of L=40, ~0.25 ms on one core) a call runs
 # in the calling thread alone: handing a share to the pool costs tens of µs.
@@ -41,11 +44,11 @@ _pool_lock = threading.Lock()
 
 
 def harmonics_into(
-    lonlat: np.ndarray, coefficients: tuple[torch.Tensor, ...], satclip_convention: bool, out: np.ndarray
+    lonlat: np.ndarray, legendre_polys: int, satclip_convention: bool, out: np.ndarray
 ) -> None:
     """Write the real harmonics of (n, 2) float64 lon/lat degrees into ``out`` (n, L²), float32
     or float64, C-contiguous, on at most ``torch.get_num_threads()`` threads."""
-    a, ab, diag = (c.cpu().numpy() for c in coefficients)
+    a, ab, diag = _coefficients(legendre_polys)
     n, features = lonlat.shape[0], out.shape[1]
     threads = max(1, min(torch.get_num_threads(), n * features // _MIN_FEATURES_PER_THREAD))
     if threads == 1:
@@ -60,6 +63,13 @@ def harmonics_into(
     _harmonics_points(lonlat, a, ab, diag, satclip_convention, out, 0, bounds[1])  # this thread's share
     for job in jobs:
         job.result()
+
+
+@functools.lru_cache(maxsize=8)
+def _coefficients(legendre_polys: int) -> tuple[np.ndarray, ...]:
+    """The recurrence's constants as numpy arrays, built once per L: embed() calls this for every
+    batch, and rebuilding them (~70 µs) was a tenth of a 1 024-point batch's features."""
+    return tuple(c.numpy() for c in _recurrence_coefficients(legendre_polys, torch.device("cpu")))
 
 
 def _thread_pool(threads: int) -> ThreadPoolExecutor:

@@ -157,12 +157,12 @@ def spherical_harmonics(
             f"out must be a contiguous ({n}, {L2}) {out_dtype} tensor on {lonlat.device}, got a "
             f"{'' if out.is_contiguous() else 'non-contiguous '}{tuple(out.shape)} {out.dtype} tensor on {out.device}"
         )
-    coefficients = _recurrence_coefficients(legendre_polys, lonlat.device)
     numba_backend = _numba_backend(lonlat, out_dtype, backend)
     if numba_backend is not None:
         coords_np = coords.detach().contiguous().numpy()
-        numba_backend.harmonics_into(coords_np, coefficients, convention == "satclip", out.numpy())
+        numba_backend.harmonics_into(coords_np, legendre_polys, convention == "satclip", out.numpy())
         return out
+    coefficients = _recurrence_coefficients(legendre_polys, lonlat.device)
     per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
     chunk = _block_points(n, L2, per_block)
     for i in range(0, n, chunk):

@@ -86,7 +86,7 @@ def test_config_validates_dimensions():
     with pytest.raises(ValueError, match="dim_in 99 does not match"):
         LocationEncoder(sh, net)
     with pytest.raises(ValueError, match="dtype"):
-        LocationEncoder(sh, satclip.create_network("linear", dim_in=100, dim_out=4), dtype="float16")
+        LocationEncoder(sh, satclip.create_network("linear", dim_in=100, dim_out=4), dtype="int8")
 
 
 def test_config_round_trips_through_dict(enc):

@@ -43,5 +43,15 @@ class Encoding(nn.Module, abc.ABC):
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         return self.encode(check_lonlat_tensor(lonlat))
 
+    def _apply(self, fn: Any, recurse: bool = True) -> Encoding:
+        # Module conversions (.half(), .to(dtype), .cuda(), ...) move an encoding's constants
+        # (frequencies, projections) to the new device but keep their float64 precision: the
+        # features are computed in float64 whatever the network is cast to.
+        def keep_dtype(t: torch.Tensor) -> torch.Tensor:
+            moved = fn(t)
+            return moved if moved.dtype == t.dtype else t.to(device=moved.device)
+
+        return super()._apply(keep_dtype, recurse)
+
     def extra_repr(self) -> str:
         return f"{self.config}"

@@ -138,7 +138,7 @@ def test_every_network_matches_torch(network, convention, tmp_path):
 
 def test_float64_encoder_takes_float64_coordinates(tmp_path):
     enc = _fresh("sphericalharmonics", "siren", dtype="float64", legendre_polys=8)
-    onnx_enc = OnnxEncoder(export_onnx(enc, tmp_path / "m.onnx"))
+    onnx_enc = OnnxEncoder(export_onnx(enc, tmp_path / "m.onnx", input_dtype="float64"))
     assert onnx_enc._session.get_inputs()[0].type == "tensor(double)"
     assert onnx_enc.config.dtype == "float64"
     # Computed in float64 throughout: the float32 output is torch's float64 result, rounded.

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from satclip._files import atomic_path
 from satclip.encoder import LocationEncoder, LocationEncoderConfig
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
 from satclip.networks import Siren, SirenConfig
@@ -85,15 +85,8 @@ def save(encoder: LocationEncoder, path: str | os.PathLike[str], training_index:
         if index.ndim != 2 or index.shape[1] != 2 or not np.isfinite(index).all():
             raise ValueError(f"training_index must be a finite (K, 2) lon/lat array, got shape {index.shape}")
         tensors[TRAINING_INDEX_KEY] = torch.from_numpy(np.ascontiguousarray(index))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
@@ -233,9 +226,9 @@ def _load_torch(path: Path, device: str | torch.device) -> LocationEncoder:
 
 
 def load_file(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LocationEncoder:
-    """Load a model file of either kind, chosen by its content."""
+    """Load a model file of either kind, chosen by its content, in eval mode (for inference,
+    as Hugging Face's ``from_pretrained``: dropout off; call ``.train()`` to fine-tune)."""
     path = Path(path)
     kind = _sniff(path)
-    if kind == "safetensors":
-        return _load_safetensors(path, device)
-    return _load_torch(path, device)
+    encoder = _load_safetensors(path, device) if kind == "safetensors" else _load_torch(path, device)
+    return encoder.eval()

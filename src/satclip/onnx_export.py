@@ -5,9 +5,10 @@
     >>> OnnxEncoder(path).embed(lon=[2.35], lat=[48.86]).shape
     (1, 256)
 
-The graph maps ``lonlat`` (N, 2) degrees to ``embedding`` float32 (N, dim). ``lonlat`` is float32,
-or float64 for float64 encoders so that their coordinates are not rounded. The encoder's config
-travels in the model's ``metadata_props``, so one file rebuilds the :class:`OnnxEncoder`.
+The graph maps ``lonlat`` (N, 2) degrees to ``embedding`` float32 (N, dim). ``lonlat`` is float32
+by default, what most tools hand over (``input_dtype="float64"`` keeps a float64 encoder's
+coordinates unrounded; float32 coordinates are within ~1 m). The encoder's config travels in the
+model's ``metadata_props``, so one file rebuilds the :class:`OnnxEncoder`.
 
 The spherical harmonics are not exported from their library code, which writes slices of its
 output in place (or runs numba). :class:`_ExportSphericalHarmonics` forms the same float64
@@ -22,7 +23,6 @@ import copy
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from satclip._coords import as_lonlat_array, check_lonlat_array, wrap_longitude
+from satclip._files import atomic_path
 from satclip.checkpoints import ModelFileError
 from satclip.encoder import LocationEncoder, LocationEncoderConfig
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, _recurrence_coefficients
@@ -46,6 +47,7 @@ INPUT_NAME, OUTPUT_NAME = "lonlat", "embedding"
 DEFAULT_BATCH_SIZE = 2048
 _MAX_FEATURES_PER_CALL = 1 << 22
 _NP_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
+INPUT_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
 
 class _ExportSphericalHarmonics(nn.Module):
@@ -109,14 +111,15 @@ class _ExportSphericalHarmonics(nn.Module):
 
 
 class _Encode(nn.Module):
-    """An encoding's ``encode`` (``forward`` validates with data-dependent checks, untraceable)."""
+    """An encoding's ``encode`` (``forward`` validates with data-dependent checks, untraceable),
+    on coordinates cast to the network's dtype."""
 
-    def __init__(self, encoding: nn.Module) -> None:
+    def __init__(self, encoding: nn.Module, dtype: torch.dtype) -> None:
         super().__init__()
-        self.encoding = encoding
+        self.encoding, self.dtype = encoding, dtype
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
-        return self.encoding.encode(lonlat)
+        return self.encoding.encode(lonlat.to(self.dtype))
 
 
 class _ExportGraph(nn.Module):
@@ -131,7 +134,7 @@ class _ExportGraph(nn.Module):
                 cfg.legendre_polys, cfg.convention, encoder.dtype
             )
         else:
-            self.features = _Encode(copy.deepcopy(enc).cpu())
+            self.features = _Encode(copy.deepcopy(enc).cpu(), encoder.dtype)
         self.network = copy.deepcopy(encoder.network).cpu()
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
@@ -141,10 +144,17 @@ class _ExportGraph(nn.Module):
         return self.network(self.features(lonlat)).to(torch.float32)
 
 
-def export_onnx(encoder: LocationEncoder, path: str | os.PathLike[str], opset: int | None = None) -> Path:
+def export_onnx(
+    encoder: LocationEncoder,
+    path: str | os.PathLike[str],
+    opset: int | None = None,
+    input_dtype: str = "float32",
+) -> Path:
     """Write ``encoder`` as an ONNX model: ``lonlat`` (N, 2) degrees → ``embedding`` float32 (N, dim).
 
-    ``lonlat`` is float32 (float64 for float64 encoders). The config JSON and a format marker go
+    ``lonlat`` has ``input_dtype``: float32 (the default, what most tools produce) or float64
+    (a float64 encoder's coordinates unrounded). Inside, the features are float64 and the
+    network runs in the encoder's dtype (float32 or float64). The config JSON and a format marker go
     into ``metadata_props``; the file is checked with ``onnx.checker`` under a temporary name and
     only then renamed to ``path``, so a failed export never leaves a file with the final name.
     ``opset`` defaults to torch's exporter default. Raises ``ValueError`` naming the encoding and
@@ -152,9 +162,17 @@ def export_onnx(encoder: LocationEncoder, path: str | os.PathLike[str], opset: i
     """
     import onnx
 
+    if input_dtype not in INPUT_DTYPES:
+        raise ValueError(f"input_dtype must be one of {list(INPUT_DTYPES)}, got {input_dtype!r}")
+    if encoder.dtype not in (torch.float32, torch.float64):
+        raise ValueError(
+            f"ONNX export takes float32 or float64 encoders, this one is {encoder.dtype}; "
+            "export a float32 copy: export_onnx(copy.deepcopy(encoder).float(), path)"
+        )
     path = Path(path)
     graph = _ExportGraph(encoder).eval()
-    example = torch.zeros(8, 2, dtype=encoder.dtype)  # 8: torch.export specialises sizes 0 and 1
+    # 8 rows: torch.export specialises sizes 0 and 1.
+    example = torch.zeros(8, 2, dtype=INPUT_DTYPES[input_dtype])
     try:
         program = torch.onnx.export(
             graph,
@@ -181,16 +199,9 @@ def export_onnx(encoder: LocationEncoder, path: str | os.PathLike[str], opset: i
             "satclip_config": json.dumps(encoder.config.to_dict()),
         },
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        onnx.checker.check_model(tmp, full_check=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        onnx.save(model, str(tmp))
+        onnx.checker.check_model(str(tmp), full_check=True)
     return path
 
 
@@ -265,6 +276,11 @@ class OnnxEncoder:
     @property
     def dim(self) -> int:
         return int(self.config.network.dim_out)
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        """The graphs write float32 embeddings, whatever the encoder's dtype."""
+        return np.dtype(np.float32)
 
     @property
     def providers(self) -> list[str]:

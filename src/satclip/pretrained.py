@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from satclip._files import atomic_path, write_text
 from satclip.checkpoints import ModelFileError, load_file
 from satclip.encoder import LocationEncoder
 
@@ -137,31 +137,26 @@ def download(name: str, force: bool = False, progress: bool = True) -> Path:
         return dest
     base = os.environ.get("SATCLIP_HUB_URL", HUB_URL).rstrip("/")
     url = f"{base}/{model.repo}/resolve/main/{model.filename}"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            bar = _progress(total, model.filename, progress)
-            for block in iter(lambda: resp.read(1 << 20), b""):
-                out.write(block)
-                h.update(block)
-                bar.update(len(block))
-            bar.close()
-        size = tmp.stat().st_size
-        if total is not None and size != total:
-            raise ModelFileError(dest, f"download truncated: {size} of {total} bytes from {url}")
-        load_file(tmp)  # refuse to cache a file that does not load
-        os.replace(tmp, dest)
-        sidecar.write_text(f"{h.hexdigest()}  {dest.name}\n")
+        with atomic_path(dest, suffix=".part") as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                bar = _progress(total, model.filename, progress)
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(block)
+                    h.update(block)
+                    bar.update(len(block))
+                bar.close()
+            size = tmp.stat().st_size
+            if total is not None and size != total:
+                raise ModelFileError(dest, f"download truncated: {size} of {total} bytes from {url}")
+            load_file(tmp)  # refuse to cache a file that does not load
+        write_text(sidecar, f"{h.hexdigest()}  {dest.name}\n")
     except OSError as e:
         raise OSError(
             f"could not download {name} from {url}: {e}; check the network or set SATCLIP_HUB_URL"
         ) from e
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
@@ -184,6 +179,7 @@ def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu
     """A :class:`LocationEncoder` from a name in :func:`list_pretrained` or a model file path.
 
     Files are our ``.safetensors`` model files or published SatCLIP ``.ckpt`` checkpoints.
+    The encoder is returned in eval mode, so ``enc(lonlat)`` is deterministic (dropout off).
     """
     key = os.fspath(name_or_path)
     if key in PRETRAINED:

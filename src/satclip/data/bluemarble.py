@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from satclip._files import write_json
 from satclip.data.geometry import EQUATOR_KM, aeqd_inverse, patch_offsets_km, sample_equirectangular
 from satclip.data.sources import SOURCES, fetch
 
@@ -107,9 +108,7 @@ def _channels(cfg: BlueMarbleConfig) -> list[str]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_json(path, data, indent=2)
 
 
 def _params(cfg: BlueMarbleConfig, pixel_km: float) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from satclip._files import atomic_path, write_json
 from satclip.data.datasets import S2_BANDS
 
 PLANETARY_COMPUTER = "https://planetarycomputer.microsoft.com/api/stac/v1"
@@ -173,7 +174,6 @@ def _read_window(item: Any, lon: float, lat: float, size: int, rng: np.random.Ge
 def _write_patch(path: Path, data: np.ndarray, crs: Any, transform: Any) -> None:
     import rasterio
 
-    tmp = path.with_name(f".{path.name}.tmp")
     profile = {
         "driver": "GTiff",
         "width": data.shape[2],
@@ -184,9 +184,8 @@ def _write_patch(path: Path, data: np.ndarray, crs: Any, transform: Any) -> None
         "transform": transform,
         "compress": "deflate",
     }
-    with rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_path(path, suffix=path.suffix) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data)
-    os.replace(tmp, path)
 
 
 def build_s2(cfg: S2Config, out: str | os.PathLike[str], progress: bool = True) -> Path:
@@ -253,9 +252,7 @@ def build_s2(cfg: S2Config, out: str | os.PathLike[str], progress: bool = True) 
             with index.open("a", newline="") as f:
                 csv.writer(f).writerow([f"patch_{i}.tif", window.lon, window.lat])
             state["done"] = i + 1
-            tmp = state_file.with_name("state.json.tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, state_file)
+            write_json(state_file, state, indent=None)
             bar.update(1)
     state_file.unlink()
     os.replace(partial, out)

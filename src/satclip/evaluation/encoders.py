@@ -45,8 +45,8 @@ def _geoclip_features() -> FeatureFn:
         from geoclip import LocationEncoder as GeoCLIPLocationEncoder
     except ImportError as e:
         raise ImportError(
-            "the geoclip encoder needs the optional extra: bash scripts/setup.sh --geoclip "
-            f"(installs geoclip without replacing torch); import failed: {e}"
+            "the geoclip encoder needs the optional extra: pip install 'satclip[geoclip]' "
+            f"(scripts/setup.sh installs it); import failed: {e}"
         ) from e
     model = GeoCLIPLocationEncoder().eval()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from satclip._files import save_figure
+from satclip._files import atomic_open, save_figure, write_text
 from satclip.evaluation.encoders import resolve_encoder
 from satclip.evaluation.probes import PROBES, fit_score
 from satclip.evaluation.splits import folds
@@ -131,12 +131,6 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> Path:
     """results.csv (per fold), results.md (table) and one bar chart per task."""
     import matplotlib
@@ -146,13 +140,11 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".results.csv.tmp"
-    with tmp.open("w", newline="") as f:
+    with atomic_open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, out / "results.csv")
-    _atomic_write(out / "results.md", markdown(rows))
+    write_text(out / "results.md", markdown(rows))
     summary = summarise(rows)
     encoders = list(dict.fromkeys(r["encoder"] for r in rows))
     splits = list(dict.fromkeys(r["split"] for r in rows))

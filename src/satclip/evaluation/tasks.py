@@ -18,14 +18,12 @@ Each point also gets a continent (for the ``continent`` split). Built tasks are 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from satclip._files import atomic_path
 from satclip.data.bluemarble import land_mask, sample_land_points
 from satclip.data.sources import cache_root, fetch
 from satclip.evaluation.geodata import continents, grid_lookup, polygon_labels, read_gpkg_layer, read_image
@@ -154,10 +152,7 @@ def load_task(name: str) -> Task:
             classes = f["classes"] if f["classes"].size else None
             return Task(name, str(f["kind"]), f["lonlat"], f["y"], f["continent"], classes)
     task = TASKS[name]()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:
         np.savez(
             tmp,
             kind=task.kind,
@@ -166,8 +161,5 @@ def load_task(name: str) -> Task:
             continent=task.continent.astype(str),
             classes=np.asarray(task.classes if task.classes is not None else [], dtype=str),
         )
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     task.continent = task.continent.astype(str)
     return task

@@ -40,6 +40,10 @@ class Recording:
     def config(self):
         return self.inner.config
 
+    @property
+    def output_dtype(self):
+        return self.inner.output_dtype
+
     def embed_array(self, lonlat, batch_size=4096):
         self.sizes.append(len(lonlat))
         if self.fail_on_call is not None and len(self.sizes) == self.fail_on_call:

@@ -20,21 +20,23 @@ def check_lonlat_array(lonlat: np.ndarray, offset: int = 0) -> None:
             f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "
             "stack longitudes and latitudes as columns: np.stack([lon, lat], axis=1)"
         )
-    finite = np.isfinite(lonlat)
-    if not finite.all():
-        i = _first_bad(~finite.all(axis=1))
+    finite = np.isfinite(lonlat).all(axis=1)
+    lat = lonlat[:, 1]
+    with np.errstate(invalid="ignore"):
+        bad_lat = (lat < -90) | (lat > 90)
+    if finite.all() and not bad_lat.any():
+        return
+    # The first bad row, whatever its fault.
+    i = _first_bad(~finite | bad_lat)
+    if not finite[i]:
         raise ValueError(
             f"non-finite coordinate at index {i + offset}: (lon, lat) = "
             f"({lonlat[i, 0]}, {lonlat[i, 1]}); drop or fill NaN/inf rows first"
         )
-    lat = lonlat[:, 1]
-    bad_lat = (lat < -90) | (lat > 90)
-    if bad_lat.any():
-        i = _first_bad(bad_lat)
-        raise ValueError(
-            f"latitude out of range [-90, 90] at index {i + offset}: (lon, lat) = "
-            f"({lonlat[i, 0]}, {lonlat[i, 1]}); is the input in (lon, lat) order and in degrees?"
-        )
+    raise ValueError(
+        f"latitude out of range [-90, 90] at index {i + offset}: (lon, lat) = "
+        f"({lonlat[i, 0]}, {lonlat[i, 1]}); is the input in (lon, lat) order and in degrees?"
+    )
 
 
 def wrap_longitude(lon: torch.Tensor) -> torch.Tensor:

@@ -250,7 +250,7 @@ def embedding_raster(
     _check_target(out, kind)
     _require(kind)
 
-    dtype = np.dtype(np.float64 if encoder.config.dtype == "float64" else np.float32)
+    dtype = np.dtype(np.float64 if encoder.output_dtype == np.float64 else np.float32)
     fit = fit_pca(encoder, grid, pca, batch=min(4096, tile * tile)) if pca is not None else None
     names = [f"pc_{i}" for i in range(pca)] if pca is not None else [f"emb_{i}" for i in range(encoder.dim)]
     attrs: dict[str, Any] = {
@@ -301,7 +301,11 @@ def _require(kind: str) -> None:
             if int(zarr.__version__.split(".")[0]) < 3:
                 raise ImportError(f"zarr {zarr.__version__} is too old")
     except ImportError as e:
-        need = "rasterio: pip install 'satclip[data]'" if kind == "cog" else "zarr>=3: pip install 'zarr>=3'"
+        need = (
+            "rasterio: pip install 'satclip[raster]'"
+            if kind == "cog"
+            else "zarr>=3: pip install 'satclip[raster]'"
+        )
         raise ImportError(f"writing {'a GeoTIFF' if kind == 'cog' else 'Zarr'} needs {need} ({e})") from e
 
 

@@ -116,6 +116,7 @@ class _DiesAfter:
     def __init__(self, encoder, n=None):
         self.encoder, self.n, self.rows = encoder, n, 0
         self.config, self.dim, self.training_index = encoder.config, encoder.dim, None
+        self.output_dtype = encoder.output_dtype
         self.state_dict = encoder.state_dict
 
     def embed_array(self, lonlat, batch_size=4096):

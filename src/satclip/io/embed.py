@@ -14,14 +14,25 @@ import json
 import os
 import shutil
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from satclip._files import exclusive_lock, write_json
 from satclip.checkpoints import content_sha256
 from satclip.io.readers import InputTable
-from satclip.io.writers import LAYOUTS, NpyData, geo_metadata, merge_parts, output_table, write_part
+from satclip.io.writers import (
+    LAYOUTS,
+    NPY_HEADER_BYTES,
+    NpyData,
+    file_crc32,
+    geo_metadata,
+    merge_parts,
+    output_table,
+    write_part,
+)
 
 OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet")
 
@@ -38,12 +49,6 @@ def model_fingerprint(encoder: Any) -> str:
     return h.hexdigest()
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def embed_file(
     encoder: Any,
     src: str | os.PathLike[str],
@@ -57,13 +62,16 @@ def embed_file(
     chunk_rows: int = 65536,
     resume: bool = False,
     progress: bool = True,
+    crs: Any | None = None,
+    delimiter: str | None = None,
 ) -> int:
     """Embed every row of ``src`` into ``dst`` and return the number of rows.
 
     ``src``: CSV, Parquet, GeoParquet or a vector file (GeoJSON, GeoPackage, FlatGeobuf,
     Shapefile); points from ``lon_col``/``lat_col`` or from a geometry (see
-    :class:`satclip.io.readers.InputTable`). ``dst``: ``.npy`` (embeddings only, float32
-    (N, dim)) or ``.parquet`` (input columns plus the embedding, as one fixed-size-list column
+    :class:`satclip.io.readers.InputTable`, which also explains ``crs`` and ``delimiter``).
+    ``dst``: ``.npy`` (embeddings only, (N, dim) in the model's output dtype: float32, or
+    float64 for float64 models) or ``.parquet`` (input columns plus the embedding, as one fixed-size-list column
     ``embedding`` or as ``emb_0..`` columns by ``layout``). The Parquet is GeoParquet when the
     input has a geometry (kept, with its CRS) or ``geoparquet`` asks for point geometries.
     ``ood`` adds ``ood_km`` and ``on_water`` (see :func:`satclip.ood.ood_flags`). ``encoder`` is a
@@ -80,7 +88,7 @@ def embed_file(
     geoparquet = geoparquet or kind == ".geoparquet"
     if kind == ".npy" and (geoparquet or ood):
         raise ValueError(f"{dst}: .npy holds embeddings only; write .parquet for --geoparquet or --ood")
-    table = InputTable(src, lon_col, lat_col, geometry_col)
+    table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter)
     stat = src.stat()
     run = {
         "input": str(src.resolve()),
@@ -92,23 +100,47 @@ def embed_file(
         "geoparquet": geoparquet,
         "ood": ood,
         "chunk_rows": chunk_rows,
+        "crs": table.crs,
+        "delimiter": table.delimiter,
         "model": model_fingerprint(encoder),
     }
     work = dst.parent / f".{dst.name}.partial"
-    state = _start(work, run, resume)
+    with exclusive_lock(dst.parent / f".{dst.name}.lock", str(dst)):
+        row_bytes = encoder.dim * np.dtype(encoder.output_dtype).itemsize
+        state = _start(work, run, resume, kind, row_bytes)
+        rows = _embed_chunks(
+            encoder, table, state, work, dst, kind, layout, geoparquet, ood, chunk_rows, progress
+        )
+    return rows
+
+
+def _embed_chunks(
+    encoder: Any,
+    table: InputTable,
+    state: dict[str, Any],
+    work: Path,
+    dst: Path,
+    kind: str,
+    layout: str,
+    geoparquet: bool,
+    ood: bool,
+    chunk_rows: int,
+    progress: bool,
+) -> int:
     flags = None
     if ood:
         from satclip.ood import OODIndex
 
         flags = OODIndex.for_encoder(encoder)
-    dtype = np.dtype(np.float64 if encoder.config.dtype == "float64" else np.float32)
-    npy = NpyData(work / "data.npy", encoder.dim, dtype, state["rows_done"]) if kind == ".npy" else None
     bar = _bar(table.total_rows, state["rows_done"], progress)
+    npy = None
     try:
+        if kind == ".npy":
+            npy = NpyData(work / "data.npy", encoder.dim, np.dtype(encoder.output_dtype), state["rows_done"])
         for chunk in table.chunks(chunk_rows, skip=state["rows_done"]):
             emb = encoder.embed_array(chunk.lonlat)
             if npy is not None:
-                npy.write(emb)
+                crc = npy.write(emb)
             else:
                 extra = flags(chunk.lonlat) if flags is not None else {}
                 out = output_table(
@@ -117,18 +149,19 @@ def embed_file(
                     emb,
                     layout,
                     table.geometry,
-                    table.coords is None,
+                    table.derived_points,
                     geoparquet,
                     extra,
                 )
-                write_part(out, work / f"part-{len(state['parts']):06d}.parquet")
+                crc = write_part(out, _part(work, len(state["parts"])))
             state["parts"].append(len(emb))
+            state["crc32"].append(crc)
             state["rows_done"] += len(emb)
-            _write_json(work / "state.json", state)
+            write_json(work / "state.json", state)
             bar.update(len(emb))
         rows = state["rows_done"]
         if rows == 0:
-            raise ValueError(f"{src}: no data rows to embed")
+            raise ValueError(f"{table.path}: no data rows to embed")
         final = work / f"final{kind}"
         if npy is not None:
             npy.finish(rows)
@@ -140,9 +173,16 @@ def embed_file(
                 geo = geo_metadata(table.geometry.column, table.geometry.crs)
             elif geoparquet:
                 geo = geo_metadata("geometry", None)
-            parts = [work / f"part-{i:06d}.parquet" for i in range(len(state["parts"]))]
-            merge_parts(parts, final, geo)
+            merge_parts([_part(work, i) for i in range(len(state["parts"]))], final, geo)
         os.replace(final, dst)
+    except OSError as e:
+        # Disk full, permissions, I/O errors: what is recorded as done stays for --resume.
+        raise OSError(
+            e.errno,
+            f"{dst}: writing failed ({e.strerror or e}); no file was written under this name. "
+            f"The {state['rows_done']} rows done are kept in {work}: fix the cause (free disk space?) "
+            "and rerun with --resume",
+        ) from e
     except ValueError:
         # Bad input: the input has to change, so there is nothing to resume.
         shutil.rmtree(work, ignore_errors=True)
@@ -155,21 +195,76 @@ def embed_file(
     return rows
 
 
-def _start(work: Path, run: dict[str, Any], resume: bool) -> dict[str, Any]:
+def _part(work: Path, i: int) -> Path:
+    return work / f"part-{i:06d}.parquet"
+
+
+def _read_state(state_file: Path) -> dict[str, Any] | None:
+    """The recorded state, or None (with a message) when it is missing or unreadable."""
+    try:
+        state = json.loads(state_file.read_text())
+        if not isinstance(state, dict) or not {"run", "rows_done", "parts", "crc32"} <= set(state):
+            raise ValueError("fields missing")
+        if len(state["parts"]) != len(state["crc32"]) or sum(state["parts"]) != state["rows_done"]:
+            raise ValueError("inconsistent counts")
+        return state
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, OSError) as e:
+        print(f"{state_file} is unreadable ({e}); starting over", file=sys.stderr)
+        return None
+
+
+def _verified_prefix(work: Path, state: dict[str, Any], kind: str, row_bytes: int) -> int:
+    """How many recorded chunks are intact on disk (present, complete, same checksum)."""
+    if kind == ".npy":
+        try:
+            f = (work / "data.npy").open("rb")
+        except FileNotFoundError:
+            return 0
+        with f:
+            f.seek(NPY_HEADER_BYTES)
+            for i, (n, crc) in enumerate(zip(state["parts"], state["crc32"], strict=True)):
+                block = f.read(n * row_bytes)
+                if len(block) != n * row_bytes or zlib.crc32(block) != crc:
+                    return i
+        return len(state["parts"])
+    for i, crc in enumerate(state["crc32"]):
+        try:
+            if file_crc32(_part(work, i)) != crc:
+                return i
+        except FileNotFoundError:
+            return i
+    return len(state["parts"])
+
+
+def _start(work: Path, run: dict[str, Any], resume: bool, kind: str, row_bytes: int) -> dict[str, Any]:
     """The state to continue from: a matching earlier run's with ``resume``, else a fresh one."""
     state_file = work / "state.json"
-    if resume and state_file.exists():
-        old = json.loads(state_file.read_text())
+    old = _read_state(state_file) if resume and work.is_dir() else None
+    if old is not None:
         changed = [k for k in run if old.get("run", {}).get(k) != run[k]]
         if changed:
             raise ValueError(
                 f"{work}: cannot resume, the earlier run differs in {changed} (input file changed, "
                 "other options or another model); rerun without --resume to start over"
             )
-        # Parts written after the last recorded state (a kill between the two) are redone.
-        for p in work.glob("part-*.parquet*"):
-            if p.name.endswith(".tmp") or int(p.stem.split("-")[1]) >= len(old["parts"]):
+        intact = _verified_prefix(work, old, kind, row_bytes)
+        if intact < len(old["parts"]):
+            print(
+                f"chunk {intact} in {work} is missing or corrupt; redoing it and the chunks after it",
+                file=sys.stderr,
+            )
+            old["parts"], old["crc32"] = old["parts"][:intact], old["crc32"][:intact]
+            old["rows_done"] = sum(old["parts"])
+            write_json(state_file, old)
+        # Parts written after the last recorded state (a kill between the two) are redone, and
+        # temporary files of a killed write are dropped.
+        for p in work.glob("part-*.parquet"):
+            if int(p.stem.split("-")[1]) >= len(old["parts"]):
                 p.unlink()
+        for p in work.glob(".*.tmp*"):
+            p.unlink()
         print(f"resuming: {old['rows_done']} rows already done", file=sys.stderr)
         return old
     if work.exists():
@@ -180,8 +275,8 @@ def _start(work: Path, run: dict[str, Any], resume: bool) -> dict[str, Any]:
             )
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    state = {"run": run, "rows_done": 0, "parts": []}
-    _write_json(state_file, state)
+    state = {"run": run, "rows_done": 0, "parts": [], "crc32": []}
+    write_json(state_file, state)
     return state
 
 

@@ -61,18 +61,29 @@ def _centres(lon: np.ndarray, lat: np.ndarray, index: np.ndarray, n: int) -> tup
     )
 
 
+def _as_crs(crs: Any) -> Any:
+    from pyproj import CRS
+
+    return CRS.from_json_dict(crs) if isinstance(crs, dict) else CRS.from_user_input(crs)
+
+
+def is_lonlat_crs(crs: Any) -> bool:
+    """Whether ``crs`` (a PROJJSON dict or anything pyproj accepts) is WGS 84 lon/lat degrees."""
+    src = _as_crs(crs)
+    return src.to_string() in _LONLAT_CRS or bool(src.equals("OGC:CRS84"))
+
+
 def to_lonlat(geoms: np.ndarray, crs: Any | None) -> np.ndarray:
     """Reproject shapely geometries from ``crs`` (anything pyproj accepts; None = lon/lat) to lon/lat."""
     import shapely
 
     if crs is None:
         return geoms
-    from pyproj import CRS, Transformer
+    from pyproj import Transformer
 
-    src = CRS.from_json_dict(crs) if isinstance(crs, dict) else CRS.from_user_input(crs)
-    if src.to_string() in _LONLAT_CRS or src.equals("OGC:CRS84"):
+    if is_lonlat_crs(crs):
         return geoms
-    t = Transformer.from_crs(src, "EPSG:4326", always_xy=True)
+    t = Transformer.from_crs(_as_crs(crs), "EPSG:4326", always_xy=True)
     return shapely.transform(geoms, lambda xy: np.stack(t.transform(xy[:, 0], xy[:, 1]), axis=1))
 
 

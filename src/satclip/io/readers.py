@@ -9,6 +9,8 @@ streaming readers, vector files through GDAL's Arrow stream (pyogrio).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -21,7 +23,10 @@ import numpy as np
 from satclip._coords import check_lonlat_array
 
 OGR_SUFFIXES = {".geojson", ".json", ".gpkg", ".fgb", ".shp", ".geojsonl", ".geojsons"}
-TABLE_SUFFIXES = {".csv", ".txt", ".parquet", ".geoparquet"}
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
+# Delimiters tried when a CSV's is not given: comma, semicolon (European locales), tab, pipe.
+CSV_DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 1 << 16
 
 
 def require(module: str, extra: str) -> Any:
@@ -56,6 +61,13 @@ class InputTable:
     ``lon_col``/``lat_col`` name coordinate columns; ``geometry_col`` a WKB geometry column.
     Left as None, a file with a geometry (GeoParquet, vector files) uses it unless it also has
     ``lon`` and ``lat`` columns, and any other file uses ``lon`` and ``lat``.
+
+    ``crs`` (anything pyproj accepts, e.g. ``"EPSG:2056"``) declares the coordinate columns'
+    CRS: they are then x/y (easting, northing) and are reprojected to lon/lat; for a geometry
+    input it names the CRS of a file that declares none. CSV files may have a UTF-8 byte-order
+    mark (Excel), quoted headers, and a delimiter that is sniffed from ``,`` ``;`` tab ``|``
+    unless ``delimiter`` is given; with a delimiter other than a comma, decimal commas
+    (``48,86``) are read as decimal points.
     """
 
     def __init__(
@@ -64,6 +76,8 @@ class InputTable:
         lon_col: str | None = None,
         lat_col: str | None = None,
         geometry_col: str | None = None,
+        crs: Any | None = None,
+        delimiter: str | None = None,
     ) -> None:
         require("pyarrow", "io")
         self.path = Path(path)
@@ -75,7 +89,10 @@ class InputTable:
                 f"{self.path}: unsupported input type {suffix!r}; use .csv, .parquet (GeoParquet too), "
                 ".geojson, .gpkg, .fgb or .shp"
             )
-        self.kind = "ogr" if suffix in OGR_SUFFIXES else "csv" if suffix in (".csv", ".txt") else "parquet"
+        self.kind = "ogr" if suffix in OGR_SUFFIXES else "parquet" if "parquet" in suffix else "csv"
+        if delimiter is not None and self.kind != "csv":
+            raise ValueError(f"{self.path}: a delimiter applies to CSV files only")
+        self.delimiter = _check_delimiter(delimiter) if delimiter is not None else None
         self.columns, self.total_rows, geometry = self._inspect()
         if geometry_col is not None and lon_col is None and lat_col is None:
             if geometry_col not in self.columns:
@@ -96,13 +113,44 @@ class InputTable:
                     f"{self.path}: no column(s) {missing}; columns are {self.columns}. Name them with "
                     "--lon-col / --lat-col, or --geometry-col for a geometry column"
                 )
+        self.crs = None if crs is None else _crs_json(crs)
+        if self.crs is not None and self.coords is None:
+            assert geometry is not None
+            if geometry.crs is not None and not _same_crs(geometry.crs, self.crs):
+                raise ValueError(
+                    f"{self.path}: the file declares its CRS ({_crs_name(geometry.crs)}), which differs "
+                    f"from --crs {_crs_name(self.crs)}; drop --crs to use the file's own"
+                )
+            geometry = Geometry(geometry.column, self.crs)
         self.geometry = geometry
+        self._transformer = None
+        if self.crs is not None and self.coords is not None and not _is_lonlat(self.crs):
+            from pyproj import CRS, Transformer
+
+            self._transformer = Transformer.from_crs(
+                CRS.from_json_dict(self.crs), "EPSG:4326", always_xy=True
+            )
+
+    @property
+    def derived_points(self) -> bool:
+        """Whether the embedded points are not the input's own lon/lat columns (they come from
+        geometries, or from x/y columns in another CRS): the output then says which point was used."""
+        return self.coords is None or self._transformer is not None
 
     def _inspect(self) -> tuple[list[str], int | None, Geometry | None]:
         if self.kind == "csv":
-            with self.path.open() as f:
-                header = f.readline().strip().split(",")
-            return [h.strip().strip('"') for h in header], None, None
+            import pyarrow as pa
+
+            if self.delimiter is None:
+                self.delimiter = sniff_delimiter(self.path)
+            try:
+                # The CSV parser itself reads the header: a byte-order mark, quotes and
+                # delimiters inside quotes are handled as they are for the rows.
+                with self._open_csv({}) as reader:
+                    names = reader.schema.names
+            except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+                raise ValueError(self._csv_error(e)) from None
+            return names, _count_csv_rows(self.path), None
         if self.kind == "parquet":
             import pyarrow.parquet as pq
 
@@ -129,24 +177,37 @@ class InputTable:
 
             yield from pq.ParquetFile(self.path).iter_batches(batch_size=rows)
         elif self.kind == "csv":
-            import pyarrow.csv as pacsv
-
-            types = {c: pa.string() for c in self.coords or ()}
+            # Coordinates are read as text so that a bad value can be reported with its row
+            # (_float_column); they are written out as float64.
             try:
-                reader = pacsv.open_csv(
-                    self.path,
-                    read_options=pacsv.ReadOptions(block_size=1 << 22),
-                    # Read as text so that a bad value can be reported with its row (_float_column).
-                    convert_options=pacsv.ConvertOptions(column_types=types),
-                )
+                reader = self._open_csv({c: pa.string() for c in self.coords or ()})
             except pa.ArrowInvalid as e:
-                raise ValueError(f"{self.path}: not a readable CSV file: {e}") from None
-            yield from reader
+                raise ValueError(self._csv_error(e)) from None
+            with reader:
+                yield from reader
         else:
             from pyogrio.raw import open_arrow
 
             with open_arrow(self.path, batch_size=rows, use_pyarrow=True) as (_, reader):
                 yield from reader
+
+    def _csv_error(self, e: Exception) -> str:
+        if isinstance(e, UnicodeDecodeError):
+            return f"{self.path}: not UTF-8 text ({e}); save the file as UTF-8 (Excel: 'CSV UTF-8')"
+        return (
+            f"{self.path}: not a readable CSV file with delimiter {self.delimiter!r}: {e}; "
+            "name the delimiter with --delimiter if it is another"
+        )
+
+    def _open_csv(self, types: dict[str, Any]) -> Any:
+        import pyarrow.csv as pacsv
+
+        return pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(delimiter=self.delimiter or ","),
+            convert_options=pacsv.ConvertOptions(column_types=types),
+        )
 
     def chunks(self, rows: int, skip: int = 0) -> Iterator[Chunk]:
         """Tables of ``rows`` rows (the last may be shorter), starting after ``skip`` rows."""
@@ -155,14 +216,39 @@ class InputTable:
         first = skip
         try:
             for table in _rebatch(self._batches(rows), rows, skip):
-                yield Chunk(table, self._lonlat(table, first), first)
+                lonlat, table = self._lonlat(table, first)
+                yield Chunk(table, lonlat, first)
                 first += table.num_rows
         except pa.ArrowInvalid as e:
             raise ValueError(f"{self.path}: cannot read values: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(self._csv_error(e)) from None
 
-    def _lonlat(self, table: Any, first_row: int) -> np.ndarray:
+    def _lonlat(self, table: Any, first_row: int) -> tuple[np.ndarray, Any]:
+        """The (n, 2) lon/lat of a table's rows, and the table with text coordinates as float64."""
         if self.coords is not None:
-            lonlat = np.stack([_float_column(table, c, first_row, self.path) for c in self.coords], axis=1)
+            import pyarrow as pa
+
+            decimal_comma = self.kind == "csv" and self.delimiter != ","
+            values, problems = [], []
+            for c in self.coords:
+                v, problem = _float_column(table, c, first_row, self.path, decimal_comma)
+                if problem is not None:
+                    problems.append(problem)
+                elif pa.types.is_string(table.schema.field(c).type):
+                    table = table.set_column(table.schema.get_field_index(c), c, pa.array(v))
+                values.append(v)
+            lonlat = np.stack(values, axis=1)
+            # The first bad row is named, whatever its fault: rows before the first value that
+            # is not a number are checked (and reprojected) first.
+            first_text = min(problems) if problems else None
+            if first_text is not None:
+                lonlat = lonlat[: first_text[0]]
+            if self._transformer is not None:
+                lonlat = self._reproject(lonlat, first_row)
+            if first_text is not None:
+                self._check(lonlat, first_row)
+                raise ValueError(first_text[1])
         else:
             import shapely
 
@@ -180,10 +266,30 @@ class InputTable:
                 lonlat = representative_lonlat(geoms, self.geometry.crs, first_row)
             except ValueError as e:
                 raise ValueError(f"{self.path}: {e}") from None
+        self._check(lonlat, first_row)
+        return lonlat, table
+
+    def _check(self, lonlat: np.ndarray, first_row: int) -> None:
         try:
             check_lonlat_array(lonlat, offset=first_row)
         except ValueError as e:
             raise ValueError(f"{self.path}: {e} (rows count data rows from 0)") from None
+
+    def _reproject(self, xy: np.ndarray, first_row: int) -> np.ndarray:
+        assert self._transformer is not None
+        finite = np.isfinite(xy).all(axis=1)
+        lon, lat = self._transformer.transform(xy[:, 0], xy[:, 1])
+        lonlat = np.stack([np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)], axis=1)
+        bad = finite & ~np.isfinite(lonlat).all(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{self.path}: row {first_row + i}: (x, y) = ({xy[i, 0]}, {xy[i, 1]}) has no lon/lat in "
+                f"{_crs_name(self.crs)} (outside the projection's domain?); is --crs right? "
+                "(rows count data rows from 0)"
+            )
+        # Non-finite input stays non-finite and is named by the common check.
+        lonlat[~finite] = xy[~finite]
         return lonlat
 
 
@@ -210,37 +316,136 @@ def _rebatch(batches: Iterator[Any], rows: int, skip: int) -> Iterator[Any]:
         yield pa.Table.from_batches(buf)
 
 
-def _float_column(table: Any, name: str, first_row: int, src: Path) -> np.ndarray:
-    """A column as float64; a value that is not a number raises naming its row."""
+def _float_column(
+    table: Any, name: str, first_row: int, src: Path, decimal_comma: bool = False
+) -> tuple[np.ndarray, tuple[int, str] | None]:
+    """A column as float64, and its first value that is not a number (empty, text) as
+    (position, message), or None. Such values are NaN in the array.
+
+    ``decimal_comma``: text values may use a comma as the decimal mark (``48,86``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     col = table.column(name)
+    problem = None
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        text = pc.utf8_trim_whitespace(pc.replace_substring(col, ",", ".") if decimal_comma else col)
         try:
-            col = pc.cast(col, pa.float64())
+            col = pc.cast(text, pa.float64())
         except pa.ArrowInvalid:
-            for i, v in enumerate(col.to_pylist()):
+            values = np.full(len(text), np.nan)
+            for i, v in enumerate(text.to_pylist()):
                 try:
-                    float(v)
+                    values[i] = float(v) if v else np.nan
+                    if not v or not _is_number_text(v):
+                        raise ValueError(v)
                 except (TypeError, ValueError):
-                    raise ValueError(
-                        f"{src}: row {first_row + i}: {name} value {v!r} is not a number "
-                        "(rows count data rows from 0)"
-                    ) from None
-            raise
+                    if problem is None:
+                        shown = col[i].as_py()
+                        what = "is empty" if not v else f"value {shown!r} is not a number"
+                        problem = (
+                            i,
+                            f"{src}: row {first_row + i}: {name} {what} (rows count data rows from 0)",
+                        )
+                    values[i] = np.nan
+            return values, problem
     elif not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
         raise ValueError(f"{src}: column {name} has type {col.type}, expected numbers in degrees")
     if col.null_count:
         i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-        raise ValueError(f"{src}: row {first_row + i}: {name} is empty (rows count data rows from 0)")
-    return col.to_numpy().astype(np.float64)
+        problem = (i, f"{src}: row {first_row + i}: {name} is empty (rows count data rows from 0)")
+        col = pc.fill_null(col, np.nan)
+    return col.to_numpy().astype(np.float64), problem
+
+
+def _is_number_text(v: str) -> bool:
+    """What Arrow's cast accepts as a float, which Python's float() also does (so it agrees)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        pc.cast(pa.array([v]), pa.float64())
+        return True
+    except pa.ArrowInvalid:
+        return False
 
 
 def _crs_json(crs: Any) -> dict[str, Any]:
+    require("pyproj", "geo")
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return CRS.from_user_input(crs).to_json_dict()
+    except CRSError as e:
+        raise ValueError(f"unknown CRS {crs!r}: {e}; give e.g. EPSG:4326 or EPSG:3857") from None
+
+
+def _crs_name(crs: dict[str, Any]) -> str:
     from pyproj import CRS
 
-    return CRS.from_user_input(crs).to_json_dict()
+    c = CRS.from_json_dict(crs)
+    code = c.to_authority()
+    return f"{code[0]}:{code[1]}" if code else c.name
+
+
+def _same_crs(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    from pyproj import CRS
+
+    return bool(CRS.from_json_dict(a).equals(CRS.from_json_dict(b), ignore_axis_order=True))
+
+
+def _is_lonlat(crs: dict[str, Any]) -> bool:
+    from satclip.io.points import is_lonlat_crs
+
+    return is_lonlat_crs(crs)
+
+
+def _check_delimiter(delimiter: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    d = named.get(delimiter, delimiter)
+    if len(d) != 1 or d in '"\r\n':
+        raise ValueError(
+            f"delimiter must be one character (or tab, comma, semicolon, pipe), got {delimiter!r}"
+        )
+    return d
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The CSV delimiter among ``CSV_DELIMITERS`` that splits the first lines into the same
+    number of fields, the most fields in the header winning (a comma when nothing splits)."""
+    with path.open("rb") as f:
+        sample = f.read(_SNIFF_BYTES).decode("utf-8-sig", errors="replace")
+    lines = sample.splitlines()
+    if len(sample) == _SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut off
+    lines = [ln for ln in lines[:50] if ln.strip()]
+    if not lines:
+        return ","
+    best, best_key = ",", (False, 1)
+    for d in CSV_DELIMITERS:
+        try:
+            counts = [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=d)]
+        except csv.Error:
+            continue
+        if not counts or counts[0] < 2:
+            continue
+        key = (len(set(counts)) == 1, counts[0])
+        if key > best_key:
+            best, best_key = d, key
+    return best
+
+
+def _count_csv_rows(path: Path) -> int:
+    """Data rows of a CSV by its line breaks (for the progress bar; quoted line breaks overcount)."""
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    if last != b"\n":
+        lines += 1
+    return max(0, lines - 1)
 
 
 def _geoparquet_geometry(metadata: dict[bytes, bytes] | None) -> Geometry | None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from satclip._files import atomic_path
 from satclip.io.readers import Geometry
 
 NPY_HEADER_BYTES = 128
@@ -46,9 +48,12 @@ class NpyData:
         self.f.truncate(size)
         self.f.seek(size)
 
-    def write(self, emb: np.ndarray) -> None:
-        self.f.write(np.ascontiguousarray(emb, dtype=self.dtype).tobytes())
+    def write(self, emb: np.ndarray) -> int:
+        """Append rows; returns the CRC-32 of their bytes (checked when a run is resumed)."""
+        data = np.ascontiguousarray(emb, dtype=self.dtype).tobytes()
+        self.f.write(data)
         self.f.flush()
+        return zlib.crc32(data)
 
     def finish(self, rows: int) -> None:
         self.f.seek(0)
@@ -111,13 +116,24 @@ def _dictionary_columns(names: list[str]) -> list[str]:
     return [n for n in names if n != "embedding" and not n.startswith("emb_")]
 
 
-def write_part(table: Any, path: Path) -> None:
-    """One chunk as a Parquet file, renamed into place only once complete."""
+def file_crc32(path: Path) -> int:
+    """CRC-32 of a file's bytes."""
+    crc = 0
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def write_part(table: Any, path: Path) -> int:
+    """One chunk as a Parquet file, renamed into place only once complete; returns its CRC-32
+    (checked when a run is resumed)."""
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="none", use_dictionary=_dictionary_columns(table.column_names))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="none", use_dictionary=_dictionary_columns(table.column_names))
+        crc = file_crc32(tmp)
+    return crc
 
 
 def merge_parts(parts: list[Path], out: Path, geo: bytes | None) -> None:

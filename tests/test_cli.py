@@ -147,3 +147,78 @@ def test_export_onnx_and_embed_with_the_onnx_backend(tmp_path, model_file, point
         assert main([*argv, "--backend", "onnx", "-q"]) == 0
         np.testing.assert_allclose(np.load(out), ref, atol=1e-5)
     assert main(["embed", str(src), "-o", str(out), "--model", str(onnx_file), "-q"]) == 2
+
+
+def test_western_and_southern_bboxes_need_no_trick(tmp_path, model_file):
+    import rasterio
+
+    out = tmp_path / "w.tif"
+    argv = ["raster", "--model", str(model_file), "--bbox", "-10,-40,-9,-39.5", "--resolution", "0.25"]
+    assert main([*argv, "-o", str(out), "--pca", "2", "-q"]) == 0
+    with rasterio.open(out) as ds:
+        assert (ds.transform.c, ds.transform.f) == (-10, -39.5)
+
+
+def _coordinate_options():
+    """(command, option) for every option whose value is a coordinate or a list of them."""
+    from satclip.cli import build_parser
+
+    found = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if hasattr(action, "choices") and isinstance(action.choices, dict):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif "--bbox" in action.option_strings:
+                found.append((tuple(path), "--bbox"))
+
+    walk(build_parser(), [])
+    return found
+
+
+def test_every_coordinate_option_takes_negative_values():
+    from satclip.cli import _join_negative_values, build_parser
+
+    options = _coordinate_options()
+    assert {cmd for cmd, _ in options} == {("raster",), ("data", "s2")}
+    parser = build_parser()
+    required = {
+        ("raster",): ["--model", "m", "--resolution", "1", "-o", "x.tif"],
+        ("data", "s2"): ["--n", "1", "--out", "d"],
+    }
+    for cmd, opt in options:
+        for text, want in [
+            ("-10,-40,-9.5,-39", (-10, -40, -9.5, -39)),
+            ("-1e1,40,10,5e1", (-10, 40, 10, 50)),
+        ]:
+            argv = [*cmd, opt, text, *required[cmd]]
+            assert parser.parse_args(_join_negative_values(parser, argv)).bbox == want, (cmd, text)
+
+
+def test_export_onnx_dtype_choice_and_float32_coordinates(tmp_path):
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=6)
+    enc = satclip.LocationEncoder(sh, satclip.create_network("siren", dim_in=36, dim_out=4), dtype="float64")
+    model = satclip.save(enc, tmp_path / "m64.safetensors")
+    pts = np.array([[2.35, 48.86], [-74.0, 40.71]])
+    for dtype, np_dtype in [(None, np.float32), ("float64", np.float64)]:
+        out = tmp_path / f"m-{dtype}.onnx"
+        assert main(["export-onnx", str(model), "-o", str(out), *(["--dtype", dtype] if dtype else [])]) == 0
+        session = ort.InferenceSession(str(out))
+        got = session.run(None, {"lonlat": pts.astype(np_dtype)})[0]
+        np.testing.assert_allclose(got, enc.embed_array(pts), atol=1e-5)
+
+
+def test_satclip_ood_after_import_satclip():
+    import subprocess
+    import sys
+
+    code = "import satclip; print(satclip.ood.ood_flags.__name__, satclip.io.embed_file.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ood_flags", "embed_file"]
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        satclip.nonexistent  # noqa: B018

@@ -17,12 +17,21 @@ from satclip.pretrained import list_pretrained, load
 __version__ = "0.1.0"
 
 
+# Subpackages and modules with optional dependencies, imported on first use as attributes
+# (``satclip.ood.ood_flags(...)`` after ``import satclip``), so that ``import satclip`` needs
+# torch and numpy only.
+_LAZY_MODULES = ("dask", "data", "evaluation", "io", "maps", "onnx_export", "ood", "raster", "training")
+
+
 def __getattr__(name: str) -> object:
-    # Lazily, so that ``import satclip`` needs torch and numpy only.
+    import importlib
+
     if name == "embed_geodataframe":
         from satclip.io import embed_geodataframe
 
         return embed_geodataframe
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"satclip.{name}")
     raise AttributeError(f"module 'satclip' has no attribute {name!r}")
 
 

@@ -49,17 +49,20 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         resume=args.resume,
         progress=not args.quiet,
+        crs=args.crs,
+        delimiter=args.delimiter,
     )
     print(f"wrote {n} embeddings of dim {enc.dim} to {args.output}")
     return 0
 
 
-def _bbox(text: str) -> tuple[float, float, float, float]:
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """W,S,E,N degrees (argparse type)."""
     try:
         w, s, e, n = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"bbox must be W,S,E,N in degrees, e.g. 5.9,45.8,10.5,47.8; got {text!r}"
+            f"bbox must be W,S,E,N in degrees, e.g. 5.9,45.8,10.5,47.8 or -10,40,10,50; got {text!r}"
         ) from None
     return w, s, e, n
 
@@ -99,7 +102,7 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     import satclip
     from satclip.onnx_export import export_onnx
 
-    out = export_onnx(satclip.load(args.model), args.output)
+    out = export_onnx(satclip.load(args.model), args.output, input_dtype=args.dtype)
     print(f"wrote {out}")
     return 0
 
@@ -125,6 +128,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     s.add_argument("--lat-col", help="latitude column (default lat)")
     s.add_argument("--geometry-col", help="WKB geometry column (default: the file's own geometry)")
     s.add_argument(
+        "--crs",
+        help="CRS of the coordinate columns, e.g. EPSG:2056: they are then x/y and are reprojected "
+        "(default lon/lat degrees; for vector files, the file's own CRS)",
+    )
+    s.add_argument(
+        "--delimiter",
+        help="CSV delimiter: one character, or tab, comma, semicolon, pipe (default: sniffed; with "
+        "a delimiter other than a comma, decimal commas are read)",
+    )
+    s.add_argument(
         "--layout",
         choices=["list", "columns"],
         default="list",
@@ -149,7 +162,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "raster", help="an embedding raster of a bounding box: Cloud-Optimised GeoTIFF or Zarr"
     )
     s.add_argument("--model", required=True)
-    s.add_argument("--bbox", required=True, type=_bbox, help="W,S,E,N in degrees")
+    s.add_argument("--bbox", required=True, type=parse_bbox, help="W,S,E,N in degrees")
     s.add_argument("--resolution", required=True, type=float, help="pixel size in degrees")
     s.add_argument("-o", "--output", required=True, help=".tif (COG) or .zarr")
     s.add_argument(
@@ -173,4 +186,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     s = sub.add_parser("export-onnx", help="a model as ONNX, for onnxruntime (satclip embed --backend onnx)")
     s.add_argument("model")
     s.add_argument("-o", "--output", required=True)
+    s.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="type of the lonlat input (default float32, what most tools pass; float64 keeps a "
+        "float64 model's coordinates unrounded)",
+    )
     s.set_defaults(func=_cmd_export_onnx)

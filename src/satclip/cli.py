@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from satclip._cli_embed import add_parsers
+from satclip._cli_embed import add_parsers, parse_bbox
 
 CITIES = {
     "Paris": (2.3522, 48.8566),
@@ -131,9 +133,6 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
 def _cmd_data_s2(args: argparse.Namespace) -> int:
     from satclip.data.s2 import S2Config, build_s2
 
-    bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
-    if bbox is not None and len(bbox) != 4:
-        raise ValueError(f"--bbox needs W,S,E,N, got {args.bbox!r}")
     cfg = S2Config(
         n=args.n,
         size=args.size,
@@ -143,7 +142,7 @@ def _cmd_data_s2(args: argparse.Namespace) -> int:
         max_cloud=args.max_cloud,
         seed=args.seed,
         sign=args.sign,
-        bbox=bbox,  # type: ignore[arg-type]
+        bbox=args.bbox,
     )
     print(f"dataset ready: {build_s2(cfg, args.out, progress=not args.quiet)}")
     return 0
@@ -185,7 +184,7 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     s.add_argument("--start", default="2021-01-01")
     s.add_argument("--end", default="2023-05-17")
     s.add_argument("--max-cloud", type=float, default=20.0, help="percent (default 20)")
-    s.add_argument("--bbox", help="W,S,E,N: sample points only inside")
+    s.add_argument("--bbox", type=parse_bbox, help="W,S,E,N in degrees: sample points only inside")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--sign", default="auto", choices=["auto", "none", "planetary-computer"])
     s.add_argument("-q", "--quiet", action="store_true")
@@ -290,8 +289,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# A value that starts with a minus sign and is a number or a comma list of numbers: -10,40,10,50.
+_NUMBERS = re.compile(r"^-\d*\.?\d+(?:[eE][-+]?\d+)?(?:,\s*[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)*$")
+
+
+def _value_options(parser: argparse.ArgumentParser) -> Iterator[str]:
+    """Every option string, in the parser and its subcommands, that takes one value."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _value_options(sub)
+        elif action.option_strings and action.nargs is None:
+            yield from action.option_strings
+
+
+def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--bbox -10,40,10,50`` as ``--bbox=-10,40,10,50``: argparse reads a value that starts
+    with '-' and is not a plain number as an option; western and southern boxes start so."""
+    options = set(_value_options(parser))
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in options and i + 1 < len(argv) and _NUMBERS.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(_join_negative_values(parser, sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args))
     except (ValueError, FileNotFoundError, OSError, ImportError, RuntimeError) as e:

@@ -222,3 +222,18 @@ def test_satclip_ood_after_import_satclip():
     assert out.stdout.split() == ["ood_flags", "embed_file"]
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         satclip.nonexistent  # noqa: B018
+
+
+def test_user_errors_are_one_line_and_bugs_keep_their_traceback(monkeypatch, capsys, tmp_path):
+    import satclip.cli as cli
+
+    assert main(["info", str(tmp_path / "missing.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("satclip info: error:") and "Traceback" not in err
+
+    def bug(args):
+        raise RuntimeError("an internal bug")
+
+    monkeypatch.setattr(cli, "_cmd_list", bug)
+    with pytest.raises(RuntimeError, match="an internal bug"):
+        main(["list"])

@@ -322,9 +322,13 @@ def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> l
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_join_negative_values(parser, sys.argv[1:] if argv is None else argv))
+    from satclip.data.sources import SourceError
+
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError, OSError, ImportError, RuntimeError) as e:
+    except (ValueError, OSError, ImportError, SourceError) as e:
+        # What the user can fix (input, files, disk, extras, registries): one line. Anything
+        # else is a bug in satclip or below it, and keeps its traceback.
         print(f"satclip {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -66,7 +66,7 @@ def test_interrupted_run_resumes_to_the_same_dataset(cache, catalog, tmp_path, m
 
 def test_no_usable_scene_is_a_clear_error(cache, catalog, tmp_path):
     cfg = _cfg(catalog, max_cloud=0.5, max_attempts_per_patch=3)
-    with pytest.raises(RuntimeError, match="found only 0 usable patches"):
+    with pytest.raises(ValueError, match="found only 0 usable patches"):
         build_s2(cfg, tmp_path / "s2", progress=False)
 
 

@@ -242,7 +242,7 @@ def build_s2(cfg: S2Config, out: str | os.PathLike[str], progress: bool = True) 
             if window is None:
                 failures += 1
                 if failures > cfg.max_attempts_per_patch * cfg.n:
-                    raise RuntimeError(
+                    raise ValueError(
                         f"{failures} attempts found only {state['done']} usable patches; "
                         "does the catalogue cover land in the date range with little cloud?"
                     )

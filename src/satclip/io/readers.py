@@ -340,14 +340,12 @@ def _float_column(
                     if not v or not _is_number_text(v):
                         raise ValueError(v)
                 except (TypeError, ValueError):
-                    if problem is None:
-                        shown = col[i].as_py()
-                        what = "is empty" if not v else f"value {shown!r} is not a number"
-                        problem = (
-                            i,
-                            f"{src}: row {first_row + i}: {name} {what} (rows count data rows from 0)",
-                        )
+                    # Rows from the first bad one on are not used: stop there.
+                    what = "is empty" if not v else f"value {col[i].as_py()!r} is not a number"
+                    msg = f"{src}: row {first_row + i}: {name} {what} (rows count data rows from 0)"
+                    problem = (i, msg)
                     values[i] = np.nan
+                    break
             return values, problem
     elif not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
         raise ValueError(f"{src}: column {name} has type {col.type}, expected numbers in degrees")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from satclip._coords import check_lonlat_array
+from satclip.io.points import is_lonlat_crs
 
 OGR_SUFFIXES = {".geojson", ".json", ".gpkg", ".fgb", ".shp", ".geojsonl", ".geojsons"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
@@ -124,7 +125,7 @@ class InputTable:
             geometry = Geometry(geometry.column, self.crs)
         self.geometry = geometry
         self._transformer = None
-        if self.crs is not None and self.coords is not None and not _is_lonlat(self.crs):
+        if self.crs is not None and self.coords is not None and not is_lonlat_crs(self.crs):
             from pyproj import CRS, Transformer
 
             self._transformer = Transformer.from_crs(
@@ -391,12 +392,6 @@ def _same_crs(a: dict[str, Any], b: dict[str, Any]) -> bool:
     from pyproj import CRS
 
     return bool(CRS.from_json_dict(a).equals(CRS.from_json_dict(b), ignore_axis_order=True))
-
-
-def _is_lonlat(crs: dict[str, Any]) -> bool:
-    from satclip.io.points import is_lonlat_crs
-
-    return is_lonlat_crs(crs)
 
 
 def _check_delimiter(delimiter: str) -> str:

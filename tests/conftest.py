@@ -37,3 +37,19 @@ def source_cache(tmp_path_factory):
 def cache(source_cache, monkeypatch):
     monkeypatch.setenv("SATCLIP_CACHE", str(source_cache))
     return source_cache
+
+
+@pytest.fixture(scope="session")
+def bluemarble_tiny(source_cache, tmp_path_factory):
+    """A tiny real Blue Marble dataset (640 patches of 16×16, default seed), built once per run.
+
+    Shared by every test that only reads it (datasets, training); a test that writes into a
+    dataset folder or needs other parameters builds its own.
+    """
+    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SATCLIP_CACHE", str(source_cache))
+        return build_bluemarble(
+            BlueMarbleConfig(n=640, size=16), tmp_path_factory.mktemp("bm") / "bm", progress=False
+        )

@@ -1,8 +1,21 @@
-"""Independent references shared by the tests: scipy harmonics, a numpy SIREN, published checkpoints."""
+"""Independent references shared by the tests: scipy and sympy harmonics, a numpy SIREN, haversine
+distances, published checkpoints."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
+
+
+def great_circle_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+    """Haversine distance in km between points in degrees, on a sphere of the mean Earth radius."""
+    p1, p2 = np.deg2rad(lat1), np.deg2rad(lat2)
+    dl = np.deg2rad(np.asarray(lon2) - np.asarray(lon1))
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
 
 
 def scipy_real_harmonics(lon: np.ndarray, lat: np.ndarray, L: int, convention: str) -> np.ndarray:
@@ -21,6 +34,48 @@ def scipy_real_harmonics(lon: np.ndarray, lat: np.ndarray, L: int, convention: s
     m0 = ms == 0
     out[m0] = y[m0].real * (np.pi if convention == "satclip" else 1.0)
     return out.T
+
+
+@functools.cache
+def published_closed_form(L: int, points: tuple[tuple[float, float], ...], digits: int = 40) -> np.ndarray:
+    """(len(points), L²) real harmonics from the published generator's formula, evaluated exactly
+    with sympy at ``digits`` significant digits, at (lon, lat) ``points`` in degrees.
+
+    Reproduces the bracket slip ``sqrt((2l+1)/4*pi)`` for m = 0 and no Condon–Shortley phase.
+    Slow (seconds per point), so cached: one evaluation per test run for a given set of points.
+    The result is read-only, as every caller shares it.
+    """
+    import sympy
+
+    x = sympy.Symbol("x")
+    # sympy's assoc_legendre includes (-1)^m; the published harmonics do not.
+    plm = {(l, m): (-1) ** m * sympy.assoc_legendre(l, m, x) for l in range(L) for m in range(l + 1)}
+    rows = []
+    for lon, lat in points:
+        lon_r, lat_r = sympy.Rational(str(lon)), sympy.Rational(str(lat))
+        theta = (lat_r + 90) * sympy.pi / 180
+        phi = (lon_r + 180) * sympy.pi / 180
+        values = []
+        for l in range(L):
+            for m in range(-l, l + 1):
+                am = abs(m)
+                p = plm[l, am].subs(x, sympy.cos(theta))
+                if m == 0:
+                    y = sympy.sqrt(sympy.Rational(2 * l + 1) / 4 * sympy.pi) * p
+                else:
+                    n = sympy.sqrt(
+                        sympy.Rational(2 * l + 1)
+                        / (4 * sympy.pi)
+                        * sympy.factorial(l - am)
+                        / sympy.factorial(l + am)
+                    )
+                    trig = sympy.cos(am * phi) if m > 0 else sympy.sin(am * phi)
+                    y = sympy.sqrt(2) * n * p * trig
+                values.append(float(sympy.N(y, digits)))
+        rows.append(values)
+    out = np.array(rows, dtype=np.float64)
+    out.setflags(write=False)
+    return out
 
 
 def numpy_siren(x: np.ndarray, weights: dict[str, np.ndarray], num_layers: int) -> np.ndarray:

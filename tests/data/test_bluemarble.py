@@ -1,6 +1,8 @@
 """Building the Blue Marble dataset from the real registry imagery."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -20,8 +22,25 @@ def mask(source_cache):
         return land_mask()
 
 
-def test_build_layout_and_contents(cache, tmp_path, mask):
-    out = build_bluemarble(SMALL, tmp_path / "bm", progress=False)
+@pytest.fixture(scope="module")
+def small(source_cache, tmp_path_factory):
+    """SMALL built once into a fresh folder; tests only read it (copy it to change it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SATCLIP_CACHE", str(source_cache))
+        return build_bluemarble(SMALL, tmp_path_factory.mktemp("small") / "bm", progress=False)
+
+
+@pytest.fixture(scope="module")
+def source(source_cache, small):
+    """The real Blue Marble image (RGB, 5400 × 2700) the builds sampled, decoded once."""
+    from PIL import Image
+
+    with Image.open(source_cache / "sources" / "bluemarble" / "bmng.jpg") as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def test_build_layout_and_contents(small, mask, source):
+    out = small
     images = np.load(out / "images.npy", mmap_mode="r")
     assert images.shape == (300, 3, 8, 8) and images.dtype == np.uint8
     index = pq.read_table(out / "index.parquet")
@@ -32,13 +51,9 @@ def test_build_layout_and_contents(cache, tmp_path, mask):
     assert manifest["count"] == 300 and manifest["params"]["seed"] == 1
     assert manifest["sources"]["bluemarble"]["sha256"].startswith("10f5389b365d7ece")
     assert manifest["footprint_km"] == pytest.approx(8 * 40075.017 / 5400, rel=1e-4)
-    assert not (tmp_path / "bm.partial").exists()
+    assert not (out.parent / "bm.partial").exists()
     # Patches are real imagery: they vary, and match a direct resample of the source.
     assert images.std() > 10
-    from PIL import Image
-
-    with Image.open(cache / "sources" / "bluemarble" / "bmng.jpg") as im:
-        source = np.asarray(im.convert("RGB"))
     x, y = patch_offsets_km(8, manifest["params"]["pixel_km"])
     plon, plat = aeqd_inverse(lon[:5], lat[:5], x, y)
     expected = np.rint(sample_equirectangular(source, plon, plat)).astype(np.uint8).transpose(0, 3, 1, 2)
@@ -57,11 +72,7 @@ def test_sampling_is_uniform_by_area():
     assert ((lon < 0.5) | (lon > 179.5)).all() and (lon < 0).mean() > 0.99
 
 
-def test_known_places_pole_and_dateline(cache, mask):
-    from PIL import Image
-
-    with Image.open(cache / "sources" / "bluemarble" / "bmng.jpg") as im:
-        source = np.asarray(im.convert("RGB"))
+def test_known_places_pole_and_dateline(mask, source):
     x, y = patch_offsets_km(32, 7.42)
     # South Pole: Antarctic ice, bright and white everywhere in the patch.
     plon, plat = aeqd_inverse(np.array([0.0]), np.array([-90.0]), x, y)
@@ -82,8 +93,8 @@ def test_known_places_pole_and_dateline(cache, mask):
     assert land[:, :16].any() and land[:, 16:].any()
 
 
-def test_interrupted_build_resumes_to_the_same_result(cache, tmp_path, monkeypatch):
-    reference = build_bluemarble(SMALL, tmp_path / "ref", progress=False)
+def test_interrupted_build_resumes_to_the_same_result(cache, small, tmp_path, monkeypatch):
+    reference = small  # the same parameters, built without interruption
     monkeypatch.setattr(bluemarble, "_CHUNK", 64)
     calls = {"n": 0}
     real = bluemarble.sample_equirectangular
@@ -109,8 +120,8 @@ def test_interrupted_build_resumes_to_the_same_result(cache, tmp_path, monkeypat
     assert pq.read_table(out / "index.parquet").equals(pq.read_table(reference / "index.parquet"))
 
 
-def test_rebuild_is_a_no_op_and_other_parameters_need_overwrite(cache, tmp_path):
-    out = build_bluemarble(SMALL, tmp_path / "bm", progress=False)
+def test_rebuild_is_a_no_op_and_other_parameters_need_overwrite(cache, small, tmp_path):
+    out = Path(shutil.copytree(small, tmp_path / "bm"))  # a finished build of SMALL, ours to change
     mtime = (out / "images.npy").stat().st_mtime_ns
     build_bluemarble(SMALL, out, progress=False)
     assert (out / "images.npy").stat().st_mtime_ns == mtime

@@ -4,10 +4,10 @@ import pytest
 from satclip.data.geometry import (
     EARTH_RADIUS_KM,
     aeqd_inverse,
-    great_circle_km,
     patch_offsets_km,
     sample_equirectangular,
 )
+from tests.references import great_circle_km
 
 
 @pytest.mark.parametrize("lat0", [-90.0, -60.0, 0.0, 45.0, 89.9, 90.0])

@@ -3,11 +3,10 @@ import math
 
 import numpy as np
 import pytest
-import sympy
 import torch
 
 from satclip.encodings import create_encoding, spherical_harmonics
-from tests.references import scipy_real_harmonics
+from tests.references import published_closed_form, scipy_real_harmonics
 
 sh_module = importlib.import_module("satclip.encodings.spherical_harmonics")
 # Every numerical check runs on both implementations; numba comes with the `test` extra.
@@ -20,12 +19,28 @@ BACKENDS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def scipy_reference():
+    """scipy's harmonics, computed once per (points, L, convention) and shared by both backends
+    (L = 100 takes seconds)."""
+    memo: dict[tuple[bytes, int, str], np.ndarray] = {}
+
+    def get(points: np.ndarray, L: int, convention: str) -> np.ndarray:
+        key = (points.tobytes(), L, convention)
+        if key not in memo:
+            memo[key] = scipy_real_harmonics(points[:, 0], points[:, 1], L, convention)
+            memo[key].setflags(write=False)
+        return memo[key]
+
+    return get
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
 @pytest.mark.parametrize("L", [1, 2, 10, 40, 100])
-def test_matches_scipy(sphere_points, convention, L, backend):
+def test_matches_scipy(sphere_points, scipy_reference, convention, L, backend):
     ours = spherical_harmonics(torch.from_numpy(sphere_points), L, convention, backend).numpy()
-    ref = scipy_real_harmonics(sphere_points[:, 0], sphere_points[:, 1], L, convention)
+    ref = scipy_reference(sphere_points, L, convention)
     assert ours.shape == (len(sphere_points), L * L)
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10)
 
@@ -56,42 +71,16 @@ def test_orthogonality_by_quadrature(convention, backend):
     np.testing.assert_allclose(gram, expected, atol=1e-12)
 
 
-def _published_closed_form(L: int, lon: float, lat: float, digits: int = 40) -> list[float]:
-    """The published generator's formula, evaluated exactly with sympy at high precision.
-
-    Reproduces the bracket slip ``sqrt((2l+1)/4*pi)`` for m = 0 and no Condon–Shortley phase.
-    """
-    x = sympy.Symbol("x")
-    lon_r, lat_r = sympy.Rational(str(lon)), sympy.Rational(str(lat))
-    theta = (lat_r + 90) * sympy.pi / 180
-    phi = (lon_r + 180) * sympy.pi / 180
-    values = []
-    for l in range(L):
-        for m in range(-l, l + 1):
-            am = abs(m)
-            # sympy's assoc_legendre includes (-1)^m; the published harmonics do not.
-            plm = (-1) ** am * sympy.assoc_legendre(l, am, x)
-            p = plm.subs(x, sympy.cos(theta))
-            if m == 0:
-                y = sympy.sqrt(sympy.Rational(2 * l + 1) / 4 * sympy.pi) * p
-            else:
-                n = sympy.sqrt(
-                    sympy.Rational(2 * l + 1)
-                    / (4 * sympy.pi)
-                    * sympy.factorial(l - am)
-                    / sympy.factorial(l + am)
-                )
-                trig = sympy.cos(am * phi) if m > 0 else sympy.sin(am * phi)
-                y = sympy.sqrt(2) * n * p * trig
-            values.append(float(sympy.N(y, digits)))
-    return values
+# Where the exact published formula is checked. Its sympy evaluation is slow, so it is done once for
+# all of them (published_closed_form is cached) and shared by every point and backend below.
+PUBLISHED_POINTS = ((12.5, 41.9), (-179.25, -67.5), (33.0, 88.75), (-100.0, -12.0))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("lon,lat", [(12.5, 41.9), (-179.25, -67.5), (33.0, 88.75), (-100.0, -12.0)])
+@pytest.mark.parametrize("lon,lat", PUBLISHED_POINTS)
 def test_satclip_convention_matches_exact_published_formula(lon, lat, backend):
     L = 20
-    exact = np.array(_published_closed_form(L, lon, lat))
+    exact = published_closed_form(L, PUBLISHED_POINTS)[PUBLISHED_POINTS.index((lon, lat))]
     ours = spherical_harmonics(torch.tensor([[lon, lat]], dtype=torch.float64), L, "satclip", backend)[
         0
     ].numpy()

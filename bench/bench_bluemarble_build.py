@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
-from satclip.data.sources import fetch
+from satclip.sources import fetch
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ def write_csv(path: Path, rows: int, seed: int = 0) -> None:
 
 
 def run_one(backend: str, src: Path, out: Path, chunk_rows: int) -> dict[str, float]:
-    from satclip._cli_embed import _load_model
+    from satclip.cli.use import _load_model
     from satclip.io import embed_file
 
     enc = _load_model(MODEL, backend)

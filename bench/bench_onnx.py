@@ -25,7 +25,8 @@ import torch
 
 import satclip
 from _common import child, fmt, table
-from satclip.onnx_export import OnnxEncoder, export_onnx
+from satclip.onnx_export import export_onnx
+from satclip.onnx_runtime import OnnxEncoder
 
 TORCH_BATCH = 4096  # LocationEncoder.embed's default
 

@@ -107,8 +107,7 @@ def test_unknown_model_and_output_type(tmp_path, points_csv, model_file, capsys)
     assert "use .npy, .parquet or .geoparquet" in capsys.readouterr().err
 
 
-def test_data_build_and_preview(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "cache"))
+def test_data_build_and_preview(tmp_path, cache, capsys):
     out = tmp_path / "bm"
     assert main(["data", "build", "bluemarble", "--n", "100", "--size", "8", "--out", str(out), "-q"]) == 0
     assert (out / "manifest.json").exists()
@@ -225,7 +224,7 @@ def test_satclip_ood_after_import_satclip():
 
 
 def test_user_errors_are_one_line_and_bugs_keep_their_traceback(monkeypatch, capsys, tmp_path):
-    import satclip.cli as cli
+    import satclip.cli.models as cli
 
     assert main(["info", str(tmp_path / "missing.safetensors")]) == 2
     err = capsys.readouterr().err

@@ -17,14 +17,13 @@ def test_pca_rgb_is_fitted_on_the_selected_rows():
     assert abs(np.corrcoef(rgb[500:, 0], x[500:, 3])[0, 1]) > 0.9
 
 
-def test_embedding_map_png(tmp_path, monkeypatch):
-    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "cache"))
+def test_embedding_map_png(tmp_path, cache):
     out = embedding_map(satclip.load("satclip-bluemarble-l10"), tmp_path / "map.png", resolution=5.0)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_coastlines_decode_to_lon_lat_polylines(cache):
-    from satclip.data.coastlines import coastlines
+    from satclip.coastlines import coastlines
 
     lines = coastlines()
     pts = np.concatenate(lines)

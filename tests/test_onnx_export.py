@@ -15,12 +15,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from satclip.encodings import spherical_harmonics  # noqa: E402
-from satclip.onnx_export import (  # noqa: E402
-    FORMAT_NAME,
-    OnnxEncoder,
-    _ExportSphericalHarmonics,
-    export_onnx,
-)
+from satclip.onnx_export import _ExportSphericalHarmonics, export_onnx  # noqa: E402
+from satclip.onnx_runtime import FORMAT_NAME, OnnxEncoder  # noqa: E402
 
 # float32 embeddings: torch and onnxruntime sum the same products in different orders.
 ATOL = 1e-5
@@ -334,3 +330,12 @@ def test_export_leaves_the_encoder_as_it_was(tmp_path):
     export_onnx(enc, tmp_path / "m.onnx")
     assert enc.training and enc.network.training
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
+
+
+def test_old_import_path_of_the_runtime_still_works_with_a_deprecation_warning():
+    import satclip.onnx_export as old
+
+    with pytest.warns(DeprecationWarning, match="satclip.onnx_runtime"):
+        assert old.OnnxEncoder is OnnxEncoder
+    with pytest.raises(AttributeError):
+        _ = old.NoSuchName

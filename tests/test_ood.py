@@ -26,7 +26,7 @@ def test_distances_match_brute_force_haversine(sphere_points):
     assert one[0] == pytest.approx(0.2 * np.pi / 180 * EARTH_RADIUS_KM, rel=1e-5)
 
 
-def test_shipped_model_flags_oceans_and_far_points():
+def test_shipped_model_flags_oceans_and_far_points(cache):  # on_water reads the fetched land mask
     enc = satclip.load("satclip-bluemarble-l10")
     flags = ood_flags(enc, [2.35, -30.0, 150.0], [48.86, 0.0, -85.0])  # Paris, mid-Atlantic, Antarctica
     assert flags["on_water"].tolist() == [False, True, False]

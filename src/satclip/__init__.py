@@ -14,13 +14,35 @@ from satclip.encodings import create_encoding, list_encodings
 from satclip.networks import create_network, list_networks
 from satclip.pretrained import list_pretrained, load
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    # One source for the version: the installed package's metadata (pyproject.toml).
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("satclip")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 
 # Subpackages and modules with optional dependencies, imported on first use as attributes
 # (``satclip.ood.ood_flags(...)`` after ``import satclip``), so that ``import satclip`` needs
 # torch and numpy only.
-_LAZY_MODULES = ("dask", "data", "evaluation", "io", "maps", "onnx_export", "ood", "raster", "training")
+_LAZY_MODULES = (
+    "dask",
+    "data",
+    "evaluation",
+    "io",
+    "maps",
+    "onnx_export",
+    "onnx_runtime",
+    "ood",
+    "raster",
+    "training",
+)
 
 
 def __getattr__(name: str) -> object:

@@ -6,8 +6,13 @@ import numpy as np
 import torch
 
 
-def _first_bad(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
+def first_bad_row(lonlat: np.ndarray) -> int | None:
+    """Index of the first row of an (N, 2) lon/lat array that is non-finite or has a latitude
+    outside [-90, 90], whatever its fault; None when every row is good."""
+    lat = lonlat[:, 1]
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(lonlat).all(axis=1) | (lat < -90) | (lat > 90)
+    return int(np.flatnonzero(bad)[0]) if bad.any() else None
 
 
 def check_lonlat_array(lonlat: np.ndarray, offset: int = 0) -> None:
@@ -20,20 +25,19 @@ def check_lonlat_array(lonlat: np.ndarray, offset: int = 0) -> None:
             f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "
             "stack longitudes and latitudes as columns: np.stack([lon, lat], axis=1)"
         )
-    finite = np.isfinite(lonlat).all(axis=1)
-    lat = lonlat[:, 1]
-    with np.errstate(invalid="ignore"):
-        bad_lat = (lat < -90) | (lat > 90)
-    if finite.all() and not bad_lat.any():
-        return
-    # The first bad row, whatever its fault.
-    i = _first_bad(~finite | bad_lat)
-    if not finite[i]:
-        raise ValueError(
+    i = first_bad_row(lonlat)
+    if i is not None:
+        raise ValueError(bad_row_message(lonlat, i, offset))
+
+
+def bad_row_message(lonlat: np.ndarray, i: int, offset: int = 0) -> str:
+    """What is wrong with row ``i`` (reported as ``i + offset``) and how to fix it."""
+    if not np.isfinite(lonlat[i]).all():
+        return (
             f"non-finite coordinate at index {i + offset}: (lon, lat) = "
             f"({lonlat[i, 0]}, {lonlat[i, 1]}); drop or fill NaN/inf rows first"
         )
-    raise ValueError(
+    return (
         f"latitude out of range [-90, 90] at index {i + offset}: (lon, lat) = "
         f"({lonlat[i, 0]}, {lonlat[i, 1]}); is the input in (lon, lat) order and in degrees?"
     )

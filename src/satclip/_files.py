@@ -131,3 +131,9 @@ def exclusive_lock(lock: str | os.PathLike[str], what: str) -> Iterator[None]:
     finally:
         lock.unlink(missing_ok=True)
         os.close(fd)
+
+
+def cache_root() -> Path:
+    """satclip's cache folder: ``$SATCLIP_CACHE``, default ``~/.cache/satclip``. Models live in
+    ``models/``, registry sources in ``sources/``, built evaluation tasks in ``tasks/``."""
+    return Path(os.environ.get("SATCLIP_CACHE", Path.home() / ".cache" / "satclip"))

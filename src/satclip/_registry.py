@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
 
 
-def build_config(registry: dict[str, tuple[type, Any]], kind: str, name: str, params: dict[str, Any]) -> Any:
+class NamedConfig(Protocol):
+    """A component's config dataclass: registered under its ``name``."""
+
+    name: ClassVar[str]
+
+
+def build_config(
+    registry: Mapping[str, tuple[type[Any], Any]], kind: str, name: str, params: dict[str, Any]
+) -> Any:
     """Config dataclass ``name`` of ``registry`` from ``params``; unknown names/params raise."""
     if name not in registry:
         raise ValueError(f"unknown {kind} {name!r}; choose one of: {', '.join(registry)}")

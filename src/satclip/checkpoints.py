@@ -38,29 +38,9 @@ class ModelFileError(ValueError):
         self.path = Path(path)
 
 
-def content_sha256(encoder: Any) -> str:
-    """sha256 of an encoder's config, tensors and training index: what it computes with.
-
-    Anything with ``config``, ``state_dict()`` and ``training_index`` (a LocationEncoder).
-
-    Not of its saved file: safetensors writes the header metadata in varying order, so saving
-    the same encoder twice can give different bytes.
-    """
-    import hashlib
-
-    import numpy as np
-
-    h = hashlib.sha256(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
-    for name, tensor in sorted(encoder.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    # Saved beside the weights but outside the state dict (the pretraining locations).
-    if encoder.training_index is not None:
-        h.update(
-            b"training_index:" + np.ascontiguousarray(encoder.training_index, dtype=np.float32).tobytes()
-        )
-    return h.hexdigest()
+def content_sha256(encoder: LocationEncoder) -> str:
+    """sha256 of an encoder's config, tensors and training index: :meth:`LocationEncoder.fingerprint`."""
+    return encoder.fingerprint()
 
 
 def save(encoder: LocationEncoder, path: str | os.PathLike[str], training_index: Any | None = None) -> Path:

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from satclip.data.sources import fetch
+from satclip.sources import fetch
 
 
 def decode_arcs(topology: dict) -> list[np.ndarray]:

@@ -25,16 +25,18 @@ from typing import Any, Literal
 
 import numpy as np
 
+from satclip._optional import missing_extra
+
 try:
     import dask
     import dask.dataframe as dd
     import pandas as pd
     from dask.base import tokenize
 except ImportError as e:  # dask is an optional extra, not a core dependency
-    raise ImportError("satclip.dask needs dask[dataframe]: pip install 'satclip[dask]'") from e
+    raise missing_extra("dask[dataframe]", "dask", "satclip.dask", e) from e
 
-from satclip._coords import check_lonlat_array
-from satclip.checkpoints import ModelFileError, content_sha256, load_file, save
+from satclip._coords import bad_row_message, first_bad_row
+from satclip.checkpoints import ModelFileError, load_file, save
 from satclip.encoder import EMBED_BATCH, LocationEncoder
 from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
 
@@ -69,7 +71,7 @@ def _model_ref(model: ModelLike) -> _ModelRef:
     if isinstance(model, LocationEncoder):
         with tempfile.TemporaryDirectory(prefix="satclip-dask-") as d:
             data = save(model, Path(d) / "model.safetensors").read_bytes()
-        return _ModelRef("bytes", content_sha256(model), data=data)
+        return _ModelRef("bytes", model.fingerprint(), data=data)
     if not isinstance(model, str | os.PathLike):
         raise TypeError(
             f"model must be a model name, a model file path or a LocationEncoder, got {type(model).__name__}"
@@ -144,14 +146,6 @@ def _with_embedding(part: pd.DataFrame, emb: np.ndarray, prefix: str) -> pd.Data
     return pd.concat([part, cols], axis=1)
 
 
-def _first_bad_row(lonlat: np.ndarray) -> int:
-    # Same order as check_lonlat_array: non-finite rows first, then latitudes out of range.
-    bad = ~np.isfinite(lonlat).all(axis=1)
-    if not bad.any():
-        bad = (lonlat[:, 1] < -90) | (lonlat[:, 1] > 90)
-    return int(np.flatnonzero(bad)[0])
-
-
 def _embed_partition(
     part: pd.DataFrame,
     ref: _ModelRef,
@@ -165,17 +159,15 @@ def _embed_partition(
     lonlat = np.stack(
         [part[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in (lon_col, lat_col)], axis=1
     ).reshape(-1, 2)
-    try:
-        check_lonlat_array(lonlat)
-    except ValueError as e:
+    row = first_bad_row(lonlat)
+    if row is not None:
         # The encoder's message counts rows within this partition; add what finds the row in
         # the whole frame: the partition number and the row's index label.
         number = partition_info["number"] if partition_info else "?"
-        row = _first_bad_row(lonlat)
         raise ValueError(
             f"partition {number} of {n_partitions}, row {row} of the partition "
-            f"(index label {part.index[row]!r}): {e}"
-        ) from None
+            f"(index label {part.index[row]!r}): {bad_row_message(lonlat, row)}"
+        )
     return _with_embedding(part, _encoder(ref).embed_array(lonlat, batch_size), prefix)
 
 

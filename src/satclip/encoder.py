@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from satclip._coords import as_lonlat_array, check_lonlat_array, check_lonlat_tensor, wrap_longitude
+from satclip._coords import check_lonlat_tensor
 from satclip._registry import build_config, config_to_dict
+from satclip.embedder import BatchEmbedder, BatchFn
 from satclip.encodings import ENCODINGS, Encoding, encoding_from_config
 from satclip.networks import NETWORKS, network_from_config
 
@@ -23,13 +28,11 @@ DTYPES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
 }
 _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
-# Points per batch in embed(). Small batches are faster on CPU: once a batch frees more than
-# glibc's trim threshold (a few MB) at the top of the heap, glibc hands it back to the OS and
-# the next batch faults it in again. At 1 024 points the 2 MB activations stay under it, and
-# the 6.5 MB of L=40 features go into one buffer reused by every batch (Encoding.encode_into):
-# without that buffer, 0.2-3.5 M page faults per million points cost up to a third of the time.
+# Points per batch in embed(): small batches whose activations stay under glibc's trim
+# threshold, with one features buffer reused by every batch, so that memory is not handed back
+# to the OS and faulted in again batch after batch (BENCHMARKS.md, "The L=40 encoder").
 EMBED_BATCH = 1024
-# Guards the count of embed() calls in flight and the mode switch (see _embed_valid).
+# Guards the count of embed() calls in flight and the mode switch (see _batches).
 _MODE_LOCK = threading.Lock()
 
 
@@ -70,11 +73,13 @@ class LocationEncoderConfig:
             raise ValueError(f"malformed location-encoder config ({e!r}): {d!r}") from e
 
 
-class LocationEncoder(nn.Module):
+class LocationEncoder(BatchEmbedder, nn.Module):
     """(lon, lat) degrees → embedding.
 
     ``enc(lonlat)`` takes an (N, 2) tensor; ``enc.embed(lon, lat)`` takes scalars, lists or
-    arrays and returns a numpy array, in chunks, in eval mode and without autograd.
+    arrays and returns a numpy array, in batches, in eval mode and without autograd (see
+    :class:`~satclip.embedder.Embedder`, the interface it shares with the ONNX backend).
+    ``embed`` is safe to call from several threads at once.
 
     The encoder's dtype and device are those of its network's parameters, so every ``nn.Module``
     conversion works as it does elsewhere in torch: ``.float()``, ``.double()``, ``.half()``,
@@ -135,39 +140,53 @@ class LocationEncoder(nn.Module):
         """The numpy dtype of :meth:`embed`'s result (float32 for bfloat16, which numpy lacks)."""
         return np.dtype({torch.float64: np.float64, torch.float16: np.float16}.get(self.dtype, np.float32))
 
-    def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
-        """(N, 2) lon/lat degrees → (N, dim) in the encoder's dtype, on its device."""
-        return self._forward_checked(check_lonlat_tensor(lonlat))
+    @property
+    def default_batch_size(self) -> int:
+        return EMBED_BATCH
 
-    def _forward_checked(self, lonlat: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+    def fingerprint(self) -> str:
+        """sha256 of the config, tensors and training index: what the encoder computes with.
+
+        Not of a saved file: safetensors writes the header metadata in varying order, so saving
+        the same encoder twice can give different bytes.
+        """
+        h = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        for name, tensor in sorted(self.state_dict().items()):
+            t = tensor.detach().cpu().contiguous()
+            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        # Saved beside the weights but outside the state dict (the pretraining locations).
+        if self.training_index is not None:
+            h.update(
+                b"training_index:" + np.ascontiguousarray(self.training_index, dtype=np.float32).tobytes()
+            )
+        return h.hexdigest()
+
+    def forward(self, lonlat: torch.Tensor, feature_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 2) lon/lat degrees → (N, dim) in the encoder's dtype, on its device.
+
+        ``feature_scale`` (encoding dim,) multiplies the features before the network: the
+        degree-dependent scale some training presets use (folded into the first layer's weights
+        when the model is exported, so a saved model never needs it).
+        """
+        return self._forward_checked(check_lonlat_tensor(lonlat), feature_scale=feature_scale)
+
+    def _forward_checked(
+        self,
+        lonlat: torch.Tensor,
+        features: torch.Tensor | None = None,
+        feature_scale: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         # Features are computed in the network's precision (coordinates cast first), into
-        # ``features`` (N, encoding dim) where the encoding can write in place.
+        # ``features`` (N, encoding dim) when given.
         coords = lonlat.to(device=self.device, dtype=self.feature_dtype)
-        feats = (
-            self.encoding.encode(coords) if features is None else self.encoding.encode_into(coords, features)
-        )
+        feats = self.encoding.encode(coords, out=features)
+        if feature_scale is not None:
+            feats = feats * feature_scale.to(device=feats.device, dtype=feats.dtype)
         return self.network(feats.to(self.dtype))
 
-    def embed(self, lon: Any, lat: Any, batch_size: int = EMBED_BATCH) -> np.ndarray:
-        """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees).
-
-        Returns an (N, dim) numpy array of :attr:`output_dtype` (the encoder's dtype; float32
-        for bfloat16). Raises ``ValueError`` naming the first bad point (non-finite, latitude
-        outside [-90, 90], mismatched lengths). Longitudes are wrapped (190 ≡ -170). The default
-        batch is the fastest on CPU (see ``EMBED_BATCH``); on a GPU larger batches pay off.
-        Safe to call from several threads at once.
-        """
-        return self._embed_valid(as_lonlat_array(lon, lat), batch_size)
-
-    def embed_array(self, lonlat: np.ndarray, batch_size: int = EMBED_BATCH) -> np.ndarray:
-        """Like :meth:`embed` for an (N, 2) array of (lon, lat) rows."""
-        arr = np.asarray(lonlat, dtype=np.float64)
-        check_lonlat_array(arr)
-        return self._embed_valid(arr, batch_size)
-
-    def _embed_valid(self, lonlat: np.ndarray, batch_size: int) -> np.ndarray:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+    @contextmanager
+    def _batches(self, rows: int) -> Iterator[BatchFn]:
         # The module is in eval mode while any embed call runs, and goes back to its own mode
         # when the last one ends: calls from several threads overlap without one switching
         # dropout back on under another.
@@ -177,26 +196,19 @@ class LocationEncoder(nn.Module):
                 self.eval()
             self._embed_calls += 1
         try:
-            return self._embed_eval(lonlat, batch_size)
+            with torch.inference_mode():
+                device = self.device
+                # One features buffer for all batches of the call (see EMBED_BATCH).
+                features = torch.empty(rows, self.encoding.dim, dtype=self.feature_dtype, device=device)
+
+                def run(lonlat: np.ndarray) -> np.ndarray:
+                    chunk = torch.from_numpy(lonlat).to(device)
+                    emb = self._forward_checked(chunk, features[: chunk.shape[0]])
+                    return (emb.float() if emb.dtype == torch.bfloat16 else emb).cpu().numpy()
+
+                yield run
         finally:
             with _MODE_LOCK:
                 self._embed_calls -= 1
                 if self._embed_calls == 0:
                     self.train(self._mode_before_embed)
-
-    @torch.inference_mode()
-    def _embed_eval(self, lonlat: np.ndarray, batch_size: int) -> np.ndarray:
-        out = np.empty((lonlat.shape[0], self.dim), dtype=self.output_dtype)
-        device = self.device
-        # One features buffer for all batches (see EMBED_BATCH).
-        rows = min(batch_size, lonlat.shape[0])
-        features = torch.empty(rows, self.encoding.dim, dtype=self.feature_dtype, device=device)
-        for i in range(0, lonlat.shape[0], batch_size):
-            # A copy: the caller's array may be read-only (pandas 3 columns), which from_numpy warns about.
-            chunk = torch.tensor(lonlat[i : i + batch_size], device=device)
-            chunk = torch.stack([wrap_longitude(chunk[:, 0]), chunk[:, 1]], dim=1)
-            emb = self._forward_checked(chunk, features[: chunk.shape[0]])
-            if emb.dtype == torch.bfloat16:
-                emb = emb.float()
-            out[i : i + batch_size] = emb.cpu().numpy()
-        return out

@@ -9,25 +9,33 @@ from pathlib import Path
 import numpy as np
 
 from satclip._files import save_figure
-from satclip.encoder import LocationEncoder
+from satclip._pca import fit_batches
+from satclip.embedder import Embedder
+from satclip.geography import land_mask
 
 
 def pca_rgb(embeddings: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray:
     """(N, D) → (N, 3) in [0, 1]: the first three principal components of the rows selected by
-    the boolean ``fit`` (default all), each scaled between its 1st and 99th percentiles there."""
-    ref = embeddings if fit is None else embeddings[fit]
-    mean = ref.mean(axis=0)
-    _, _, vt = np.linalg.svd((ref - mean)[:: max(1, len(ref) // 50_000)], full_matrices=False)
-    pcs = (embeddings - mean) @ vt[:3].T
+    the boolean ``fit`` (default all), each scaled between its 1st and 99th percentiles there.
+
+    The components are fitted on every ``len(selected) // 50_000``-th selected row (all of them
+    below 100,000), with each component's largest-|entry| positive so that colours are reproducible."""
+    emb = np.asarray(embeddings)
+    # Integers would be projected in integer arithmetic; anything else keeps its precision.
+    emb = emb.astype(np.result_type(emb.dtype, np.float32), copy=False)
+    ref = emb if fit is None else emb[fit]
+    # A strided subsample: the fit's cost stays bounded on a fine global grid.
+    pca = fit_batches([ref[:: max(1, len(ref) // 50_000)]], min(3, emb.shape[1]))
+    pcs = pca.apply(emb)
     ref_pcs = pcs if fit is None else pcs[fit]
     lo, hi = np.percentile(ref_pcs, 1, axis=0), np.percentile(ref_pcs, 99, axis=0)
     return np.clip((pcs - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
 
 
-def map_rgb(encoder: LocationEncoder, resolution: float, land_only: bool) -> np.ndarray:
+def map_rgb(encoder: Embedder, resolution: float, land_only: bool) -> np.ndarray:
     """(H, W, 3) PCA colours of the embedding on a global grid of pixel centres (row 0 north).
 
-    With ``land_only`` (needs the ``data`` extra for the land mask) the components are fitted on
+    With ``land_only`` (the land mask is fetched once, see :mod:`satclip.geography`) the components are fitted on
     land, where a land-only model was trained, and the oceans are drawn faded: otherwise the
     untrained oceans dominate the components."""
     if not 0 < resolution <= 30:
@@ -38,8 +46,6 @@ def map_rgb(encoder: LocationEncoder, resolution: float, land_only: bool) -> np.
     emb = encoder.embed(lon_g.ravel(), lat_g.ravel()).astype(np.float64)
     land = None
     if land_only:
-        from satclip.data.bluemarble import land_mask
-
         land = land_mask()(lon_g.ravel(), lat_g.ravel())
     rgb = pca_rgb(emb, land)
     if land is not None:
@@ -48,13 +54,13 @@ def map_rgb(encoder: LocationEncoder, resolution: float, land_only: bool) -> np.
 
 
 def embedding_map(
-    encoder: LocationEncoder,
+    encoder: Embedder,
     out: str | os.PathLike[str],
     resolution: float = 0.5,
     title: str | None = None,
     land_only: bool = True,
     coastlines: bool = True,
-    compare: LocationEncoder | None = None,
+    compare: Embedder | None = None,
     compare_title: str | None = None,
 ) -> Path:
     """Write a PNG of the embedding's first three principal components over the globe.
@@ -71,9 +77,9 @@ def embedding_map(
     panels = [(encoder, title or "embedding: first three principal components as RGB")]
     if compare is not None:
         panels.append((compare, compare_title or "second model"))
-    lines = ()
+    lines: tuple[np.ndarray, ...] = ()
     if coastlines:
-        from satclip.data.coastlines import coastlines as load_coastlines
+        from satclip.coastlines import coastlines as load_coastlines
 
         lines = load_coastlines()
     fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), 5.3), squeeze=False)

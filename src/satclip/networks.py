@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from satclip._registry import build_config
+from satclip._registry import NamedConfig, build_config
 
 
 def _check_dims(cfg: Any) -> None:
@@ -195,14 +195,14 @@ class ResMLP(nn.Module):
         return self.head(self.blocks(self.stem(x)))
 
 
-NETWORKS: dict[str, tuple[type, type[nn.Module]]] = {
-    cfg.name: (cfg, module)
-    for cfg, module in [
-        (LinearConfig, LinearNet),
-        (MLPConfig, MLP),
-        (SirenConfig, Siren),
-        (ResMLPConfig, ResMLP),
-    ]
+_NETWORK_CLASSES: list[tuple[type[NamedConfig], type[nn.Module]]] = [
+    (LinearConfig, LinearNet),
+    (MLPConfig, MLP),
+    (SirenConfig, Siren),
+    (ResMLPConfig, ResMLP),
+]
+NETWORKS: dict[str, tuple[type[NamedConfig], type[nn.Module]]] = {
+    cfg.name: (cfg, module) for cfg, module in _NETWORK_CLASSES
 }
 
 

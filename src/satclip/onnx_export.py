@@ -1,6 +1,8 @@
-"""ONNX export of a :class:`~satclip.encoder.LocationEncoder`, and an onnxruntime backend.
+"""ONNX export of a :class:`~satclip.encoder.LocationEncoder` (run it with
+:class:`satclip.onnx_runtime.OnnxEncoder`).
 
-    >>> from satclip.onnx_export import OnnxEncoder, export_onnx
+    >>> from satclip.onnx_export import export_onnx
+    >>> from satclip.onnx_runtime import OnnxEncoder
     >>> path = export_onnx(satclip.load("satclip-bluemarble-l40"), "l40.onnx")
     >>> OnnxEncoder(path).embed(lon=[2.35], lat=[48.86]).shape
     (1, 256)
@@ -23,30 +25,21 @@ import copy
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from satclip._coords import as_lonlat_array, check_lonlat_array, wrap_longitude
+from satclip._coords import wrap_longitude
 from satclip._files import atomic_path
-from satclip.checkpoints import ModelFileError
-from satclip.encoder import LocationEncoder, LocationEncoderConfig
-from satclip.encodings.spherical_harmonics import SphericalHarmonics, _recurrence_coefficients
+from satclip.encoder import LocationEncoder
+from satclip.encodings import Encoding
+from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.encodings.spherical_harmonics import SphericalHarmonics
+from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
 
-FORMAT_NAME = "satclip-onnx-location-encoder"
-FORMAT_VERSION = "1"
-INPUT_NAME, OUTPUT_NAME = "lonlat", "embedding"
-# Rows per onnxruntime call when ``batch_size`` is None. On 2 cores at L=40 (bench/bench_onnx.py)
-# 2048 was fastest, 512-8192 within 10% of it; 4096 and 8192 add 100 and 320 MB of peak memory.
-# A call holds ~16 bytes per feature value per row in flight (the padded per-degree blocks), so
-# wide encodings get fewer rows: at most 2^22 feature values a call, i.e. 2048 rows (~60 MB) at
-# L=40 and 16 rows at L=1000.
-DEFAULT_BATCH_SIZE = 2048
-_MAX_FEATURES_PER_CALL = 1 << 22
-_NP_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 INPUT_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -59,11 +52,23 @@ class _ExportSphericalHarmonics(nn.Module):
     stores Python float scalars as float32 values, which would cost float64 graphs precision.
     """
 
+    a: torch.Tensor
+    ab: torch.Tensor
+    diag: torch.Tensor
+    m: torch.Tensor
+    cos_scale: torch.Tensor
+    sin_scale: torch.Tensor
+    deg: torch.Tensor
+    lon_shift: torch.Tensor
+    x_sign: torch.Tensor
+    p0: torch.Tensor
+    order: torch.Tensor
+
     def __init__(self, legendre_polys: int, convention: str, out_dtype: torch.dtype) -> None:
         super().__init__()
         L, satclip_angles = legendre_polys, convention == "satclip"
         self.L, self.out_dtype = L, out_dtype
-        a, ab, diag = _recurrence_coefficients(L, torch.device("cpu"))
+        a, ab, diag = recurrence_coefficients(L, torch.device("cpu"))
 
         def f64(value: float) -> torch.Tensor:
             return torch.tensor(value, dtype=torch.float64)
@@ -114,7 +119,7 @@ class _Encode(nn.Module):
     """An encoding's ``encode`` (``forward`` validates with data-dependent checks, untraceable),
     on coordinates cast to the network's dtype."""
 
-    def __init__(self, encoding: nn.Module, dtype: torch.dtype) -> None:
+    def __init__(self, encoding: Encoding, dtype: torch.dtype) -> None:
         super().__init__()
         self.encoding, self.dtype = encoding, dtype
 
@@ -189,6 +194,8 @@ def export_onnx(
             f"cannot export encoding {encoder.config.encoding.name!r} with network "
             f"{encoder.config.network.name!r} to ONNX: {type(e).__name__}: {str(e).strip()[:2000]}"
         ) from e
+    if program is None:  # torch.onnx.export(dynamo=True) always returns an ONNXProgram
+        raise RuntimeError("torch.onnx.export returned no ONNXProgram; this torch version is not supported")
     model = program.model_proto
     model.doc_string = "satclip location encoder: lonlat (N, 2) degrees -> embedding (N, dim)"
     onnx.helper.set_model_props(
@@ -205,118 +212,15 @@ def export_onnx(
     return path
 
 
-def _import_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as e:
-        raise ImportError(
-            "OnnxEncoder needs onnxruntime: pip install 'satclip[onnx]' (or pip install onnxruntime)"
-        ) from e
-    return onnxruntime
+def __getattr__(name: str) -> Any:
+    # Deprecated aliases: the onnxruntime backend moved to satclip.onnx_runtime.
+    if name in ("OnnxEncoder", "DEFAULT_BATCH_SIZE"):
+        warnings.warn(
+            f"satclip.onnx_export.{name} moved to satclip.onnx_runtime.{name}; import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from satclip import onnx_runtime
 
-
-def _default_threads() -> int:
-    # The CPUs this process may run on (taskset, cpusets), not the machine's count.
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-class OnnxEncoder:
-    """A location encoder run by onnxruntime from a file written by :func:`export_onnx`.
-
-    ``embed`` and ``embed_array`` validate and wrap coordinates exactly as
-    :class:`~satclip.encoder.LocationEncoder` does (same errors) and return float32 arrays.
-    ``providers`` defaults to the CPU; ``intra_op_threads`` to the CPUs this process may use.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        providers: list[Any] | None = None,
-        intra_op_threads: int | None = None,
-    ) -> None:
-        ort = _import_onnxruntime()
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelFileError(self.path, "no such file" if not self.path.exists() else "not a file")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads or _default_threads()
-        options.inter_op_num_threads = 1  # the graph is one chain; nothing to run side by side
-        try:
-            self._session = ort.InferenceSession(
-                str(self.path), options, providers=providers or ["CPUExecutionProvider"]
-            )
-        except Exception as e:  # onnxruntime's errors derive from Exception only
-            raise ModelFileError(self.path, f"not a readable ONNX model: {e}") from e
-        meta = self._session.get_modelmeta().custom_metadata_map
-        if meta.get("format") != FORMAT_NAME or "satclip_config" not in meta:
-            raise ModelFileError(
-                self.path, "an ONNX model, but not a satclip location encoder (no satclip metadata)"
-            )
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(
-                self.path,
-                f"format version {meta.get('format_version')!r}; this satclip reads {FORMAT_VERSION!r}",
-            )
-        try:
-            self.config = LocationEncoderConfig.from_dict(json.loads(meta["satclip_config"]))
-        except (ValueError, json.JSONDecodeError) as e:
-            raise ModelFileError(self.path, f"bad config: {e}") from e
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
-            raise ModelFileError(
-                self.path, f"expected one input {INPUT_NAME!r} and one output {OUTPUT_NAME!r}"
-            )
-        if inputs[0].type not in _NP_DTYPES:
-            raise ModelFileError(self.path, f"input {INPUT_NAME!r} has unsupported type {inputs[0].type}")
-        self._input_dtype = _NP_DTYPES[inputs[0].type]
-
-    @property
-    def dim(self) -> int:
-        return int(self.config.network.dim_out)
-
-    @property
-    def output_dtype(self) -> np.dtype:
-        """The graphs write float32 embeddings, whatever the encoder's dtype."""
-        return np.dtype(np.float32)
-
-    @property
-    def providers(self) -> list[str]:
-        return list(self._session.get_providers())
-
-    def __repr__(self) -> str:
-        return f"OnnxEncoder({str(self.path)!r}, providers={self.providers})"
-
-    @property
-    def default_batch_size(self) -> int:
-        """Rows per call when ``batch_size`` is None (see ``DEFAULT_BATCH_SIZE``)."""
-        return max(1, min(DEFAULT_BATCH_SIZE, _MAX_FEATURES_PER_CALL // self.config.encoding.dim))
-
-    def embed(self, lon: Any, lat: Any, batch_size: int | None = None) -> np.ndarray:
-        """Like :meth:`LocationEncoder.embed <satclip.encoder.LocationEncoder.embed>`: (N, dim) float32.
-
-        Same validation and errors (first bad index named), longitudes wrapped (190 ≡ -170).
-        """
-        return self._embed_valid(as_lonlat_array(lon, lat), batch_size)
-
-    def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """Like :meth:`embed` for an (N, 2) array of (lon, lat) rows."""
-        arr = np.asarray(lonlat, dtype=np.float64)
-        check_lonlat_array(arr)
-        return self._embed_valid(arr, batch_size)
-
-    def _embed_valid(self, lonlat: np.ndarray, batch_size: int | None) -> np.ndarray:
-        if batch_size is None:
-            batch_size = self.default_batch_size
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        out = np.empty((lonlat.shape[0], self.dim), dtype=np.float32)
-        for i in range(0, lonlat.shape[0], batch_size):
-            chunk = lonlat[i : i + batch_size]
-            # Wrapped in float64 and then rounded, as LocationEncoder does: 190 and -170 agree.
-            lon = wrap_longitude(torch.from_numpy(np.array(chunk[:, 0]))).numpy()
-            feed = np.stack([lon, chunk[:, 1]], axis=1).astype(self._input_dtype)
-            out[i : i + batch_size] = self._session.run([OUTPUT_NAME], {INPUT_NAME: feed})[0]
-        return out
+        return getattr(onnx_runtime, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

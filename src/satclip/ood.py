@@ -4,8 +4,7 @@ pretraining location, and whether the point is on water.
 The pretraining locations travel with the model (``encoder.training_index``, saved in the model
 file by training's export). A land-only model has never seen the open ocean and an embedding far
 from every training point is an extrapolation of the spherical harmonics: downstream users
-should know. Needs scikit-learn (KD-tree) and, for ``on_water``, the land mask of the ``data``
-extra.
+should know. Needs scikit-learn (KD-tree); ``on_water`` fetches the land mask once (:mod:`satclip.geography`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from satclip._coords import as_lonlat_array
-from satclip.data.geometry import EARTH_RADIUS_KM, unit_vectors
+from satclip.embedder import Embedder
+from satclip.geography import EARTH_RADIUS_KM, land_mask, unit_vectors
 
 
 class OODIndex:
@@ -37,8 +37,8 @@ class OODIndex:
         self.water = water
 
     @classmethod
-    def for_encoder(cls, encoder: Any, water: bool = True) -> OODIndex:
-        index = getattr(encoder, "training_index", None)
+    def for_encoder(cls, encoder: Embedder, water: bool = True) -> OODIndex:
+        index = encoder.training_index
         if index is None:
             raise ValueError(
                 "this model file carries no training index (the locations it was pretrained on), so "
@@ -53,12 +53,10 @@ class OODIndex:
         km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord[:, 0] / 2.0, 0.0, 1.0))
         out = {"ood_km": km.astype(np.float32)}
         if self.water:
-            from satclip.data.bluemarble import land_mask
-
             out["on_water"] = ~land_mask()(lonlat[:, 0], lonlat[:, 1])
         return out
 
 
-def ood_flags(encoder: Any, lon: Any, lat: Any) -> dict[str, np.ndarray]:
+def ood_flags(encoder: Embedder, lon: Any, lat: Any) -> dict[str, np.ndarray]:
     """``ood_km`` and ``on_water`` for points given like :meth:`LocationEncoder.embed`."""
     return OODIndex.for_encoder(encoder)(as_lonlat_array(lon, lat))

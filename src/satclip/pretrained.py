@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from satclip._files import atomic_path, write_text
+from satclip._files import atomic_path, cache_root, write_text
 from satclip.checkpoints import ModelFileError, load_file
 from satclip.encoder import LocationEncoder
 
@@ -80,7 +80,7 @@ def list_pretrained() -> list[str]:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("SATCLIP_CACHE", Path.home() / ".cache" / "satclip")) / "models"
+    return cache_root() / "models"
 
 
 def sha256_of(path: Path) -> str:
@@ -160,7 +160,7 @@ def download(name: str, force: bool = False, progress: bool = True) -> Path:
     return dest
 
 
-def _progress(total: int | None, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
+def _progress(total: int | None, desc: str, enabled: bool):
     try:
         from tqdm import tqdm
     except ImportError:  # tqdm is optional for the core

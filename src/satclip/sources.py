@@ -18,11 +18,12 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from satclip._files import write_bytes
+from satclip._files import cache_root, write_bytes
 
 Registry = Literal["pypi", "debian", "npm"]
 
@@ -205,10 +206,6 @@ def list_sources() -> list[str]:
     return list(SOURCES)
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("SATCLIP_CACHE", Path.home() / ".cache" / "satclip"))
-
-
 def source_path(name: str) -> Path:
     """Where ``fetch(name)`` stores the file (whether or not it is there yet)."""
     return cache_root() / "sources" / name / _get(name).filename
@@ -270,8 +267,8 @@ def _extract(src: Source, archive: Path) -> bytes:
     name = archive.name
     if name.endswith(".whl") or name.endswith(".zip"):
         with zipfile.ZipFile(archive) as z:
-            members = {n: n for n in z.namelist()}
-            key = _find(members, src, archive)
+            names = {n: n for n in z.namelist()}
+            key = _find(names, src, archive)
             return z.read(key)
     if name.endswith(".deb"):
         if shutil.which("dpkg-deb") is None:
@@ -279,17 +276,17 @@ def _extract(src: Source, archive: Path) -> bytes:
         data = subprocess.run(
             ["dpkg-deb", "--fsys-tarfile", str(archive)], capture_output=True, check=True
         ).stdout
-        opener = {"fileobj": io.BytesIO(data)}
+        opener: dict[str, Any] = {"fileobj": io.BytesIO(data)}
     else:
         opener = {"name": str(archive)}
-    with tarfile.open(**opener) as tar:  # type: ignore[call-overload]
+    with tarfile.open(**opener) as tar:
         members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
         f = tar.extractfile(members[_find(members, src, archive)])
         assert f is not None
         return f.read()
 
 
-def _find(members: dict[str, object], src: Source, archive: Path) -> str:
+def _find(members: Mapping[str, object], src: Source, archive: Path) -> str:
     # sdists put files under "package-version/"; match on the path's end.
     hits = [m for m in members if m == src.member or m.endswith("/" + src.member)]
     if not hits:

@@ -1,13 +1,12 @@
 """Torch datasets, augmentations and splits."""
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from satclip.data import BlueMarbleDataset, split_indices
-from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
-from satclip.data.geometry import great_circle_km
 from satclip.data.transforms import (
     CoordinateJitter,
     GaussianBlur,
@@ -15,20 +14,14 @@ from satclip.data.transforms import (
     RandomFlip,
     default_train_transform,
 )
+from tests.references import great_circle_km
 
 
-@pytest.fixture(scope="module")
-def bm_root(source_cache, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SATCLIP_CACHE", str(source_cache))
-        return build_bluemarble(
-            BlueMarbleConfig(n=200, size=16), tmp_path_factory.mktemp("bm") / "bm", progress=False
-        )
-
-
-def test_blue_marble_dataset_in_a_dataloader(bm_root):
-    ds = BlueMarbleDataset(bm_root, transform=default_train_transform(crop=12, jitter_km=5.0, blur=True))
-    assert len(ds) == 200
+def test_blue_marble_dataset_in_a_dataloader(bluemarble_tiny):
+    ds = BlueMarbleDataset(
+        bluemarble_tiny, transform=default_train_transform(crop=12, jitter_km=5.0, blur=True)
+    )
+    assert len(ds) == 640
     loader = DataLoader(
         ds, batch_size=32, shuffle=True, num_workers=2, generator=torch.Generator().manual_seed(0)
     )
@@ -36,9 +29,11 @@ def test_blue_marble_dataset_in_a_dataloader(bm_root):
     assert batch["image"].shape == (32, 3, 12, 12) and batch["image"].dtype == torch.float32
     assert batch["lonlat"].shape == (32, 2) and batch["lonlat"].dtype == torch.float32
     assert batch["image"].min() >= 0 and batch["image"].max() <= 1
-    plain = BlueMarbleDataset(bm_root)[0]
+    plain = BlueMarbleDataset(bluemarble_tiny)[0]
     assert plain["image"].shape == (3, 16, 16)
-    np.testing.assert_allclose(plain["lonlat"].numpy(), plain["lonlat"].numpy())
+    index = pq.read_table(bluemarble_tiny / "index.parquet")
+    first = [index.column("lon")[0].as_py(), index.column("lat")[0].as_py()]
+    np.testing.assert_allclose(plain["lonlat"].numpy(), first, rtol=1e-6)
 
 
 def test_missing_or_unfinished_dataset(tmp_path):
@@ -95,7 +90,10 @@ def test_splits():
     lon, lat = rng.uniform(-180, 180, 5000), rng.uniform(-90, 90, 5000)
     train, val = split_indices(lon, lat, "random", val_fraction=0.2, seed=1)
     assert len(val) == 1000 and len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 5000
-    train, val = split_indices(lon, lat, "geographic", val_fraction=0.2, seed=1, block_deg=10)
+    train, val = split_indices(lon, lat, "block", val_fraction=0.2, seed=1, block_deg=10)
+    with pytest.warns(DeprecationWarning, match="'block'"):
+        old = split_indices(lon, lat, "geographic", val_fraction=0.2, seed=1, block_deg=10)
+    np.testing.assert_array_equal(old[1], val)
     assert 0.2 <= len(val) / 5000 < 0.25
     block = lambda i: (np.floor((lon[i] + 180) / 10) * 100 + np.floor((lat[i] + 90) / 10)).astype(int)  # noqa: E731
     assert not set(block(train)) & set(block(val)), "no block is on both sides"

@@ -43,8 +43,22 @@ def test_contract(name, dtype, sphere_points):
     with pytest.raises(dataclasses.FrozenInstanceError):
         enc.config.name = "other"  # type: ignore[misc]
     torch.testing.assert_close(encoding_from_config(enc.config)(x), y)
-    # encode_into (batched inference) gives the same features, in the buffer or a new tensor.
-    torch.testing.assert_close(enc.encode_into(x, torch.empty_like(y)), y, rtol=0, atol=0)
+    # encode(out=) (batched inference) writes the same features into the buffer it is given.
+    buf = torch.full_like(y, float("nan"))
+    assert enc.encode(x, out=buf) is buf
+    torch.testing.assert_close(buf, y, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="out must"):
+        enc.encode(x, out=torch.empty(len(x) + 1, enc.dim, dtype=dtype))
+
+
+def test_encode_into_is_a_deprecated_alias_of_encode_out():
+    enc = create_encoding("sphericalharmonics", legendre_polys=4)
+    x = torch.tensor([[10.0, 20.0], [-170.0, -45.0]], dtype=torch.float64)
+    buf = torch.empty(2, enc.dim, dtype=torch.float64)
+    with pytest.warns(DeprecationWarning, match="encode"):
+        out = enc.encode_into(x, buf)
+    assert out is buf
+    torch.testing.assert_close(out, enc.encode(x), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -4,9 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from satclip.data.sources import fetch
 from satclip.evaluation.geodata import continents, grid_lookup, polygon_labels, read_gpkg_layer, read_image
 from satclip.evaluation.tasks import MIN_CLASS_COUNT, list_tasks, load_task
+from satclip.sources import fetch
 
 PARIS, NAIROBI, SYDNEY, MANAUS, CAIRO = (
     (2.35, 48.86),

@@ -117,7 +117,7 @@ class _DiesAfter:
         self.encoder, self.n, self.rows = encoder, n, 0
         self.config, self.dim, self.training_index = encoder.config, encoder.dim, None
         self.output_dtype = encoder.output_dtype
-        self.state_dict = encoder.state_dict
+        self.fingerprint = encoder.fingerprint
 
     def embed_array(self, lonlat, batch_size=4096):
         if self.n is not None and self.n == 0:
@@ -196,7 +196,7 @@ def test_bad_rows_are_named_and_leave_nothing(tmp_path, encoder):
         embed_file(encoder, src, out, lon_col="x", progress=False)
 
 
-def test_ood_columns(tmp_path):
+def test_ood_columns(cache, tmp_path):  # on_water reads the fetched land mask
     enc = satclip.load("satclip-bluemarble-l10")
     src = tmp_path / "p.csv"
     src.write_text("lon,lat\n2.35,48.86\n-30,0\n")

@@ -14,7 +14,6 @@ never mistaken for a finished one; rerunning with the same parameters resumes it
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -26,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from satclip._files import write_json
-from satclip.data.geometry import EQUATOR_KM, aeqd_inverse, patch_offsets_km, sample_equirectangular
-from satclip.data.sources import SOURCES, fetch
+from satclip.data.geometry import aeqd_inverse, patch_offsets_km
+from satclip.geography import EQUATOR_KM, land_mask, sample_equirectangular, sample_land_points
+from satclip.geography import LandMask as LandMask  # re-exported from its old home
+from satclip.sources import SOURCES, fetch
 
 FORMAT = "satclip-bluemarble"
 FORMAT_VERSION = 1
@@ -61,43 +62,6 @@ def _load_rgb(path: Path) -> np.ndarray:
 
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
-
-
-class LandMask:
-    """A global land/water grid (True = land), row 0 at 90° N, column 0 at 180° W, grid-registered
-    (node j at lon = -180 + j·360/W). Stored as packed bits: the GLOBE mask takes 117 MB."""
-
-    def __init__(self, land: np.ndarray) -> None:
-        self.shape = land.shape
-        self.bits = np.packbits(land, axis=1)
-
-    def __call__(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        h, w = self.shape
-        rows = np.clip(np.round((90.0 - np.asarray(lat)) * (h / 180.0)).astype(np.int64), 0, h - 1)
-        cols = np.round((np.asarray(lon) + 180.0) * (w / 360.0)).astype(np.int64) % w
-        return ((self.bits[rows, cols >> 3] >> (7 - (cols & 7))) & 1).astype(bool)
-
-
-@functools.lru_cache(maxsize=1)
-def land_mask() -> LandMask:
-    """The GLOBE 30″ land mask (fetched from PyPI ``global-land-mask``), loaded once per process."""
-    with np.load(fetch("landmask")) as f:
-        return LandMask(~f["mask"])
-
-
-def sample_land_points(n: int, seed: int, is_land: LandMask) -> tuple[np.ndarray, np.ndarray]:
-    """n points uniform by area on land: uniform on the sphere, then kept where the mask is land."""
-    rng = np.random.default_rng(seed)
-    lons, lats, total = [], [], 0
-    while total < n:
-        m = max(4096, 4 * (n - total))  # land is ~29 % of the sphere
-        lon = rng.uniform(-180.0, 180.0, m)
-        lat = np.rad2deg(np.arcsin(rng.uniform(-1.0, 1.0, m)))
-        keep = is_land(lon, lat)
-        lons.append(lon[keep])
-        lats.append(lat[keep])
-        total += int(keep.sum())
-    return np.concatenate(lons)[:n], np.concatenate(lats)[:n]
 
 
 def _channels(cfg: BlueMarbleConfig) -> list[str]:

@@ -1,4 +1,4 @@
-"""Sphere geometry for patches and jitter: the azimuthal-equidistant frame and bilinear sampling.
+"""Patch geometry: the azimuthal-equidistant frame that patches and jitter are cut in.
 
 A patch is cut in a local azimuthal-equidistant (AEQD) frame centred on its point: x east,
 y north, distances true from the centre. So every patch covers the same ground, whatever its
@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
-EQUATOR_KM = 2 * np.pi * 6378.137  # WGS84 equatorial circumference
+# Re-exported: these lived here before moving to the core geography module.
+from satclip.geography import EARTH_RADIUS_KM, EQUATOR_KM, sample_equirectangular, unit_vectors
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "EQUATOR_KM",
+    "aeqd_inverse",
+    "patch_offsets_km",
+    "sample_equirectangular",
+    "unit_vectors",
+]
 
 
 def patch_offsets_km(size: int, pixel_km: float) -> tuple[np.ndarray, np.ndarray]:
@@ -46,42 +55,3 @@ def aeqd_inverse(
     dlon = np.arctan2(x * sin_c, rho * cp * cos_c - y * sin_c * sp)
     lon = np.asarray(lon0, dtype=np.float64).reshape(-1, *([1] * x.ndim)) + np.rad2deg(dlon)
     return (lon + 180.0) % 360.0 - 180.0, np.rad2deg(lat)
-
-
-def unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """(n,) lon, lat degrees → (n, 3) points on the unit sphere."""
-    lam, phi = np.deg2rad(lon), np.deg2rad(lat)
-    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=1)
-
-
-def great_circle_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
-    """Haversine distance in km."""
-    p1, p2 = np.deg2rad(lat1), np.deg2rad(lat2)
-    dl = np.deg2rad(np.asarray(lon2) - np.asarray(lon1))
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
-
-
-def sample_equirectangular(image: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Bilinear samples of an equirectangular image at lon/lat (degrees).
-
-    Args:
-        image: (H, W, C) array, pixel (0, 0) at 90° N, 180° W, pixel centres at half steps.
-        lon, lat: arrays of any shape S.
-
-    Returns:
-        (*S, C) float32. Columns wrap around the dateline; rows clamp at the poles.
-    """
-    h, w = image.shape[:2]
-    u = (np.asarray(lon, dtype=np.float64) + 180.0) * (w / 360.0) - 0.5
-    v = (90.0 - np.asarray(lat, dtype=np.float64)) * (h / 180.0) - 0.5
-    u0, v0 = np.floor(u), np.floor(v)
-    fu = (u - u0).astype(np.float32)[..., None]
-    fv = (v - v0).astype(np.float32)[..., None]
-    j0 = u0.astype(np.int64) % w
-    j1 = (j0 + 1) % w
-    i0 = np.clip(v0.astype(np.int64), 0, h - 1)
-    i1 = np.clip(v0.astype(np.int64) + 1, 0, h - 1)
-    top = image[i0, j0].astype(np.float32) * (1 - fu) + image[i0, j1].astype(np.float32) * fu
-    bottom = image[i1, j0].astype(np.float32) * (1 - fu) + image[i1, j1].astype(np.float32) * fu
-    return top * (1 - fv) + bottom * fv

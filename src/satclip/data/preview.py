@@ -21,7 +21,7 @@ def preview(root: str | os.PathLike[str], out: str | os.PathLike[str], n: int = 
     import pyarrow.parquet as pq
     from PIL import Image
 
-    from satclip.data.sources import fetch
+    from satclip.sources import fetch
 
     root, out = Path(root), Path(out)
     manifest = read_manifest(root)

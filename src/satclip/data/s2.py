@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from satclip._files import atomic_path, write_json
+from satclip._optional import require
 from satclip.data.datasets import S2_BANDS
 
 PLANETARY_COMPUTER = "https://planetarycomputer.microsoft.com/api/stac/v1"
@@ -119,13 +120,8 @@ class _Catalog:
 
     def signed(self, item: Any) -> Any:
         if self.sign == "planetary-computer":
-            try:
-                import planetary_computer
-            except ImportError as e:
-                raise ImportError(
-                    "signing Planetary Computer URLs needs: pip install planetary-computer"
-                ) from e
-            return planetary_computer.sign(item)
+            pc = require("planetary_computer", "s2", "signing Planetary Computer URLs")
+            return pc.sign(item)
         return item
 
 
@@ -192,7 +188,7 @@ def build_s2(cfg: S2Config, out: str | os.PathLike[str], progress: bool = True) 
     """Build (or resume) an S2-100K-style dataset of ``cfg.n`` patches in ``out``."""
     from tqdm import tqdm
 
-    from satclip.data.bluemarble import land_mask
+    from satclip.geography import land_mask
 
     out = Path(out)
     if (out / "index.csv").exists() and not Path(str(out) + ".partial").exists():

@@ -1,20 +1,17 @@
-"""Train/validation splits by name: ``random`` or ``geographic`` (whole spatial blocks held out)."""
+"""Train/validation splits by name: ``random`` or ``block`` (whole lon/lat blocks held out), the
+same words the evaluation splits use (:mod:`satclip.evaluation.splits`)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-SPLITS = ("random", "geographic")
+from satclip.geography import block_ids
 
-
-def block_ids(lon: np.ndarray, lat: np.ndarray, block_deg: float) -> np.ndarray:
-    """Integer id of the block_deg × block_deg lon/lat cell of each point."""
-    n_cols = int(np.ceil(360 / block_deg))
-    col = np.clip(((np.asarray(lon) + 180) // block_deg).astype(np.int64), 0, n_cols - 1)
-    row = np.clip(
-        ((np.asarray(lat) + 90) // block_deg).astype(np.int64), 0, int(np.ceil(180 / block_deg)) - 1
-    )
-    return row * n_cols + col
+SPLITS = ("random", "block")
+# Earlier name of "block", still accepted.
+_DEPRECATED = {"geographic": "block"}
 
 
 def split_indices(
@@ -25,7 +22,12 @@ def split_indices(
     seed: int = 0,
     block_deg: float = 10.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train, val) index arrays. ``geographic`` holds out whole blocks until ≥ val_fraction."""
+    """(train, val) index arrays. ``block`` holds out whole blocks until ≥ val_fraction."""
+    if method in _DEPRECATED:
+        warnings.warn(
+            f"split {method!r} is now called {_DEPRECATED[method]!r}", DeprecationWarning, stacklevel=2
+        )
+        method = _DEPRECATED[method]
     if method not in SPLITS:
         raise ValueError(f"unknown split {method!r}; choose one of {SPLITS}")
     if not 0 < val_fraction < 1:
@@ -44,5 +46,5 @@ def split_indices(
     val_blocks = blocks[order[:n_blocks]]
     is_val = np.isin(ids, val_blocks)
     if is_val.all():
-        raise ValueError("geographic split put every point in validation; use smaller blocks")
+        raise ValueError("block split put every point in validation; use smaller blocks")
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)

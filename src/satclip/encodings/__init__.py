@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from satclip._registry import build_config
+from satclip._registry import NamedConfig, build_config
 from satclip.encodings._base import Encoding
 from satclip.encodings.baselines import (
     Cartesian3D,
@@ -28,21 +28,21 @@ from satclip.encodings.spherical_harmonics import (
     spherical_harmonics,
 )
 
-ENCODINGS: dict[str, tuple[type, type[Encoding]]] = {
-    cfg.name: (cfg, module)
-    for cfg, module in [
-        (SphericalHarmonicsConfig, SphericalHarmonics),
-        (DirectConfig, Direct),
-        (Cartesian3DConfig, Cartesian3D),
-        (WrapConfig, Wrap),
-        (GridConfig, MultiScale),
-        (TheoryConfig, MultiScale),
-        (SphereCConfig, MultiScale),
-        (SphereCPlusConfig, MultiScale),
-        (SphereMConfig, MultiScale),
-        (SphereMPlusConfig, MultiScale),
-        (RFFConfig, RFF),
-    ]
+_ENCODING_CLASSES: list[tuple[type[NamedConfig], type[Encoding]]] = [
+    (SphericalHarmonicsConfig, SphericalHarmonics),
+    (DirectConfig, Direct),
+    (Cartesian3DConfig, Cartesian3D),
+    (WrapConfig, Wrap),
+    (GridConfig, MultiScale),
+    (TheoryConfig, MultiScale),
+    (SphereCConfig, MultiScale),
+    (SphereCPlusConfig, MultiScale),
+    (SphereMConfig, MultiScale),
+    (SphereMPlusConfig, MultiScale),
+    (RFFConfig, RFF),
+]
+ENCODINGS: dict[str, tuple[type[NamedConfig], type[Encoding]]] = {
+    cfg.name: (cfg, module) for cfg, module in _ENCODING_CLASSES
 }
 
 

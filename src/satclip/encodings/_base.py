@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import warnings
 from typing import Any
 
 import torch
@@ -17,6 +18,11 @@ class Encoding(nn.Module, abc.ABC):
     Subclasses hold a frozen config dataclass (with a ``dim`` property) and implement
     :meth:`encode` on already-validated coordinates. ``forward`` checks the input (shape, finite,
     latitude range) and wraps longitudes into [-180, 180] first.
+
+    ``encode(lonlat, out=buf)`` writes the features into ``buf``: batched inference reuses one
+    buffer for every batch, so that large features are not allocated, freed and page-faulted in
+    again batch after batch. Encodings that compute in place write there directly, the others
+    copy their result in (:meth:`_into`).
     """
 
     def __init__(self, config: Any) -> None:
@@ -28,17 +34,27 @@ class Encoding(nn.Module, abc.ABC):
         return int(self.config.dim)
 
     @abc.abstractmethod
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        """Features of validated (N, 2) lon/lat degrees, shape (N, dim)."""
+    def encode(self, lonlat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Features of validated (N, 2) lon/lat degrees, shape (N, dim): ``out`` itself, filled,
+        when given (a contiguous (N, dim) tensor of the result's dtype and device)."""
 
     def encode_into(self, lonlat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """:meth:`encode`, written into ``out`` (N, dim) where the encoding supports it.
+        """Deprecated: ``encode(lonlat, out=out)``."""
+        warnings.warn(
+            "Encoding.encode_into(x, out) is deprecated; use encode(x, out=out)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.encode(lonlat, out=out)
 
-        Returns the features: ``out`` itself, or a new tensor from encodings that do not write
-        in place (the default). Batched inference reuses one ``out`` for every batch, so that
-        large features are not allocated, freed and page-faulted in again batch after batch.
-        """
-        return self.encode(lonlat)
+    @staticmethod
+    def _into(features: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+        """``features``, or ``out`` filled with them when given."""
+        if out is None:
+            return features
+        if out.shape != features.shape:
+            raise ValueError(f"out must have shape {tuple(features.shape)}, got {tuple(out.shape)}")
+        return out.copy_(features)
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         return self.encode(check_lonlat_tensor(lonlat))

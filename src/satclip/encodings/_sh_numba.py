@@ -32,7 +32,7 @@ import numba
 import numpy as np
 import torch
 
-from satclip.encodings.spherical_harmonics import _recurrence_coefficients
+from satclip.encodings._sh_recurrence import recurrence_coefficients
 
 # Below this many features (points x L²; 164 points of L=40, ~0.25 ms on one core) a call runs
 # in the calling thread alone: handing a share to the pool costs tens of µs.
@@ -69,7 +69,7 @@ def harmonics_into(
 def _coefficients(legendre_polys: int) -> tuple[np.ndarray, ...]:
     """The recurrence's constants as numpy arrays, built once per L: embed() calls this for every
     batch, and rebuilding them (~70 µs) was a tenth of a 1 024-point batch's features."""
-    return tuple(c.numpy() for c in _recurrence_coefficients(legendre_polys, torch.device("cpu")))
+    return tuple(c.numpy() for c in recurrence_coefficients(legendre_polys, torch.device("cpu")))
 
 
 def _thread_pool(threads: int) -> ThreadPoolExecutor:

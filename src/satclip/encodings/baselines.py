@@ -66,11 +66,11 @@ def scale_frequencies(frequency_num: int, min_radius: float, max_radius: float) 
 _THEORY_UNITS = ((1.0, 0.0), (-0.5, math.sqrt(3) / 2), (-0.5, -math.sqrt(3) / 2))
 
 
-def _grid_terms(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
+def _grid_terms(lam, phi, lam_s, phi_s):
     return [lam_s.sin(), lam_s.cos(), phi_s.sin(), phi_s.cos()]
 
 
-def _theory_terms(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
+def _theory_terms(lam, phi, lam_s, phi_s):
     # ⟨(λ_s, φ_s), u⟩ = f_s·⟨(λ, φ), u⟩
     terms = []
     for ux, uy in _THEORY_UNITS:
@@ -79,29 +79,29 @@ def _theory_terms(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
     return terms
 
 
-def _spherec_terms(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
+def _spherec_terms(lam, phi, lam_s, phi_s):
     return [phi_s.sin(), phi_s.cos() * lam_s.cos(), phi_s.cos() * lam_s.sin()]
 
 
-def _spherecplus_terms(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
+def _spherecplus_terms(lam, phi, lam_s, phi_s):
     return [
         phi_s.sin(), phi_s.cos(), lam_s.sin(), lam_s.cos(),
         phi_s.cos() * lam_s.cos(), phi_s.cos() * lam_s.sin(),
     ]  # fmt: skip
 
 
-def _spherem_cross(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
+def _spherem_cross(lam, phi, lam_s, phi_s):
     return [
         phi.cos() * lam_s.cos(), phi_s.cos() * lam.cos(),
         phi.cos() * lam_s.sin(), phi_s.cos() * lam.sin(),
     ]  # fmt: skip
 
 
-def _spherem_terms(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
+def _spherem_terms(lam, phi, lam_s, phi_s):
     return [phi_s.sin(), *_spherem_cross(lam, phi, lam_s, phi_s)]
 
 
-def _spheremplus_terms(lam, phi, lam_s, phi_s):  # type: ignore[no-untyped-def]
+def _spheremplus_terms(lam, phi, lam_s, phi_s):
     return [phi_s.sin(), phi_s.cos(), lam_s.sin(), lam_s.cos(), *_spherem_cross(lam, phi, lam_s, phi_s)]
 
 
@@ -158,10 +158,10 @@ class WrapConfig:
 
 
 class _Fixed(Encoding):
-    fn: ClassVar[Callable[[torch.Tensor], torch.Tensor]]
+    fn: ClassVar[staticmethod[[torch.Tensor], torch.Tensor]]
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        return type(self).fn(lonlat)
+    def encode(self, lonlat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        return self._into(type(self).fn(lonlat), out)
 
 
 class Direct(_Fixed):
@@ -225,5 +225,5 @@ class MultiScale(Encoding):
         freqs = scale_frequencies(config.frequency_num, config.min_radius, config.max_radius)
         self.register_buffer("frequencies", torch.tensor(freqs, dtype=torch.float64), persistent=False)
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        return multiscale(lonlat, self.config.name, self.frequencies)
+    def encode(self, lonlat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        return self._into(multiscale(lonlat, self.config.name, self.frequencies), out)

@@ -65,5 +65,5 @@ class RFF(Encoding):
         proj = rff_projections(config.num_features, config.sigmas, config.seed)
         self.register_buffer("projections", proj)
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        return random_fourier_features(lonlat, self.projections)
+    def encode(self, lonlat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        return self._into(random_fourier_features(lonlat, self.projections), out)

@@ -21,41 +21,18 @@ from typing import ClassVar, Literal
 import torch
 
 from satclip.encodings._base import Encoding
+from satclip.encodings._sh_recurrence import recurrence_coefficients
 
 Convention = Literal["satclip", "orthonormal"]
 CONVENTIONS: tuple[str, ...] = ("satclip", "orthonormal")
 Backend = Literal["auto", "torch", "numba"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", "numba")
 MAX_LEGENDRE_POLYS = 1000
-# Features per block of points (points x L^2). On CPU, 2^23 features (5 242 points at L=40) make
-# each per-degree op large enough for torch's intra-op threads while its temporaries stay in
-# cache, and keep peak memory near the output's own size. (Running smaller blocks side by side
-# on a Python thread pool instead was 1.5-2.3x slower: each pool thread then ran its own OpenMP
-# team, and the teams competed for the cores.) On a GPU each degree costs ~15 kernel launches
-# whatever the block size, so blocks are as large as memory comfortably allows (2 GB float64):
-# on an H100, 2^25-feature blocks made L=40 launch-bound at 270x the time of writing the output.
+# Features per block of points (points x L^2): on CPU, ops large enough for torch's threads with
+# temporaries still in cache; on a GPU, where each degree costs a fixed number of kernel
+# launches, as large as memory comfortably allows (BENCHMARKS.md, "Block sizes").
 _CHUNK_FEATURES_CPU = 1 << 23
 _CHUNK_FEATURES_ACCEL = 1 << 28
-
-
-def _recurrence_coefficients(legendre_polys: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Coefficients of  P̄_l^m = a_lm x P̄_{l-1}^m - (a_lm b_lm) P̄_{l-2}^m.
-
-    Returns ``a`` and ``ab`` = a·b of shape (L, L) (row l, column m; only m < l is used) and
-    ``diag`` of shape (L,), the factor of P̄_l^l = diag_l · sinθ · P̄_{l-1}^{l-1}.
-    """
-    L = legendre_polys
-    ll = torch.arange(L, dtype=torch.float64, device=device)[:, None]
-    mm = torch.arange(L, dtype=torch.float64, device=device)[None, :]
-    valid = mm < ll
-    denom_a = torch.where(valid, ll**2 - mm**2, torch.ones_like(ll * mm))
-    a = torch.where(valid, torch.sqrt((4 * ll**2 - 1) / denom_a), torch.zeros_like(denom_a))
-    num_b = ((ll - 1) ** 2 - mm**2).clamp(min=0)
-    denom_b = (4 * (ll - 1) ** 2 - 1).clamp(min=1)
-    b = torch.where(valid, torch.sqrt(num_b / denom_b), torch.zeros_like(denom_a))
-    lvec = torch.arange(L, dtype=torch.float64, device=device).clamp(min=1)
-    diag = torch.sqrt((2 * lvec + 1) / (2 * lvec))
-    return a, a * b, diag
 
 
 def _angles(
@@ -128,7 +105,7 @@ def spherical_harmonics(
             loop per point, CPU only, no gradients, needs the ``fast`` extra; 2-4x faster
             at L=40) or ``"auto"``: numba where it is installed and usable, torch otherwise.
         out: optional C-contiguous (N, L²) tensor of the result's dtype and device to write into
-            (batched inference reuses one, see :meth:`Encoding.encode_into`).
+            (batched inference reuses one, see :class:`~satclip.encodings.Encoding`).
 
     Returns:
         (N, L²) features in ``lonlat``'s dtype, ordered l = 0..L-1, then m = -l..l. Computed in
@@ -162,7 +139,7 @@ def spherical_harmonics(
         coords_np = coords.detach().contiguous().numpy()
         numba_backend.harmonics_into(coords_np, legendre_polys, convention == "satclip", out.numpy())
         return out
-    coefficients = _recurrence_coefficients(legendre_polys, lonlat.device)
+    coefficients = recurrence_coefficients(legendre_polys, lonlat.device)
     per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
     chunk = _block_points(n, L2, per_block)
     for i in range(0, n, chunk):
@@ -242,8 +219,5 @@ class SphericalHarmonics(Encoding):
 
     config: SphericalHarmonicsConfig
 
-    def encode(self, lonlat: torch.Tensor) -> torch.Tensor:
-        return spherical_harmonics(lonlat, self.config.legendre_polys, self.config.convention)
-
-    def encode_into(self, lonlat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def encode(self, lonlat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         return spherical_harmonics(lonlat, self.config.legendre_polys, self.config.convention, out=out)

@@ -18,14 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import satclip
+from satclip._optional import require
+from satclip.encodings import create_encoding, list_encodings
+from satclip.pretrained import list_pretrained, load
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
 _SH = re.compile(r"^sh(\d+)$")
 
 
 def _encoding_features(name: str, **params: object) -> FeatureFn:
-    enc = satclip.create_encoding(name, **params)
+    enc = create_encoding(name, **params)
 
     def features(lonlat: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -35,20 +37,14 @@ def _encoding_features(name: str, **params: object) -> FeatureFn:
 
 
 def _model_features(name_or_path: str) -> FeatureFn:
-    model = satclip.load(name_or_path)
+    model = load(name_or_path)
     return lambda lonlat: model.embed_array(lonlat).astype(np.float64)
 
 
 def _geoclip_features() -> FeatureFn:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from geoclip import LocationEncoder as GeoCLIPLocationEncoder
-    except ImportError as e:
-        raise ImportError(
-            "the geoclip encoder needs the optional extra: pip install 'satclip[geoclip]' "
-            f"(scripts/setup.sh installs it); import failed: {e}"
-        ) from e
-    model = GeoCLIPLocationEncoder().eval()
+    geoclip = require("geoclip", "geoclip", "the geoclip encoder")
+    model = geoclip.LocationEncoder().eval()
 
     def features(lonlat: np.ndarray) -> np.ndarray:
         latlon = torch.from_numpy(np.asarray(lonlat, dtype=np.float32)[:, ::-1].copy())  # GeoCLIP: (lat, lon)
@@ -65,12 +61,12 @@ def resolve_encoder(name: str) -> FeatureFn:
     m = _SH.match(name)
     if m:
         return _encoding_features("sphericalharmonics", legendre_polys=int(m.group(1)))
-    if name in satclip.list_encodings() and name != "sphericalharmonics":
+    if name in list_encodings() and name != "sphericalharmonics":
         return _encoding_features(name)
-    if name in satclip.list_pretrained() or Path(name).exists():
+    if name in list_pretrained() or Path(name).exists():
         return _model_features(name)
-    valid = ["sh<L> (e.g. sh10, sh40)", *[e for e in satclip.list_encodings() if e != "sphericalharmonics"]]
+    valid = ["sh<L> (e.g. sh10, sh40)", *[e for e in list_encodings() if e != "sphericalharmonics"]]
     raise ValueError(
         f"unknown encoder {name!r}; valid: {', '.join(valid)}, geoclip, a model file path, "
-        f"or a pretrained name ({', '.join(satclip.list_pretrained())})"
+        f"or a pretrained name ({', '.join(list_pretrained())})"
     )

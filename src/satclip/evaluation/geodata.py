@@ -8,15 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from satclip.data.sources import fetch
-
-
-def grid_lookup(grid: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Nearest cell of an equirectangular grid (row 0 at 90° N, column 0 at 180° W, cell-registered)."""
-    h, w = grid.shape[:2]
-    rows = np.clip(((90.0 - np.asarray(lat)) * (h / 180.0)).astype(np.int64), 0, h - 1)
-    cols = ((np.asarray(lon) + 180.0) * (w / 360.0)).astype(np.int64) % w
-    return grid[rows, cols]
+from satclip.geography import grid_lookup as grid_lookup  # re-exported from its old home
+from satclip.sources import fetch
 
 
 def read_image(name: str) -> np.ndarray:
@@ -27,7 +20,7 @@ def read_image(name: str) -> np.ndarray:
         return np.asarray(im)
 
 
-def _gpkg_geometry(blob: bytes):  # type: ignore[no-untyped-def]
+def _gpkg_geometry(blob: bytes):
     """Shapely geometry of a GeoPackage geometry blob: 'GP' header, optional envelope, WKB."""
     import shapely
 
@@ -36,7 +29,7 @@ def _gpkg_geometry(blob: bytes):  # type: ignore[no-untyped-def]
     return shapely.from_wkb(blob[8 + envelope :])
 
 
-def read_gpkg_layer(path: Path, layer: str, columns: list[str]) -> tuple[list, list[tuple]]:  # type: ignore[type-arg]
+def read_gpkg_layer(path: Path, layer: str, columns: list[str]) -> tuple[list, list[tuple]]:
     """(geometries, attribute rows) of a GeoPackage layer, read with sqlite3 and shapely."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -54,7 +47,7 @@ def read_gpkg_layer(path: Path, layer: str, columns: list[str]) -> tuple[list, l
 
 def polygon_labels(
     geoms: list, labels: list[str], lon: np.ndarray, lat: np.ndarray, nearest_deg: float = 0.0
-) -> np.ndarray:  # type: ignore[type-arg]
+) -> np.ndarray:
     """The label of the polygon containing each point ("" if none). Points outside every polygon
     take the nearest polygon's label when it is within ``nearest_deg`` degrees."""
     import shapely
@@ -75,7 +68,7 @@ def polygon_labels(
 
 
 @lru_cache(maxsize=1)
-def _continent_shapes() -> tuple[list, list[str]]:  # type: ignore[type-arg]
+def _continent_shapes() -> tuple[list, list[str]]:
     import shapefile
     import shapely
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from satclip.data.splits import block_ids
 from satclip.evaluation.tasks import Task
+from satclip.geography import block_ids
 
 SPLITS = ("random", "block", "continent")
 RANDOM_SEEDS = (0, 1, 2)

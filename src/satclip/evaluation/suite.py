@@ -60,7 +60,7 @@ def run(
                 t0 = time.perf_counter()
                 score = fit_score(probe, task.kind, x[train], task.y[train], x[test], task.y[test])
                 seconds = round(time.perf_counter() - t0, 2)
-                row = {
+                row: dict[str, Any] = {
                     "encoder": name,
                     "task": task_name,
                     "metric": task.metric,

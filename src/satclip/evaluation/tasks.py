@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from satclip._files import atomic_path
-from satclip.data.bluemarble import land_mask, sample_land_points
-from satclip.data.sources import cache_root, fetch
-from satclip.evaluation.geodata import continents, grid_lookup, polygon_labels, read_gpkg_layer, read_image
+from satclip._files import atomic_path, cache_root
+from satclip.evaluation.geodata import continents, polygon_labels, read_gpkg_layer, read_image
+from satclip.geography import grid_lookup, land_mask, sample_land_points
+from satclip.sources import fetch
 
 MIN_CLASS_COUNT = 20
 TASK_VERSION = 1

@@ -9,7 +9,6 @@ its final name only when every row is in it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from satclip._files import exclusive_lock, write_json
-from satclip.checkpoints import content_sha256
+from satclip.embedder import Embedder
 from satclip.io.readers import InputTable
 from satclip.io.writers import (
     LAYOUTS,
@@ -37,20 +36,8 @@ from satclip.io.writers import (
 OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet")
 
 
-def model_fingerprint(encoder: Any) -> str:
-    """What the model computes with: resuming with another model is refused."""
-    if hasattr(encoder, "state_dict"):  # a LocationEncoder, or a wrapper exposing its weights
-        return content_sha256(encoder)
-    # The ONNX backend: its config and the model file itself.
-    h = hashlib.sha256(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
-    with open(encoder.path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def embed_file(
-    encoder: Any,
+    encoder: Embedder,
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     lon_col: str | None = None,
@@ -74,8 +61,8 @@ def embed_file(
     float64 for float64 models) or ``.parquet`` (input columns plus the embedding, as one fixed-size-list column
     ``embedding`` or as ``emb_0..`` columns by ``layout``). The Parquet is GeoParquet when the
     input has a geometry (kept, with its CRS) or ``geoparquet`` asks for point geometries.
-    ``ood`` adds ``ood_km`` and ``on_water`` (see :func:`satclip.ood.ood_flags`). ``encoder`` is a
-    LocationEncoder or anything with ``embed_array``, ``dim`` and ``config`` (the ONNX backend).
+    ``ood`` adds ``ood_km`` and ``on_water`` (see :func:`satclip.ood.ood_flags`). ``encoder`` is
+    any :class:`~satclip.embedder.Embedder`: a LocationEncoder or the ONNX backend.
     """
     src, dst = Path(src), Path(dst)
     kind = dst.suffix.lower()
@@ -89,20 +76,25 @@ def embed_file(
     if kind == ".npy" and (geoparquet or ood):
         raise ValueError(f"{dst}: .npy holds embeddings only; write .parquet for --geoparquet or --ood")
     table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter)
+    if table.coords:
+        coords = list(table.coords)
+    else:
+        assert table.geometry is not None  # InputTable reads either lon/lat columns or a geometry
+        coords = ["geometry", table.geometry.column]
     stat = src.stat()
     run = {
         "input": str(src.resolve()),
         "input_size": stat.st_size,
         "input_mtime_ns": stat.st_mtime_ns,
         "output": kind,
-        "coords": list(table.coords) if table.coords else ["geometry", table.geometry.column],
+        "coords": coords,
         "layout": layout,
         "geoparquet": geoparquet,
         "ood": ood,
         "chunk_rows": chunk_rows,
         "crs": table.crs,
         "delimiter": table.delimiter,
-        "model": model_fingerprint(encoder),
+        "model": encoder.fingerprint(),
     }
     work = dst.parent / f".{dst.name}.partial"
     with exclusive_lock(dst.parent / f".{dst.name}.lock", str(dst)):
@@ -115,7 +107,7 @@ def embed_file(
 
 
 def _embed_chunks(
-    encoder: Any,
+    encoder: Embedder,
     table: InputTable,
     state: dict[str, Any],
     work: Path,

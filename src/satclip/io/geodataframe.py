@@ -30,9 +30,9 @@ def embed_geodataframe(
             "the GeoDataFrame has no CRS; set it first, e.g. gdf.set_crs('EPSG:4326') for lon/lat degrees"
         )
     if isinstance(model, str) or hasattr(model, "__fspath__"):
-        import satclip
+        from satclip.pretrained import load
 
-        model = satclip.load(model)
+        model = load(model)
     lonlat = representative_lonlat(np.asarray(gdf.geometry.values, dtype=object), gdf.crs)
     emb = model.embed_array(lonlat, batch_size=batch_size)
     out = gdf.copy()

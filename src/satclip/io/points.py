@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from satclip.geography import unit_vectors
+
 # CRSs that already are (lon, lat) degrees in that axis order once always_xy is applied.
 _MAX_RECENTRE = 12
 _LONLAT_CRS = {"EPSG:4326", "OGC:CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84"}
@@ -52,8 +54,6 @@ def laea_inverse(
 
 def _centres(lon: np.ndarray, lat: np.ndarray, index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per geometry, the direction of the mean of its vertices' unit vectors (dateline-safe)."""
-    from satclip.data.geometry import unit_vectors
-
     s = np.zeros((n, 3))
     np.add.at(s, index, unit_vectors(lon, lat))
     return np.rad2deg(np.arctan2(s[:, 1], s[:, 0])), np.rad2deg(

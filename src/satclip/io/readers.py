@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from satclip._coords import check_lonlat_array
+from satclip._optional import require
 from satclip.io.points import is_lonlat_crs
 
 OGR_SUFFIXES = {".geojson", ".json", ".gpkg", ".fgb", ".shp", ".geojsonl", ".geojsons"}
@@ -28,15 +29,6 @@ TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
 # Delimiters tried when a CSV's is not given: comma, semicolon (European locales), tab, pipe.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 1 << 16
-
-
-def require(module: str, extra: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise ImportError(f"this needs {module.split('.')[0]}: pip install 'satclip[{extra}]'") from e
 
 
 @dataclass(frozen=True)
@@ -49,11 +41,10 @@ class Geometry:
 
 @dataclass
 class Chunk:
-    """Consecutive input rows: their columns, their (lon, lat) and the index of the first."""
+    """Consecutive input rows: their columns and their (lon, lat)."""
 
     table: Any  # pyarrow.Table
     lonlat: np.ndarray
-    first_row: int
 
 
 class InputTable:
@@ -218,7 +209,7 @@ class InputTable:
         try:
             for table in _rebatch(self._batches(rows), rows, skip):
                 lonlat, table = self._lonlat(table, first)
-                yield Chunk(table, lonlat, first)
+                yield Chunk(table, lonlat)
                 first += table.num_rows
         except pa.ArrowInvalid as e:
             raise ValueError(f"{self.path}: cannot read values: {e}") from None
@@ -278,6 +269,7 @@ class InputTable:
 
     def _reproject(self, xy: np.ndarray, first_row: int) -> np.ndarray:
         assert self._transformer is not None
+        assert self.crs is not None  # a transformer is only made for a given CRS
         finite = np.isfinite(xy).all(axis=1)
         lon, lat = self._transformer.transform(xy[:, 0], xy[:, 1])
         lonlat = np.stack([np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)], axis=1)

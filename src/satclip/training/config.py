@@ -40,7 +40,7 @@ class DataConfig:
     root: str = "data/bluemarble"
     n: int = 100_000  # Blue Marble: points to build if the dataset is missing
     size: int = 32
-    split: str = "random"  # or "geographic"
+    split: str = "random"  # or "block"
     val_fraction: float = 0.1
     crop: int | None = 28
     jitter_km: float = 10.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -58,7 +59,7 @@ def _backbone(cfg: ImageEncoderConfig) -> nn.Module:
         return SmallCNN(cfg.in_channels)
     import timm
 
-    kwargs: dict[str, object] = {"pretrained": False, "in_chans": cfg.in_channels, "num_classes": 0}
+    kwargs: dict[str, Any] = {"pretrained": False, "in_chans": cfg.in_channels, "num_classes": 0}
     if cfg.backbone.startswith("vit"):
         kwargs |= {"img_size": cfg.image_size, "dynamic_img_size": True}
     return timm.create_model(cfg.backbone, **kwargs)
@@ -73,6 +74,7 @@ def _load_weights(backbone: nn.Module, cfg: ImageEncoderConfig) -> None:
         enum_name, member = TORCHGEO_WEIGHTS[cfg.backbone].split(".")
         state = getattr(tgm, enum_name)[member].get_state_dict(progress=True)
     else:
+        assert cfg.weights is not None  # ImageEncoder loads weights only when cfg.weights is set
         path = os.fspath(cfg.weights)
         if path.endswith(".safetensors"):
             from safetensors.torch import load_file
@@ -99,7 +101,9 @@ class ImageEncoder(nn.Module):
         if cfg.freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
-        self.projection = nn.Linear(self.backbone.num_features, cfg.embed_dim)
+        # An int attribute of SmallCNN and of every timm model; torch types Module attributes as
+        # Tensor | Module, which is wrong for plain attributes.
+        self.projection = nn.Linear(cast(int, self.backbone.num_features), cfg.embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.freeze_backbone:

@@ -9,17 +9,17 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-import satclip
-from satclip._coords import check_lonlat_tensor
 from satclip.encoder import LocationEncoder
+from satclip.encodings import create_encoding
+from satclip.networks import Siren, SirenLayer, create_network
 from satclip.training.config import TrainConfig
 from satclip.training.image_encoders import ImageEncoder
 from satclip.training.loss import ClipLoss
 
 
 def build_location_encoder(cfg: TrainConfig) -> LocationEncoder:
-    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=cfg.location.legendre_polys)
-    net = satclip.create_network(
+    sh = create_encoding("sphericalharmonics", legendre_polys=cfg.location.legendre_polys)
+    net = create_network(
         "siren",
         dim_in=sh.dim,
         dim_out=cfg.image.embed_dim,
@@ -41,7 +41,10 @@ def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
     """Fold the training-time feature scale into the first layer's weight columns (exact:
     W·(s ⊙ y) = (W diag s)·y), so the encoder alone reproduces the trained location side."""
     net = enc.network
+    if not isinstance(net, Siren):
+        raise TypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
     first = net.layers[0] if len(net.layers) else net.last_layer
+    assert isinstance(first, SirenLayer)  # Siren.layers holds SirenLayers
     scale = degree_scale(enc.config.encoding.legendre_polys, decay)
     with torch.no_grad():
         first.weight.mul_(scale.to(first.weight.dtype))
@@ -84,12 +87,7 @@ class SatCLIPModule(pl.LightningModule):
 
     def location_embedding(self, lonlat: torch.Tensor) -> torch.Tensor:
         """The location side as trained (with the degree scale, when on)."""
-        enc = self.location_encoder
-        if self.feature_scale is None:
-            return enc(lonlat)
-        lonlat = check_lonlat_tensor(lonlat)  # the same checks and wrapping as enc(lonlat)
-        feats = enc.encoding.encode(lonlat.to(enc.dtype)) * self.feature_scale.to(enc.dtype)
-        return enc.network(feats)
+        return self.location_encoder(lonlat, feature_scale=self.feature_scale)
 
     def _step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         img = self.image_encoder(batch["image"])

@@ -20,9 +20,9 @@ def pipeline(
     eval_split: str = "block",
     progress: bool = True,
 ) -> Path:
-    import satclip
     from satclip.evaluation import suite
     from satclip.maps import embedding_map
+    from satclip.pretrained import load
 
     run = Path(out)
     cfg = load_config(config, overrides)
@@ -42,8 +42,6 @@ def pipeline(
     suite.write_outputs(rows, run / "evaluation")
     say(suite.markdown(rows))
     say("[4/4] drawing the embedding map")
-    embedding_map(
-        satclip.load(model_path), run / "embedding_map.png", title=f"{cfg.name}: first 3 PCs as RGB"
-    )
+    embedding_map(load(model_path), run / "embedding_map.png", title=f"{cfg.name}: first 3 PCs as RGB")
     say(f"done in {time.perf_counter() - t0:.0f} s: {run}")
     return run

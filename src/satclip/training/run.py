@@ -32,6 +32,8 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
     d = cfg.data
     train_tf = default_train_transform(crop=d.crop, jitter_km=d.jitter_km, blur=d.blur)
     val_tf = CenterCrop(d.crop) if d.crop else None
+    train_ds: BlueMarbleDataset | S2100KDataset
+    val_ds: BlueMarbleDataset | S2100KDataset
     if d.dataset == "bluemarble":
         root = Path(d.root)
         if not (root / "manifest.json").exists():
@@ -150,7 +152,7 @@ def plot_losses(run: Path) -> Path | None:
 
 def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: str = "best") -> Path:
     """The location encoder of a run's ``best`` (or ``last``) checkpoint as a satclip model file."""
-    import satclip
+    from satclip.checkpoints import save
     from satclip.training.config import from_dict
     from satclip.training.module import build_location_encoder, fold_degree_scale
 
@@ -171,7 +173,7 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: 
         fold_degree_scale(enc, cfg.location.degree_decay)
     enc.training_index = training_locations(cfg)
     out = Path(out)
-    return satclip.save(enc, out)
+    return save(enc, out)
 
 
 def training_locations(cfg: TrainConfig) -> np.ndarray | None:

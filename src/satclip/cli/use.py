@@ -3,33 +3,36 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
+
+from satclip.cli._args import parse_bbox
+
+if TYPE_CHECKING:
+    from satclip.embedder import Embedder
 
 
-def _load_model(model: str, backend: str = "torch", device: str = "cpu") -> Any:
+def _load_model(model: str, backend: str = "torch", device: str = "cpu") -> Embedder:
     """A satclip model (name, .safetensors, published .ckpt) or, for the onnx backend, an .onnx
     file; a non-ONNX model with ``--backend onnx`` is exported to a temporary .onnx first."""
-    import satclip
+    from satclip.pretrained import load
 
     if backend == "torch":
         if model.lower().endswith(".onnx"):
             raise ValueError(f"{model} is an ONNX file; pass --backend onnx to run it with onnxruntime")
-        return satclip.load(model, device=device)
-    from satclip.onnx_export import OnnxEncoder, export_onnx
+        return load(model, device=device)
+    from satclip.onnx_runtime import OnnxEncoder
 
     if model.lower().endswith(".onnx"):
         return OnnxEncoder(model)
-    from satclip.io.embed import model_fingerprint
+    from satclip.onnx_export import export_onnx
     from satclip.pretrained import cache_dir
 
-    enc = satclip.load(model)
+    enc = load(model)
     # Exported once per model content and reused: a resumed run then sees the same ONNX file.
-    path = cache_dir() / f"onnx-{model_fingerprint(enc)[:32]}.onnx"
+    path = cache_dir() / f"onnx-{enc.fingerprint()[:32]}.onnx"
     if not path.exists():
         export_onnx(enc, path)
-    onnx_enc = OnnxEncoder(path)
-    onnx_enc.training_index = enc.training_index
-    return onnx_enc
+    return OnnxEncoder(path, training_index=enc.training_index)
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -56,22 +59,11 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_bbox(text: str) -> tuple[float, float, float, float]:
-    """W,S,E,N degrees (argparse type)."""
-    try:
-        w, s, e, n = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"bbox must be W,S,E,N in degrees, e.g. 5.9,45.8,10.5,47.8 or -10,40,10,50; got {text!r}"
-        ) from None
-    return w, s, e, n
-
-
 def _cmd_raster(args: argparse.Namespace) -> int:
-    import satclip
+    from satclip.pretrained import load
     from satclip.raster import embedding_raster
 
-    enc = satclip.load(args.model)
+    enc = load(args.model)
     out = embedding_raster(
         enc, args.bbox, args.resolution, args.output, pca=args.pca, tile=args.tile, progress=not args.quiet
     )
@@ -80,12 +72,12 @@ def _cmd_raster(args: argparse.Namespace) -> int:
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
-    import satclip
     from satclip.maps import embedding_map
+    from satclip.pretrained import load
 
-    compare = satclip.load(args.compare) if args.compare else None
+    compare = load(args.compare) if args.compare else None
     out = embedding_map(
-        satclip.load(args.model),
+        load(args.model),
         args.output,
         resolution=args.resolution,
         title=args.model,
@@ -99,15 +91,15 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_onnx(args: argparse.Namespace) -> int:
-    import satclip
     from satclip.onnx_export import export_onnx
+    from satclip.pretrained import load
 
-    out = export_onnx(satclip.load(args.model), args.output, input_dtype=args.dtype)
+    out = export_onnx(load(args.model), args.output, input_dtype=args.dtype)
     print(f"wrote {out}")
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "embed", help="embed the rows of a CSV, (Geo)Parquet or vector file (GeoJSON, GPKG, FlatGeobuf, SHP)"
     )

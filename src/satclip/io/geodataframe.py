@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
+from satclip.embedder import Embedder
 from satclip.encoder import EMBED_BATCH
 from satclip.io.points import representative_lonlat
 from satclip.io.writers import LAYOUTS
 
 
 def embed_geodataframe(
-    gdf: Any, model: Any, column: str = "embedding", layout: str = "list", batch_size: int = EMBED_BATCH
+    gdf: Any,
+    model: Embedder | str | os.PathLike[str],
+    column: str = "embedding",
+    layout: str = "list",
+    batch_size: int = EMBED_BATCH,
 ) -> Any:
     """A copy of ``gdf`` with the embedding of each row's geometry.
 
@@ -29,7 +35,7 @@ def embed_geodataframe(
         raise ValueError(
             "the GeoDataFrame has no CRS; set it first, e.g. gdf.set_crs('EPSG:4326') for lon/lat degrees"
         )
-    if isinstance(model, str) or hasattr(model, "__fspath__"):
+    if isinstance(model, str | os.PathLike):
         from satclip.pretrained import load
 
         model = load(model)

@@ -30,7 +30,7 @@ from satclip._optional import require
 from satclip._pca import Pca, fit_batches
 from satclip.embedder import Embedder
 from satclip.raster.cog import _write_cog
-from satclip.raster.grid import PIXEL_TOLERANCE, RasterGrid, _windows
+from satclip.raster.grid import PIXEL_TOLERANCE, Bands, RasterGrid, _windows
 from satclip.raster.zarr_store import _ZARR_CHUNK_BYTES, WGS84_WKT, _write_zarr
 
 __all__ = [
@@ -131,6 +131,7 @@ def embedding_raster(
         "satclip_pixel": "value at the pixel centre",
         **(fit.attrs() if fit is not None else {}),
     }
+    spec = Bands(grid, names, dtype, attrs)
     blocks = ((w, _tile_bands(encoder, grid, w, fit).astype(dtype, copy=False)) for w in _windows(grid, tile))
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -139,10 +140,10 @@ def embedding_raster(
     try:
         tmp_out = tmpdir / out.name
         if kind == "cog":
-            _write_cog(tmpdir, tmp_out, grid, names, dtype, attrs, blocks, bar)
+            _write_cog(tmpdir, tmp_out, spec, blocks, bar)
         else:
             # The chunk size read here, at call time, so that it can be tuned on satclip.raster.
-            _write_zarr(tmp_out, grid, names, dtype, attrs, blocks, tile, bar, chunk_bytes=_ZARR_CHUNK_BYTES)
+            _write_zarr(tmp_out, spec, blocks, tile, bar, chunk_bytes=_ZARR_CHUNK_BYTES)
         _publish(tmp_out, out)
     finally:
         bar.close()

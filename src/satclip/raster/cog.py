@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from satclip.raster.grid import RasterGrid
+from satclip.raster.grid import Bands, Blocks
 
 # COG tiles hold every band of a block of pixels (GDAL 3.10's COG driver interleaves by pixel):
 # the block side is the largest power of two whose uncompressed tile stays within this size.
@@ -32,17 +29,9 @@ def _overview_factors(width: int, height: int, blocksize: int) -> list[int]:
     return factors
 
 
-def _write_cog(
-    tmpdir: Path,
-    dst_path: Path,
-    grid: RasterGrid,
-    names: list[str],
-    dtype: np.dtype,
-    attrs: dict[str, Any],
-    blocks: Iterator[tuple[tuple[int, int, int, int], np.ndarray]],
-    bar: Any,
-) -> None:
+def _write_cog(tmpdir: Path, dst_path: Path, spec: Bands, blocks: Blocks, bar: Any) -> None:
     """Write ``blocks`` as a COG at ``dst_path``, staging an uncompressed copy in ``tmpdir``."""
+    grid, names, dtype, attrs = spec.grid, spec.names, spec.dtype, spec.attrs
     import rasterio
     from rasterio.enums import Resampling
     from rasterio.shutil import copy as rio_copy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -94,3 +95,18 @@ def _windows(grid: RasterGrid, tile: int) -> Iterator[tuple[int, int, int, int]]
     for r0 in range(0, grid.height, tile):
         for c0 in range(0, grid.width, tile):
             yield r0, min(r0 + tile, grid.height), c0, min(c0 + tile, grid.width)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """What a raster writer writes besides the pixel values: the grid, the band names, the value
+    type and the metadata."""
+
+    grid: RasterGrid
+    names: list[str]
+    dtype: np.dtype
+    attrs: dict[str, Any]
+
+
+# ((row0, row1, col0, col1), (bands, rows, cols) values) of each tile, in row-major order.
+Blocks = Iterator[tuple[tuple[int, int, int, int], np.ndarray]]

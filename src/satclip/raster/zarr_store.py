@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from satclip.raster.grid import RasterGrid
+from satclip.raster.grid import Bands, Blocks
 
 # EPSG:4326 as GDAL writes it, so that Zarr output does not need rasterio for its CRS.
 WGS84_WKT = (
@@ -22,11 +21,8 @@ _ZARR_CHUNK_BYTES = 16 * 2**20  # the most bytes of bands in one chunk
 
 def _write_zarr(
     dst_path: Path,
-    grid: RasterGrid,
-    names: list[str],
-    dtype: np.dtype,
-    attrs: dict[str, Any],
-    blocks: Iterator[tuple[tuple[int, int, int, int], np.ndarray]],
+    spec: Bands,
+    blocks: Blocks,
     tile: int,
     bar: Any,
     chunk_bytes: int = _ZARR_CHUNK_BYTES,
@@ -34,6 +30,7 @@ def _write_zarr(
     """Write ``blocks`` (tiles of ``tile`` x ``tile`` pixels, row-major) as a Zarr v3 store."""
     import zarr
 
+    grid, names, dtype, attrs = spec.grid, spec.names, spec.dtype, spec.attrs
     geo: dict[str, Any] = {
         "crs": "EPSG:4326",
         "crs_wkt": WGS84_WKT,

@@ -9,14 +9,24 @@ from satclip.encodings import create_encoding, spherical_harmonics
 from tests.references import published_closed_form, scipy_real_harmonics
 
 sh_module = importlib.import_module("satclip.encodings.spherical_harmonics")
-# Every numerical check runs on both implementations; numba comes with the `test` extra.
-BACKENDS = [
-    "torch",
-    pytest.param(
-        "numba",
-        marks=pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed"),
-    ),
-]
+sphericart_module = importlib.import_module("satclip.encodings._sh_sphericart")
+HAS_SPHERICART = sphericart_module.calculator(2) is not None
+needs_sphericart = pytest.mark.skipif(not HAS_SPHERICART, reason="sphericart-torch not installed")
+SPHERICART_MAX = sphericart_module.MAX_LEGENDRE_POLYS
+# Every numerical check runs on every implementation; sphericart comes with the `test` extra.
+BACKENDS = ["torch", pytest.param("sphericart", marks=needs_sphericart)]
+
+
+def _harmonics(
+    lonlat: torch.Tensor, L: int, convention: str = "satclip", backend: str = "torch"
+) -> torch.Tensor:
+    """spherical_harmonics, with sphericart's degree limit applied: beyond it, asking for sphericart
+    by name is an error that says why, and the default backend falls back to the recurrence."""
+    if backend == "sphericart" and L > SPHERICART_MAX:
+        with pytest.raises(ValueError, match=f"exact up to legendre_polys={SPHERICART_MAX}"):
+            spherical_harmonics(lonlat, L, convention, backend)
+        backend = "auto"
+    return spherical_harmonics(lonlat, L, convention, backend)
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +47,9 @@ def scipy_reference():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
-@pytest.mark.parametrize("L", [1, 2, 10, 40, 100])
+@pytest.mark.parametrize("L", [1, 2, 10, 40, SPHERICART_MAX, SPHERICART_MAX + 1, 100])
 def test_matches_scipy(sphere_points, scipy_reference, convention, L, backend):
-    ours = spherical_harmonics(torch.from_numpy(sphere_points), L, convention, backend).numpy()
+    ours = _harmonics(torch.from_numpy(sphere_points), L, convention, backend).numpy()
     ref = scipy_reference(sphere_points, L, convention)
     assert ours.shape == (len(sphere_points), L * L)
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10)
@@ -61,7 +71,7 @@ def _gauss_sphere_grid(L: int) -> tuple[np.ndarray, np.ndarray]:
 def test_orthogonality_by_quadrature(convention, backend):
     L = 20
     nodes, w = _gauss_sphere_grid(L)
-    y = spherical_harmonics(torch.from_numpy(nodes), L, convention, backend).numpy()
+    y = _harmonics(torch.from_numpy(nodes), L, convention, backend).numpy()
     gram = (y * w[:, None]).T @ y
     expected = np.eye(L * L)
     if convention == "satclip":
@@ -94,7 +104,7 @@ def test_finite_and_longitude_free_at_poles(dtype, backend):
     lon = torch.linspace(-180, 180, 17, dtype=dtype)
     for lat in (90.0, -90.0):
         pts = torch.stack([lon, torch.full_like(lon, lat)], dim=1)
-        y = spherical_harmonics(pts, L, backend=backend)
+        y = _harmonics(pts, L, backend=backend)
         assert y.dtype == dtype
         assert torch.isfinite(y).all()
         assert (y == y[0]).all(), "every longitude at a pole must give the same features"
@@ -108,14 +118,15 @@ def test_continuous_across_dateline(backend):
     assert torch.nn.functional.cosine_similarity(y[:1], y[1:]).item() > 0.9999
 
 
-def test_blocked_evaluation_equals_single_block(monkeypatch, sphere_points):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_blocked_evaluation_equals_single_block(monkeypatch, sphere_points, backend):
     pts = torch.from_numpy(sphere_points)
-    whole = spherical_harmonics(pts, 12, backend="torch")
+    whole = spherical_harmonics(pts, 12, backend=backend)
     monkeypatch.setattr(sh_module, "_CHUNK_FEATURES_CPU", 12 * 12 * 7)  # 7 points per block
-    blocked = spherical_harmonics(pts, 12, backend="torch")
+    blocked = spherical_harmonics(pts, 12, backend=backend)
     assert torch.equal(whole, blocked)
     pts_grad = pts.clone().requires_grad_(True)
-    assert torch.equal(spherical_harmonics(pts_grad, 12).detach(), whole)
+    assert torch.equal(spherical_harmonics(pts_grad, 12, backend=backend).detach(), whole)
 
 
 def test_gradients_flow_to_coordinates():
@@ -190,25 +201,78 @@ def test_numba_matches_torch(sphere_points, convention, L):
 
 
 @pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
-def test_auto_backend_picks_numba_only_where_it_can(sphere_points):
+@needs_sphericart
+def test_auto_backend_picks_numba_then_sphericart_then_torch(sphere_points):
     pts = torch.from_numpy(sphere_points)
     fast = spherical_harmonics(pts, 40, backend="numba")
     assert torch.equal(spherical_harmonics(pts, 40), fast)  # CPU, no gradient: numba
-    grad = spherical_harmonics(pts.clone().requires_grad_(True), 40)  # gradients: torch
-    assert grad.requires_grad and torch.equal(grad.detach(), spherical_harmonics(pts, 40, backend="torch"))
+    grad = spherical_harmonics(pts.clone().requires_grad_(True), 40)  # gradients: sphericart
+    assert grad.requires_grad
+    assert torch.equal(grad.detach(), spherical_harmonics(pts, 40, backend="sphericart"))
     with pytest.raises(ValueError, match="require gradients.*backend='auto' or 'torch'"):
         spherical_harmonics(pts.clone().requires_grad_(True), 10, backend="numba")
     with pytest.raises(ValueError, match="float16"):
         spherical_harmonics(pts.half(), 10, backend="numba")
-    assert spherical_harmonics(pts.half(), 10).dtype == torch.float16  # auto: torch
+    half = spherical_harmonics(pts.half(), 10)  # auto: sphericart, in float64, then cast
+    assert half.dtype == torch.float16 and torch.equal(
+        half, spherical_harmonics(pts.half(), 10, backend="torch")
+    )
+    # Beyond sphericart's exact range, gradients come from the recurrence.
+    high = spherical_harmonics(pts.clone().requires_grad_(True), SPHERICART_MAX + 1)
+    assert torch.equal(high.detach(), spherical_harmonics(pts, SPHERICART_MAX + 1, backend="torch"))
 
 
-def test_without_numba_auto_falls_back_and_numba_is_refused(monkeypatch, sphere_points):
+def test_without_the_fast_extra_auto_falls_back_and_named_backends_are_refused(monkeypatch, sphere_points):
     monkeypatch.setattr(sh_module, "_import_numba_backend", lambda: None)
+    monkeypatch.setattr(sphericart_module, "calculator", lambda legendre_polys: None)
     pts = torch.from_numpy(sphere_points)
     assert torch.equal(spherical_harmonics(pts, 10), spherical_harmonics(pts, 10, backend="torch"))
     with pytest.raises(ValueError, match=r"numba is not installed \(pip install 'satclip\[fast\]'\)"):
         spherical_harmonics(pts, 10, backend="numba")
+    with pytest.raises(
+        ValueError, match=r"sphericart-torch is not installed \(pip install 'satclip\[fast\]'\)"
+    ):
+        spherical_harmonics(pts, 10, backend="sphericart")
+
+
+@needs_sphericart
+@pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
+def test_sphericart_gradients_equal_the_recurrence(convention):
+    rng = np.random.default_rng(3)
+    pts = np.stack([rng.uniform(-180, 180, 40), np.degrees(np.arcsin(rng.uniform(-1, 1, 40)))], axis=1)
+    pts = torch.from_numpy(np.concatenate([pts, [[179.9, 0.0], [-180.0, 45.0], [10.0, 89.5]]]))
+    weights = torch.from_numpy(rng.standard_normal((len(pts), 40 * 40)))
+    grads = {}
+    for backend in ("sphericart", "torch"):
+        x = pts.clone().requires_grad_(True)
+        (spherical_harmonics(x, 40, convention, backend) * weights).sum().backward()
+        grads[backend] = x.grad
+    torch.testing.assert_close(grads["sphericart"], grads["torch"], rtol=1e-10, atol=1e-9)
+    small = pts[:3].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: spherical_harmonics(p, 6, convention, "sphericart"), (small,))
+
+
+@needs_sphericart
+def test_sphericart_limits_that_the_backend_works_around():
+    """Why sphericart runs in float64 up to L=80 only: its own float32 kernels and its float64
+    values above ~L=87 are not exact. If a sphericart release fixes them, this test fails: then
+    raise _sh_sphericart.MAX_LEGENDRE_POLYS or use its float32 kernels."""
+    import sphericart.torch
+
+    rng = np.random.default_rng(0)
+    lat = np.radians(np.degrees(np.arcsin(rng.uniform(-1, 1, 2000))))
+    lon = np.radians(rng.uniform(-180, 180, 2000))
+    xyz = torch.from_numpy(np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], 1))
+    lonlat = torch.from_numpy(np.stack([np.degrees(lon), np.degrees(lat)], 1))
+
+    def error(L: int, dtype: torch.dtype) -> float:
+        theirs = sphericart.torch.SphericalHarmonics(l_max=L - 1)(xyz.to(dtype)).double()
+        ours = spherical_harmonics(lonlat, L, "orthonormal", "torch")
+        return float(torch.nan_to_num((theirs - ours).abs(), nan=np.inf).max())
+
+    assert error(40, torch.float32) > 1e-3
+    assert error(100, torch.float64) > 1e-3
+    assert error(SPHERICART_MAX, torch.float64) < 1e-11
 
 
 def test_bad_backend_is_named():
@@ -256,3 +320,16 @@ def test_writes_into_a_given_output(sphere_points, backend):
 def test_bad_output_buffer_is_named(out, message):
     with pytest.raises(ValueError, match=message):
         spherical_harmonics(torch.zeros(5, 2), 10, out=out)
+
+
+@needs_sphericart
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_sphericart_on_cuda_equals_the_cpu_recurrence_values_and_gradients(sphere_points):
+    cpu = torch.from_numpy(sphere_points).requires_grad_(True)
+    gpu = torch.from_numpy(sphere_points).cuda().requires_grad_(True)
+    ref = spherical_harmonics(cpu, 40, backend="torch")
+    got = spherical_harmonics(gpu, 40)  # auto: sphericart's CUDA kernels
+    torch.testing.assert_close(got.cpu(), ref.detach(), rtol=0, atol=1e-11)
+    ref.sum().backward()
+    got.sum().backward()
+    torch.testing.assert_close(gpu.grad.cpu(), cpu.grad, rtol=1e-9, atol=1e-9)

@@ -6,8 +6,15 @@ overflow in float32. Here every degree is computed from the previous two with th
 normalised recurrence, which stays exact to ~1e-13 in float64 for any degree we care about, and
 all orders of one degree are updated at once so the Python loop has only ``L`` steps.
 
-On CPU, where no gradient is needed and numba is installed, the same recurrence runs as one
-compiled loop per point instead (:mod:`satclip.encodings._sh_numba`), 2-4x faster at L=40.
+Two optional backends (the ``fast`` extra) compute the same values faster; ``backend="auto"``
+picks, in this order, the fastest one that applies (BENCHMARKS.md, "sphericart"):
+
+- numba (:mod:`satclip.encodings._sh_numba`): the recurrence as one compiled loop per point,
+  writing straight into the output. CPU inference only (no gradients); the fastest there at
+  L=40 and for large calls, since it needs no float64 temporary.
+- sphericart (:mod:`satclip.encodings._sh_sphericart`): CPU and CUDA kernels with autograd,
+  up to L=80. Training, GPUs, and CPU inference where numba is missing.
+- the torch recurrence here: any device, any degree, differentiable; the reference.
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ from typing import ClassVar, Literal
 
 import torch
 
+from satclip.encodings import _sh_sphericart
 from satclip.encodings._base import Encoding
 from satclip.encodings._sh_recurrence import recurrence_coefficients
 
 Convention = Literal["satclip", "orthonormal"]
 CONVENTIONS: tuple[str, ...] = ("satclip", "orthonormal")
-Backend = Literal["auto", "torch", "numba"]
-BACKENDS: tuple[str, ...] = ("auto", "torch", "numba")
+Backend = Literal["auto", "torch", "sphericart", "numba"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "sphericart", "numba")
 MAX_LEGENDRE_POLYS = 1000
 # Features per block of points (points x L^2): on CPU, ops large enough for torch's threads with
 # temporaries still in cache; on a GPU, where each degree costs a fixed number of kernel
@@ -101,9 +109,11 @@ def spherical_harmonics(
         legendre_polys: L, the number of degrees; 1 <= L <= 1000.
         convention: ``"satclip"`` (the published angles and the π factor on m = 0, what the
             released weights expect) or ``"orthonormal"`` (colatitude, orthonormal on the sphere).
-        backend: ``"torch"`` (tensor ops: any device, differentiable), ``"numba"`` (a compiled
-            loop per point, CPU only, no gradients, needs the ``fast`` extra; 2-4x faster
-            at L=40) or ``"auto"``: numba where it is installed and usable, torch otherwise.
+        backend: ``"torch"`` (tensor ops: any device, any degree, differentiable),
+            ``"sphericart"`` (any device, differentiable, L <= 80), ``"numba"`` (CPU, no
+            gradients), or ``"auto"``: numba where it applies, else sphericart, else torch
+            (numba and sphericart need the ``fast`` extra). Asked for by name, a backend that
+            cannot run here is an error that says why.
         out: optional C-contiguous (N, L²) tensor of the result's dtype and device to write into
             (batched inference reuses one, see :class:`~satclip.encodings.Encoding`).
 
@@ -122,6 +132,12 @@ def spherical_harmonics(
     n = lonlat.shape[0]
     out_dtype = lonlat.dtype if lonlat.is_floating_point() else torch.get_default_dtype()
     coords = lonlat.to(torch.float64)
+    per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
+    numba_backend = _numba_backend(lonlat, out_dtype, backend)
+    sphericart = numba_backend is None and _use_sphericart(legendre_polys, backend)
+    if out is None and n * L2 <= per_block and sphericart:
+        # One block and no buffer: sphericart's own result, cast, with no copy in between.
+        return _sh_sphericart.harmonics(coords, legendre_polys, convention == "satclip", out_dtype)
     if out is None:
         out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
     elif (
@@ -134,18 +150,37 @@ def spherical_harmonics(
             f"out must be a contiguous ({n}, {L2}) {out_dtype} tensor on {lonlat.device}, got a "
             f"{'' if out.is_contiguous() else 'non-contiguous '}{tuple(out.shape)} {out.dtype} tensor on {out.device}"
         )
-    numba_backend = _numba_backend(lonlat, out_dtype, backend)
+    chunk = _block_points(n, L2, per_block)
+    if sphericart:
+        for i in range(0, n, chunk):
+            _sh_sphericart.harmonics(
+                coords[i : i + chunk], legendre_polys, convention == "satclip", out_dtype, out[i : i + chunk]
+            )
+        return out
     if numba_backend is not None:
         coords_np = coords.detach().contiguous().numpy()
         numba_backend.harmonics_into(coords_np, legendre_polys, convention == "satclip", out.numpy())
         return out
     coefficients = recurrence_coefficients(legendre_polys, lonlat.device)
-    per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
-    chunk = _block_points(n, L2, per_block)
     for i in range(0, n, chunk):
         c = coords[i : i + chunk]
         _harmonics_block(c[:, 0], c[:, 1], coefficients, convention, out[i : i + chunk])
     return out
+
+
+def _use_sphericart(legendre_polys: int, backend: Backend) -> bool:
+    """Whether sphericart computes these features: by default wherever it is installed and exact
+    (see :mod:`satclip.encodings._sh_sphericart`); asked for by name, or an error saying why not."""
+    if backend not in ("auto", "sphericart"):
+        return False
+    reason = None
+    if legendre_polys > _sh_sphericart.MAX_LEGENDRE_POLYS:
+        reason = f"it is exact up to legendre_polys={_sh_sphericart.MAX_LEGENDRE_POLYS}, not {legendre_polys}"
+    elif _sh_sphericart.calculator(legendre_polys) is None:
+        reason = "sphericart-torch is not installed (pip install 'satclip[fast]')"
+    if reason is not None and backend == "sphericart":
+        raise ValueError(f"backend='sphericart' cannot be used: {reason}; use backend='auto' or 'torch'")
+    return reason is None
 
 
 @functools.cache
@@ -162,7 +197,7 @@ def _numba_backend(lonlat: torch.Tensor, out_dtype: torch.dtype, backend: Backen
 
     Numba writes outside autograd and outside torch's tracers, so it is skipped (or, when asked
     for by name, refused) where gradients, tracing or compilation need the torch ops."""
-    if backend == "torch":
+    if backend not in ("auto", "numba"):
         return None
     reason = None
     if lonlat.device.type != "cpu":

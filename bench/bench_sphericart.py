@@ -6,7 +6,8 @@ One process, rounds interleaved (these machines are noisy: only ratios measured 
 mean anything); the fastest round of each variant counts. Variants, each from (N, 2) float64
 lon/lat degrees to (N, L²) features of the output dtype:
 
-- ``satclip``: ``satclip.encodings.spherical_harmonics`` with its default backend, in the
+- ``satclip``: ``satclip.encodings.spherical_harmonics`` with its default backend (numba on CPU
+  where installed), in the
   orthonormal convention (sphericart's own); in batches it writes into one reused buffer
   (``out=``), as ``LocationEncoder.embed`` does; ``satclip-convention``: the same in the
   published convention (one more multiply by a diagonal);
@@ -14,7 +15,7 @@ lon/lat degrees to (N, L²) features of the output dtype:
   ``sphericart.torch.SphericalHarmonics(L - 1)`` in float64 (its float32 kernels are inexact from
   L ≈ 20), cast to the output dtype;
 - ``direct-xyz``: only the sphericart call, on unit vectors computed beforehand (a floor);
-- ``torch``, ``numba``: the library's other backends, where present.
+- ``satclip-sphericart``, ``torch``, ``numba``: the library's backends by name.
 
 Two ways of calling: ``batches`` (1 024 points a call, as embed() does) and ``one-call`` (all
 points at once).
@@ -56,6 +57,9 @@ def variants(L: int, dtype: torch.dtype) -> dict[str, Callable[[torch.Tensor, to
         "satclip": lambda p, buf: spherical_harmonics(p.to(dtype), L, "orthonormal", out=buf),
         "satclip-convention": lambda p, buf: spherical_harmonics(p.to(dtype), L, "satclip", out=buf),
         "direct": lambda p, buf: calc(unit_vectors(p)).to(dtype),
+        "satclip-sphericart": lambda p, buf: spherical_harmonics(
+            p.to(dtype), L, "orthonormal", "sphericart", out=buf
+        ),
         "torch": lambda p, buf: spherical_harmonics(p.to(dtype), L, "orthonormal", "torch", out=buf),
     }
     if sh_module._import_numba_backend() is not None:

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "geography": 2,
     "coastlines": 2,
     "embedder": 3,
+    "_grid": 3,
     "encoder": 3,
     "checkpoints": 3,
     "pretrained": 3,

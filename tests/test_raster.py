@@ -44,11 +44,18 @@ class Recording:
     def output_dtype(self):
         return self.inner.output_dtype
 
-    def embed_array(self, lonlat, batch_size=4096):
-        self.sizes.append(len(lonlat))
+    def _record(self, n):
+        self.sizes.append(n)
         if self.fail_on_call is not None and len(self.sizes) == self.fail_on_call:
             raise RuntimeError("embedding failed midway")
+
+    def embed_array(self, lonlat, batch_size=4096):
+        self._record(len(lonlat))
         return self.inner.embed_array(lonlat, batch_size)
+
+    def embed_grid(self, lons, lats):
+        self._record(len(lons) * len(lats))
+        return self.inner.embed_grid(lons, lats)
 
 
 def centres_embedding(encoder, transform, height, width):

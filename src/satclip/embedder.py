@@ -44,6 +44,8 @@ class Embedder(Protocol):
 
     def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray: ...
 
+    def embed_grid(self, lons: np.ndarray, lats: np.ndarray) -> np.ndarray: ...
+
     def fingerprint(self) -> str:
         """sha256 of what the model computes with: equal fingerprints, equal embeddings."""
         ...
@@ -85,6 +87,15 @@ class BatchEmbedder:
         check_lonlat_array(arr)
         return self._embed_rows(arr, batch_size)
 
+    def embed_grid(self, lons: Any, lats: Any) -> np.ndarray:
+        """Embeddings of every pixel of the grid ``lons`` x ``lats`` (1-D, degrees): an array of
+        shape (len(lats), len(lons), dim), rows following ``lats``. Same checks and wrapping as
+        :meth:`embed`; encoders that can factor a grid do it faster than point by point."""
+        lon, lat = grid_axes(lons, lats)
+        lon_g, lat_g = np.meshgrid(lon, lat)
+        emb = self._embed_rows(np.stack([lon_g.ravel(), lat_g.ravel()], axis=1), None)
+        return emb.reshape(len(lat), len(lon), self.dim)
+
     def _embed_rows(self, lonlat: np.ndarray, batch_size: int | None) -> np.ndarray:
         size = self.default_batch_size if batch_size is None else batch_size
         if size < 1:
@@ -107,3 +118,14 @@ class BatchEmbedder:
 
     def _embed_batch(self, lonlat: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define _embed_batch or _batches")
+
+
+def grid_axes(lons: Any, lats: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Checked 1-D float64 axes of a grid, longitudes wrapped into [-180, 180]."""
+    lon = np.asarray(lons, dtype=np.float64)
+    lat = np.asarray(lats, dtype=np.float64)
+    if lon.ndim != 1 or lat.ndim != 1:
+        raise ValueError(f"grid axes must be 1-D arrays of degrees, got shapes {lon.shape} and {lat.shape}")
+    check_lonlat_array(np.stack([lon, np.zeros_like(lon)], axis=1))  # names the first bad longitude
+    check_lonlat_array(np.stack([np.zeros_like(lat), lat], axis=1))
+    return wrap_longitude(torch.from_numpy(lon.copy())).numpy(), lat

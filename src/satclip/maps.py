@@ -43,7 +43,7 @@ def map_rgb(encoder: Embedder, resolution: float, land_only: bool) -> np.ndarray
     lons = np.arange(-180 + resolution / 2, 180, resolution)
     lats = np.arange(90 - resolution / 2, -90, -resolution)
     lon_g, lat_g = np.meshgrid(lons, lats)
-    emb = encoder.embed(lon_g.ravel(), lat_g.ravel()).astype(np.float64)
+    emb = encoder.embed_grid(lons, lats).reshape(lon_g.size, -1).astype(np.float64)
     land = None
     if land_only:
         land = land_mask()(lon_g.ravel(), lat_g.ravel())

@@ -130,6 +130,9 @@ class SirenLayer(nn.Module):
 
 
 class Siren(nn.Module):
+    layers: nn.ModuleList  # of SirenLayer
+    last_layer: SirenLayer
+
     def __init__(self, config: SirenConfig) -> None:
         super().__init__()
         self.config = config

@@ -76,8 +76,8 @@ def _tile_bands(
 ) -> np.ndarray:
     """(bands, rows, cols) values of one window."""
     r0, r1, c0, c1 = window
-    lon, lat = np.meshgrid(grid.lons(c0, c1), grid.lats(r0, r1))
-    emb = encoder.embed_array(np.stack([lon.ravel(), lat.ravel()], axis=1))
+    # A grid: encoders that factor it by rows and columns do (see LocationEncoder.embed_grid).
+    emb = encoder.embed_grid(grid.lons(c0, c1), grid.lats(r0, r1)).reshape((r1 - r0) * (c1 - c0), -1)
     if pca is not None:
         emb = pca.apply(emb)
     return emb.T.reshape(emb.shape[1], r1 - r0, c1 - c0)

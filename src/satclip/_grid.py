@@ -1,0 +1,94 @@
+"""Embedding a regular lon/lat grid with the first layer factored by latitude row and longitude.
+
+Spherical harmonics are separable: the feature of degree l and order m at (lat, lon) is
+g_lm(lat) · t_m(lon), with t_m = cos(mφ) for m >= 0 and sin(|m|φ) for m < 0. So the first
+layer's pre-activation at a grid pixel,
+
+    z(lat_i, lon_j) = b + Σ_lm W[:, lm] g_lm(lat_i) t_m(lon_j) = b + Σ_m A_m(lat_i) t_m(lon_j),
+
+needs A_m(lat_i) = Σ_l W[:, lm] g_lm(lat_i) once per row: 2L - 1 terms per pixel instead of L²
+(79 instead of 1 600 at L=40). The rest of the network runs per pixel as usual. The result equals
+the point-by-point path up to float rounding (tests/test_grid.py). Used for SIREN networks on
+spherical harmonics, the published architecture; :meth:`LocationEncoder.embed_grid` falls back
+to the point-by-point path for anything else.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from satclip.encodings.spherical_harmonics import SphericalHarmonics, spherical_harmonics
+from satclip.networks import Siren, SirenLayer
+
+if TYPE_CHECKING:
+    from satclip.encoder import LocationEncoder
+
+# Pixels per block of rows: the network's activations of a block stay a few MB (see EMBED_BATCH).
+PIXELS_PER_BLOCK = 4096
+
+
+def supports(encoder: LocationEncoder) -> bool:
+    """Whether :func:`embed_grid` applies: harmonics into a SIREN, in float32 or float64."""
+    return (
+        isinstance(encoder.encoding, SphericalHarmonics)
+        and isinstance(encoder.network, Siren)
+        and encoder.dtype in (torch.float32, torch.float64)
+    )
+
+
+def _orders(legendre_polys: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every feature column (l, m), its order m and the column of (l, |m|)."""
+    l = torch.repeat_interleave(torch.arange(legendre_polys), 2 * torch.arange(legendre_polys) + 1)
+    m = torch.cat([torch.arange(-k, k + 1) for k in range(legendre_polys)])
+    return m, l * l + l + m.abs()
+
+
+def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """(len(lats), len(lons), dim) embeddings of every (lon, lat) pair: rows follow ``lats``.
+
+    Call in eval and inference mode, with valid, wrapped float64 coordinates."""
+    cfg = encoder.encoding.config
+    L, satclip = cfg.legendre_polys, cfg.convention == "satclip"
+    net, device, dtype = encoder.network, encoder.device, encoder.dtype
+    assert isinstance(net, Siren), "callers check supports() first"
+    first = net.layers[0] if len(net.layers) else net.last_layer
+    assert isinstance(first, SirenLayer)
+    m, partner = _orders(L)
+    # Columns sorted by order, so that each order's columns are one contiguous slice.
+    by_order = torch.argsort(m, stable=True)
+    bounds = torch.searchsorted(m[by_order], torch.arange(-(L - 1), L + 1)).tolist()
+    weight = first.weight.detach().to(torch.float64)[:, by_order.to(device)].T.contiguous()  # (L², H)
+    gather = partner[by_order].to(device)
+
+    # t_m(lon) for m = -(L-1)..L-1: (C, 2L - 1). φ is measured from 180° W in the published convention.
+    phi = torch.deg2rad(torch.from_numpy(lons + (180.0 if satclip else 0.0)).to(device))
+    orders = torch.arange(-(L - 1), L, device=device, dtype=torch.float64)
+    angle = phi[:, None] * orders.abs()
+    trig = torch.where(orders >= 0, torch.cos(angle), torch.sin(angle)).to(dtype)
+
+    out = np.empty((len(lats), len(lons), encoder.dim), dtype=encoder.output_dtype)
+    rows = max(1, PIXELS_PER_BLOCK // max(1, len(lons)))
+    for r0 in range(0, len(lats), rows):
+        lat = torch.from_numpy(lats[r0 : r0 + rows]).to(device)
+        # g_lm(lat): the features where t_m = 1, i.e. at φ = 0; sine columns take their cosine
+        # partner's value (both are √2·P̄_l^|m|; at φ = 0 the sines themselves are 0).
+        at_zero = torch.stack([torch.full_like(lat, -180.0 if satclip else 0.0), lat], dim=1)
+        g = spherical_harmonics(at_zero, L, cfg.convention)[:, gather]  # (r, L²), sorted by order
+        a = torch.stack([g[:, lo:hi] @ weight[lo:hi] for lo, hi in itertools.pairwise(bounds)], dim=1).to(
+            dtype
+        )  # (r, 2L - 1, H)
+        z = torch.einsum("ck,rkh->rch", trig, a).add_(first.bias)
+        x = z.reshape(-1, z.shape[-1])
+        if first is net.last_layer:
+            y = x
+        else:
+            x = x.mul_(first.w0).sin_()  # dropout is off in eval mode
+            for layer in net.layers[1:]:
+                x = layer(x)
+            y = net.last_layer(x)
+        out[r0 : r0 + rows] = y.reshape(len(lat), len(lons), -1).cpu().numpy()
+    return out

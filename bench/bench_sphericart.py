@@ -76,14 +76,37 @@ def time_variant(fn: Callable[..., object], chunks: list[torch.Tensor], L: int, 
     return time.perf_counter() - t0
 
 
+def training(points: torch.Tensor, degrees: list[int], rounds: int) -> None:
+    """Forward and backward of the features (float64, gradients to the coordinates), as in a
+    training step's location side: the recurrence vs sphericart."""
+    pts = points[:4096]
+    print("| L | torch recurrence ms | sphericart ms | speed-up |")
+    print("| --- | --- | --- | --- |")
+    for L in degrees:
+        weights = torch.randn(len(pts), L * L, dtype=torch.float64)
+        best = {"torch": float("inf"), "sphericart": float("inf")}
+        for _ in range(rounds):
+            for backend in best:
+                x = pts.clone().requires_grad_(True)
+                t0 = time.perf_counter()
+                (spherical_harmonics(x, L, "satclip", backend) * weights).sum().backward()
+                best[backend] = min(best[backend], time.perf_counter() - t0)
+        t, s = best["torch"] * 1e3, best["sphericart"] * 1e3
+        print(f"| {L} | {t:.1f} | {s:.1f} | {t / s:.2f}x |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--degrees", type=int, nargs="+", default=[10, 40])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json")
+    ap.add_argument("--training", action="store_true", help="forward + backward on 4 096 points instead")
     args = ap.parse_args()
     pts = sphere_points(args.points)
+    if args.training:
+        training(pts, args.degrees, args.rounds)
+        return
     xyz = unit_vectors(pts)
     rows = []
     for L in args.degrees:

@@ -38,12 +38,13 @@ LAYERS: dict[str, int] = {
     "onnx_export": 5,
     "onnx_runtime": 5,
     "dask": 5,
+    "sklearn": 5,
     "evaluation": 5,
     "training": 6,
     "cli": 7,
 }
 # Using a trained model must not pull in the pretraining-data package.
-INFERENCE = ("io", "ood", "raster", "maps", "onnx_export", "onnx_runtime", "dask")
+INFERENCE = ("io", "ood", "raster", "maps", "onnx_export", "onnx_runtime", "dask", "sklearn")
 
 
 def _name(path: Path) -> str:

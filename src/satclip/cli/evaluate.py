@@ -1,8 +1,9 @@
-"""The ``satclip evaluate`` command: downstream evaluation of encoders."""
+"""The ``satclip evaluate`` command: downstream evaluation of encoders, on built-in tasks or yours."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -11,9 +12,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from satclip.evaluation.tasks import list_tasks
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
-    tasks = suite.parse_names(args.tasks, list_tasks(), "task(s)")
+    if args.task_file is None and (args.target or args.kind):
+        raise ValueError("--target and --kind describe a --task-file; add --task-file FILE")
+    default_tasks = "all" if args.task_file is None else ""
+    tasks: list[Any] = suite.parse_names(
+        args.tasks if args.tasks is not None else default_tasks, list_tasks(), "task(s)"
+    )
+    if args.task_file is not None:
+        from satclip.evaluation.custom import task_from_file
+
+        if not args.target:
+            raise ValueError("--task-file needs --target COLUMN, the column that holds the label")
+        tasks.append(
+            task_from_file(
+                args.task_file,
+                args.target,
+                args.kind,
+                lon_col=args.lon_col,
+                lat_col=args.lat_col,
+                geometry_col=args.geometry_col,
+                crs=args.crs,
+                delimiter=args.delimiter,
+            )
+        )
     splits = suite.parse_names(args.split, SPLITS, "split(s)")
-    rows = suite.run(encoders, tasks, args.probe, splits, progress=not args.quiet)
+    rows = suite.run(encoders, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg)
     out = suite.write_outputs(rows, args.output)
     print(suite.markdown(rows))
     print(f"wrote {out / 'results.csv'}, {out / 'results.md'} and a chart per task")
@@ -23,9 +46,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("evaluate", help="downstream evaluation of encoders on real geographic tasks")
     s.add_argument("--encoders", required=True, help="comma list: wrap,sh40,geoclip,MODEL_FILE,...")
-    s.add_argument("--tasks", default="all", help="comma list or 'all'")
+    s.add_argument(
+        "--tasks", default=None, help="comma list or 'all' (default: all, or none with --task-file)"
+    )
     s.add_argument("--probe", default="linear", choices=["linear", "mlp", "knn"])
     s.add_argument("--split", default="random,block", help="comma list of random, block, continent, or 'all'")
+    s.add_argument("--block-deg", type=float, help="block size of the block split in degrees (default 10)")
     s.add_argument("-o", "--output", required=True, help="output folder")
     s.add_argument("-q", "--quiet", action="store_true")
+    own = s.add_argument_group("your own labelled points")
+    own.add_argument(
+        "--task-file", help="CSV, Parquet, GeoParquet or vector file of points with a label column"
+    )
+    own.add_argument("--target", help="the label column")
+    own.add_argument(
+        "--kind",
+        choices=["regression", "classification"],
+        help="default: inferred from the labels, and stated",
+    )
+    own.add_argument("--lon-col", help="longitude column (default lon)")
+    own.add_argument("--lat-col", help="latitude column (default lat)")
+    own.add_argument("--geometry-col", help="WKB geometry column (default: the file's own geometry)")
+    own.add_argument("--crs", help="CRS of the coordinate columns, e.g. EPSG:2056 (default lon/lat)")
+    own.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
     s.set_defaults(func=_cmd_evaluate)

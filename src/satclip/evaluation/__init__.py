@@ -4,7 +4,16 @@ Needs the ``eval`` extra (scikit-learn, h5py, pyshp, shapely, matplotlib, pillow
 """
 
 from satclip.evaluation.encoders import resolve_encoder
-from satclip.evaluation.suite import markdown, run, write_outputs
+from satclip.evaluation.suite import evaluate, markdown, run, write_outputs
 from satclip.evaluation.tasks import Task, list_tasks, load_task
 
-__all__ = ["Task", "list_tasks", "load_task", "markdown", "resolve_encoder", "run", "write_outputs"]
+__all__ = [
+    "Task",
+    "evaluate",
+    "list_tasks",
+    "load_task",
+    "markdown",
+    "resolve_encoder",
+    "run",
+    "write_outputs",
+]

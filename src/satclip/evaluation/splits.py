@@ -21,8 +21,13 @@ MIN_CONTINENT_POINTS = 100
 NO_CONTINENT_SPLIT = frozenset({"countries", "regions"})
 
 
-def folds(task: Task, split: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(fold name, train indices, test indices) for a split of a task."""
+def folds(
+    task: Task, split: str, block_deg: float | None = None
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(fold name, train indices, test indices) for a split of a task.
+
+    ``block_deg`` sets the block split's block size in degrees (default 10°, halved for a
+    regional task until there are two blocks per fold)."""
     n = len(task.y)
     if split == "random":
         for seed in RANDOM_SEEDS:
@@ -34,7 +39,9 @@ def folds(task: Task, split: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]
 
         # 10° blocks; a regional task (cal_housing spans three) halves them until there are
         # at least two blocks per fold.
-        deg = BLOCK_DEG
+        deg = BLOCK_DEG if block_deg is None else block_deg
+        if not deg > 0:
+            raise ValueError(f"block_deg must be a positive number of degrees, got {block_deg!r}")
         groups = block_ids(task.lonlat[:, 0], task.lonlat[:, 1], deg)
         while len(np.unique(groups)) < 2 * BLOCK_FOLDS:
             deg /= 2

@@ -6,6 +6,7 @@ import csv
 import os
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from satclip._files import atomic_open, save_figure, write_text
 from satclip.evaluation.encoders import resolve_encoder
 from satclip.evaluation.probes import PROBES, fit_score
 from satclip.evaluation.splits import folds
-from satclip.evaluation.tasks import load_task
+from satclip.evaluation.tasks import Task, list_tasks, load_task
 
 FIELDS = ["encoder", "task", "metric", "probe", "split", "fold", "score", "n_train", "n_test", "seconds"]
 
@@ -32,12 +33,13 @@ def parse_names(text: str, valid: list[str] | tuple[str, ...], what: str) -> lis
 
 def run(
     encoders: list[str],
-    tasks: list[str],
+    tasks: Sequence[str | Task],
     probe: str = "linear",
     splits: list[str] | None = None,
     progress: bool = True,
+    block_deg: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Per-fold scores for every encoder, task and split."""
+    """Per-fold scores for every encoder, task (a built-in name or a :class:`Task`) and split."""
     from tqdm import tqdm
 
     splits = splits or ["random"]
@@ -45,8 +47,8 @@ def run(
         raise ValueError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
     features = {name: resolve_encoder(name) for name in encoders}  # fail fast on bad names
     rows: list[dict[str, Any]] = []
-    loaded = {t: load_task(t) for t in tasks}
-    jobs = [(t, s, f) for t in tasks for s in splits for f in folds(loaded[t], s)]
+    loaded = {t.name: t for t in (load_task(t) if isinstance(t, str) else t for t in tasks)}
+    jobs = [(t, s, f) for t in loaded for s in splits for f in folds(loaded[t], s, block_deg)]
     with tqdm(total=len(jobs) * len(encoders), disable=not progress, desc=f"evaluating ({probe})") as bar:
         for name in encoders:
             cache: dict[str, np.ndarray] = {}
@@ -169,3 +171,46 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -
         fig.tight_layout()
         save_figure(fig, out / f"{task}.png", dpi=100)
     return out
+
+
+def evaluate(
+    task: str | os.PathLike[str] | Task,
+    encoders: Sequence[str],
+    target: str | None = None,
+    kind: str | None = None,
+    probe: str = "linear",
+    splits: Sequence[str] = ("random", "block"),
+    block_deg: float | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    geometry_col: str | None = None,
+    crs: Any | None = None,
+    delimiter: str | None = None,
+    progress: bool = False,
+) -> Any:
+    """Per-fold scores of ``encoders`` on one task, as a pandas DataFrame (columns as in
+    ``results.csv``: encoder, task, metric, probe, split, fold, score, n_train, n_test, seconds).
+
+    ``task``: a built-in task name, a :class:`Task`, or a file of labelled points (CSV, Parquet,
+    GeoParquet, vector files) whose ``target`` column is the label; ``kind``, the coordinate
+    options and ``delimiter`` are those of :func:`satclip.evaluation.custom.task_from_file`.
+
+        >>> evaluate("houses.csv", ["satclip-bluemarble-l40", "sh40"], target="value")
+    """
+    import pandas as pd
+
+    if isinstance(task, Task):
+        resolved: str | Task = task
+    elif isinstance(task, str) and task in list_tasks() and target is None:
+        resolved = task
+    else:
+        if target is None:
+            raise ValueError(f"{task}: a task file needs target=, the column that holds the label")
+        from satclip.evaluation.custom import task_from_file
+
+        resolved = task_from_file(
+            task, target, kind, lon_col=lon_col, lat_col=lat_col, geometry_col=geometry_col,
+            crs=crs, delimiter=delimiter, say=print if progress else (lambda _: None),
+        )  # fmt: skip
+    rows = run(list(encoders), [resolved], probe, list(splits), progress=progress, block_deg=block_deg)
+    return pd.DataFrame(rows, columns=FIELDS)

@@ -1,0 +1,148 @@
+"""Your own labelled points as an evaluation task: ``satclip evaluate --task-file FILE --target COL``.
+
+Points come from the same readers as ``satclip embed`` (CSV, Parquet, GeoParquet, vector files;
+lon/lat columns or geometries, any CRS), the label from one column. Rows without a label are
+dropped, and the drop is stated; a regression label that is not a number is an error naming its
+row; classes too rare to appear on both sides of a split are dropped, and that is stated too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from satclip.evaluation.geodata import continents
+from satclip.evaluation.tasks import MIN_CLASS_COUNT, Task
+
+KINDS = ("regression", "classification")
+# A numeric label with at most this many distinct whole values is taken as class ids.
+MAX_INFERRED_CLASSES = 20
+
+
+def task_from_file(
+    path: str | os.PathLike[str],
+    target: str,
+    kind: str | None = None,
+    name: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    geometry_col: str | None = None,
+    crs: Any | None = None,
+    delimiter: str | None = None,
+    min_class_count: int = MIN_CLASS_COUNT,
+    say: Callable[[str], None] = print,
+) -> Task:
+    """A :class:`~satclip.evaluation.tasks.Task` from a file's points and its ``target`` column.
+
+    ``kind`` is ``"regression"`` or ``"classification"``; left as None it is inferred (text or
+    at most 20 distinct whole numbers: classes; other numbers: regression) and ``say`` states
+    the choice, as it states every row or class dropped. ``name`` defaults to the file's stem.
+    """
+    from satclip.io.readers import InputTable
+
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    table = InputTable(path, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter)
+    if target not in table.columns:
+        raise ValueError(f"{table.path}: no target column {target!r}; columns are {table.columns}")
+    if target in (table.coords or ()):
+        raise ValueError(f"{table.path}: the target {target!r} is a coordinate column; name another")
+    lonlat, labels = [], []
+    for chunk in table.chunks(65536):
+        lonlat.append(chunk.lonlat)
+        labels.append(chunk.table.column(target).to_pylist())
+    if not lonlat:
+        raise ValueError(f"{table.path}: no data rows")
+    points = np.concatenate(lonlat)
+    values = np.array([v for part in labels for v in part], dtype=object)
+    name = name or Path(path).stem
+    decimal_comma = table.kind == "csv" and table.delimiter not in (None, ",")
+    kind = kind or _infer_kind(values, target, say)
+    if kind == "regression":
+        y, keep = _numbers(values, target, table.path, decimal_comma)
+    else:
+        y, keep = _texts(values)
+    if not keep.all():
+        say(f"{name}: dropped {int((~keep).sum())} of {len(keep)} rows without a {target!r} value")
+    points, y = points[keep], y[keep]
+    if kind == "classification":
+        points, y = _frequent_classes(points, y, min_class_count, name, say)
+    if len(y) < 10:
+        raise ValueError(f"{table.path}: only {len(y)} labelled rows; a split needs at least 10")
+    lon, lat = points[:, 0], points[:, 1]
+    if kind == "regression":
+        return Task(name, kind, points, y.astype(np.float64), continents(lon, lat))
+    classes, ids = np.unique(y, return_inverse=True)
+    return Task(name, kind, points, ids.astype(np.int64), continents(lon, lat), classes)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def _infer_kind(values: np.ndarray, target: str, say: Callable[[str], None]) -> str:
+    present = [v for v in values if not _missing(v)]
+    try:
+        numbers = np.array([float(v) for v in present], dtype=np.float64)
+    except (TypeError, ValueError):
+        say(f"target {target!r} holds text: classification (--kind regression to change)")
+        return "classification"
+    distinct = np.unique(numbers)
+    if len(distinct) <= MAX_INFERRED_CLASSES and np.all(distinct == np.round(distinct)):
+        say(
+            f"target {target!r} holds {len(distinct)} distinct whole numbers: classification "
+            "(--kind regression to change)"
+        )
+        return "classification"
+    say(f"target {target!r} holds numbers: regression (--kind classification to change)")
+    return "regression"
+
+
+def _numbers(
+    values: np.ndarray, target: str, path: Path, decimal_comma: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    y = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if _missing(v):
+            continue
+        text = v.strip().replace(",", ".") if isinstance(v, str) and decimal_comma else v
+        try:
+            y[i] = float(text)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{path}: row {i}: {target} value {v!r} is not a number, which a regression needs "
+                "(rows count data rows from 0); fix it, or pass --kind classification for class labels"
+            ) from None
+    keep = np.isfinite(y)
+    return y, keep
+
+
+def _texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.array([not _missing(v) for v in values], dtype=bool)
+    labels = np.array(["" if _missing(v) else str(v).strip() for v in values], dtype=object)
+    return labels.astype(str), keep
+
+
+def _frequent_classes(
+    points: np.ndarray, y: np.ndarray, min_count: int, name: str, say: Callable[[str], None]
+) -> tuple[np.ndarray, np.ndarray]:
+    classes, counts = np.unique(y, return_counts=True)
+    rare = classes[counts < min_count]
+    if len(rare):
+        keep = ~np.isin(y, rare)
+        shown = ", ".join(map(repr, rare[:5].tolist())) + (" ..." if len(rare) > 5 else "")
+        say(
+            f"{name}: dropped {len(rare)} class(es) with fewer than {min_count} rows ({shown}; "
+            f"{int((~keep).sum())} rows): too rare to be on both sides of a split"
+        )
+        points, y = points[keep], y[keep]
+    if len(np.unique(y)) < 2:
+        raise ValueError(
+            f"{name}: fewer than 2 classes with at least {min_count} rows each; a classification "
+            "needs more labelled rows per class"
+        )
+    return points, y

@@ -1,0 +1,108 @@
+"""``SatCLIPFeatures``: location embeddings as a scikit-learn transformer.
+
+    >>> from sklearn.linear_model import RidgeCV
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from satclip.sklearn import SatCLIPFeatures
+    >>> model = make_pipeline(SatCLIPFeatures("satclip-bluemarble-l10"), RidgeCV())
+    >>> model.fit(frame[["lon", "lat"]], frame["y"]).score(test[["lon", "lat"]], test["y"])
+
+Input: a DataFrame with longitude and latitude columns (named by ``lon`` and ``lat``) or an
+(N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns ``satclip_0..``.
+The model is a name or a file path (``satclip.load``), loaded on first use and not pickled, so
+the transformer clones, pickles and grid-searches over ``model`` like any estimator. Needs the
+``eval`` extra (scikit-learn).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from satclip._optional import missing_extra
+
+try:
+    from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as e:
+    raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
+
+from satclip.embedder import Embedder
+
+
+class SatCLIPFeatures(TransformerMixin, BaseEstimator):
+    """Embed (lon, lat) rows with a satclip model.
+
+    Args:
+        model: a pretrained name (``satclip list``) or a model file path.
+        lon, lat: the column names to read from a DataFrame; an array's first column is the
+            longitude and its second the latitude.
+        batch_size: points per batch (None: the model's default).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = "satclip-bluemarble-l40",
+        lon: str = "lon",
+        lat: str = "lat",
+        batch_size: int | None = None,
+    ) -> None:
+        self.model = model
+        self.lon = lon
+        self.lat = lat
+        self.batch_size = batch_size
+
+    def fit(self, X: Any, y: Any = None) -> SatCLIPFeatures:
+        """Load the model (nothing is learned) and check the input's columns."""
+        self._lonlat(X, fitting=True)
+        self.encoder_ = self._load()
+        self.n_features_out_ = self.encoder_.dim
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "n_features_out_")
+        lonlat = self._lonlat(X, fitting=False)
+        if getattr(self, "encoder_", None) is None:  # unpickled: the model is loaded again
+            self.encoder_ = self._load()
+        return self.encoder_.embed_array(lonlat, self.batch_size)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "n_features_out_")
+        return np.array([f"satclip_{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def _load(self) -> Embedder:
+        from satclip.pretrained import load
+
+        return load(self.model)
+
+    def _lonlat(self, X: Any, fitting: bool) -> np.ndarray:
+        """(N, 2) float64 lon/lat from a frame's two columns or a two-column array, with
+        scikit-learn's own checks (sparse, complex, empty, non-finite, feature counts)."""
+        if hasattr(X, "columns"):  # a DataFrame: only its coordinate columns count
+            missing = [c for c in (self.lon, self.lat) if c not in X.columns]
+            if missing:
+                raise ValueError(
+                    f"the frame has no column(s) {missing}; name the coordinate columns with "
+                    f"SatCLIPFeatures(lon=..., lat=...) (columns: {list(X.columns)[:10]})"
+                )
+            X = X[[self.lon, self.lat]]
+        arr = validate_data(self, X, reset=fitting, dtype=np.float64)
+        if arr.shape[1] != 2:
+            raise ValueError(
+                f"expected (lon, lat) rows of shape (N, 2) or a DataFrame with {self.lon!r} and "
+                f"{self.lat!r} columns, got {arr.shape[1]} feature(s)"
+            )
+        return arr
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The model is named, not pickled: a pickle stays small and loads it again on first use.
+        state = dict(super().__getstate__())
+        state.pop("encoder_", None)
+        return state
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = True
+        tags.requires_fit = True
+        return tags

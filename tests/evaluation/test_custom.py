@@ -1,0 +1,127 @@
+"""Evaluating on your own labelled points: files in, the suite's probes, splits and report out."""
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from satclip.cli import main
+from satclip.evaluation import evaluate
+from satclip.evaluation.custom import task_from_file
+from satclip.evaluation.tasks import load_task
+
+
+@pytest.fixture(scope="module")
+def houses(source_cache):
+    """2 000 California block groups (the paper's task, real data): lon, lat, log value, a class."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SATCLIP_CACHE", str(source_cache))
+        task = load_task("cal_housing")
+    rows = np.random.default_rng(0).choice(len(task.y), 2000, replace=False)
+    y = task.y[rows]
+    band = np.where(y < np.quantile(y, 1 / 3), "low", np.where(y < np.quantile(y, 2 / 3), "mid", "high"))
+    return pd.DataFrame({"lon": task.lonlat[rows, 0], "lat": task.lonlat[rows, 1], "value": y, "band": band})
+
+
+def _say():
+    said: list[str] = []
+    return said, said.append
+
+
+def test_regression_from_csv_inferred_and_stated(tmp_path, houses, cache):
+    path = tmp_path / "houses.csv"
+    houses.to_csv(path, index=False)
+    said, say = _say()
+    task = task_from_file(path, "value", say=say)
+    assert task.kind == "regression" and task.name == "houses" and len(task.y) == len(houses)
+    assert any("regression" in s for s in said)
+    np.testing.assert_allclose(task.y, houses["value"])
+    assert set(task.continent) == {"North America"}
+
+
+def test_classification_from_text_drops_rare_classes_and_missing_labels(tmp_path, houses, cache):
+    frame = houses.copy()
+    frame.loc[:4, "band"] = "rare"  # 5 rows: below the 20 a class needs
+    frame.loc[5:9, "band"] = None  # no label
+    path = tmp_path / "bands.parquet"
+    frame.to_parquet(path)
+    said, say = _say()
+    task = task_from_file(path, "band", say=say)
+    assert task.kind == "classification" and list(task.classes) == ["high", "low", "mid"]
+    assert len(task.y) == len(frame) - 10
+    assert any("classification" in s for s in said)
+    assert any("dropped 5 of 2000 rows without a 'band' value" in s for s in said)
+    assert any("dropped 1 class(es) with fewer than 20 rows ('rare'" in s for s in said)
+
+
+def test_bad_labels_give_clear_errors(tmp_path, houses, cache):
+    frame = houses.astype({"value": object})
+    frame.loc[7, "value"] = "unknown"
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(
+        ValueError, match=r"row 7: value value 'unknown' is not a number.*--kind classification"
+    ):
+        task_from_file(path, "value", kind="regression")
+    with pytest.raises(ValueError, match="no target column 'price'"):
+        task_from_file(path, "price")
+    with pytest.raises(ValueError, match="is a coordinate column"):
+        task_from_file(path, "lat")
+    with pytest.raises(ValueError, match="fewer than 2 classes"):
+        task_from_file(path, "band", min_class_count=10_000, say=lambda _: None)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        task_from_file(path, "value", kind="ordinal")
+
+
+def test_semicolon_csv_with_decimal_commas(tmp_path, houses, cache):
+    path = tmp_path / "excel.csv"
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerow(["lon", "lat", "value"])
+        for lon, lat, v in houses[["lon", "lat", "value"]].itertuples(index=False):
+            w.writerow(
+                [f"{lon:.5f}".replace(".", ","), f"{lat:.5f}".replace(".", ","), f"{v:.6f}".replace(".", ",")]
+            )
+    task = task_from_file(path, "value", kind="regression", say=lambda _: None)
+    np.testing.assert_allclose(task.y, houses["value"], atol=1e-6)
+
+
+def test_python_api_returns_the_suite_rows_as_a_frame(tmp_path, houses, cache):
+    path = tmp_path / "houses.csv"
+    houses.to_csv(path, index=False)
+    df = evaluate(path, ["sh10", "wrap"], target="value", splits=["random", "block"], block_deg=1.0)
+    assert list(df.columns) == [
+        "encoder",
+        "task",
+        "metric",
+        "probe",
+        "split",
+        "fold",
+        "score",
+        "n_train",
+        "n_test",
+        "seconds",
+    ]
+    assert set(df["split"]) == {"random", "block"} and set(df["encoder"]) == {"sh10", "wrap"}
+    assert len(df) == 2 * (3 + 5)  # 3 random seeds, 5 block folds
+    assert (df[df.split == "random"].groupby("encoder")["score"].mean() > 0.2).all()
+    with pytest.raises(ValueError, match="needs target="):
+        evaluate(path, ["sh10"])
+    with pytest.raises(ValueError, match="block_deg must be a positive"):
+        evaluate(path, ["sh10"], target="value", splits=["block"], block_deg=0)
+
+
+def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):
+    path = tmp_path / "houses.csv"
+    houses.to_csv(path, index=False)
+    out = tmp_path / "report"
+    args = ["evaluate", "--encoders", "sh10,wrap", "--task-file", str(path), "--target", "band"]
+    assert main([*args, "--split", "random", "-o", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "holds text: classification" in printed and "houses (accuracy)" in printed
+    assert (out / "results.csv").exists() and (out / "results.md").exists()
+    rows = pd.read_csv(out / "results.csv")
+    assert set(rows["task"]) == {"houses"} and len(rows) == 2 * 3
+    assert main(["evaluate", "--encoders", "sh10", "--target", "band", "-o", str(out)]) == 2
+    assert "add --task-file" in capsys.readouterr().err

@@ -1,0 +1,120 @@
+"""SatCLIPFeatures: a scikit-learn transformer over satclip models, on a real task."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from satclip.evaluation.tasks import load_task
+from satclip.pretrained import load
+from satclip.sklearn import SatCLIPFeatures
+
+# Checks that feed arrays of 3+ features, or numbers that are not coordinates (latitudes beyond
+# ±90): a transformer of (lon, lat) pairs rightly refuses them.
+NOT_COORDINATES = "feeds data that are not (lon, lat) pairs"
+INAPPLICABLE = {
+    name: NOT_COORDINATES
+    for name in (
+        "check_fit_score_takes_y",
+        "check_dont_overwrite_parameters",
+        "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit",
+        "check_estimators_dtypes",
+        "check_dtype_object",
+        "check_pipeline_consistency",
+        "check_estimators_nan_inf",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_fit2d_1sample",
+        "check_dict_unchanged",
+        "check_fit_idempotent",
+        "check_fit2d_predict1d",
+    )
+}
+
+
+@parametrize_with_checks(
+    [SatCLIPFeatures("satclip-bluemarble-l10")], expected_failed_checks=lambda e: INAPPLICABLE
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def houses(source_cache):
+    """California house values (the paper's task): lon, lat and log median value, 3 000 rows."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SATCLIP_CACHE", str(source_cache))
+        task = load_task("cal_housing")
+    rows = np.random.default_rng(0).choice(len(task.y), 3000, replace=False)
+    return pd.DataFrame({"lon": task.lonlat[rows, 0], "lat": task.lonlat[rows, 1], "y": task.y[rows]})
+
+
+def test_pipeline_on_house_values_beats_the_mean_and_equals_the_model(houses):
+    train, test = train_test_split(houses, test_size=0.25, random_state=0)
+    model = make_pipeline(SatCLIPFeatures("satclip-bluemarble-l10"), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    model.fit(train[["lon", "lat"]], train["y"])
+    assert model.score(test[["lon", "lat"]], test["y"]) > 0.2
+    feats = model[0].transform(test)  # other columns are ignored
+    ref = load("satclip-bluemarble-l10").embed(test["lon"], test["lat"])
+    np.testing.assert_array_equal(feats, ref)
+    names = model[0].get_feature_names_out()
+    assert len(names) == ref.shape[1] and names[0] == "satclip_0"
+
+
+def test_column_transformer_pandas_output_and_renamed_columns(houses):
+    frame = houses.rename(columns={"lon": "x", "lat": "y_deg"}).assign(other=1.0)
+    features = ColumnTransformer(
+        [("loc", SatCLIPFeatures("satclip-bluemarble-l10", lon="x", lat="y_deg"), ["x", "y_deg"])],
+        remainder=StandardScaler(),
+    ).set_output(transform="pandas")
+    out = features.fit_transform(frame.drop(columns="y"))
+    assert (
+        isinstance(out, pd.DataFrame)
+        and "loc__satclip_0" in out.columns
+        and "remainder__other" in out.columns
+    )
+    with pytest.raises(ValueError, match=r"no column\(s\) \['lon', 'lat'\]"):
+        SatCLIPFeatures("satclip-bluemarble-l10").fit(frame)
+
+
+def test_grid_search_over_the_model_clone_and_pickle(houses, tmp_path):
+    small = houses.iloc[:600]
+    search = GridSearchCV(
+        make_pipeline(SatCLIPFeatures(), RidgeCV()),
+        {"satclipfeatures__model": ["satclip-bluemarble-l10", "satclip-bluemarble-l40"]},
+        cv=2,
+    ).fit(small[["lon", "lat"]], small["y"])
+    assert search.best_params_["satclipfeatures__model"] in (
+        "satclip-bluemarble-l10",
+        "satclip-bluemarble-l40",
+    )
+    fitted = SatCLIPFeatures("satclip-bluemarble-l10").fit(small)
+    blob = pickle.dumps(fitted)
+    assert len(blob) < 10_000, "the model is named in the pickle, not stored"
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.transform(small), fitted.transform(small))
+    assert clone(fitted).get_params() == fitted.get_params()
+
+
+def test_bad_coordinates_are_named(houses):
+    enc = SatCLIPFeatures("satclip-bluemarble-l10").fit(houses[["lon", "lat"]].to_numpy())
+    with pytest.raises(ValueError, match="latitude out of range"):
+        enc.transform(np.array([[0.0, 95.0]]))
+    with pytest.raises(ValueError, match="X has 3 features, but SatCLIPFeatures is expecting 2"):
+        enc.transform(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="got 3 feature"):
+        SatCLIPFeatures("satclip-bluemarble-l10").fit(np.zeros((2, 3)))

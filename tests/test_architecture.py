@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "encoder": 3,
     "checkpoints": 3,
     "pretrained": 3,
+    "hub": 3,
     "data": 4,
     "io": 5,
     "ood": 5,

@@ -1,8 +1,10 @@
 """Named models: the registry, the cache, and downloading from a hub served on loopback."""
 
+import hashlib
 import http.server
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import torch
 
 import satclip
 from satclip import ModelFileError
-from satclip.pretrained import download
+from satclip.hub import HubFile
+from satclip.pretrained import download, model_path
 from tests.references import published_checkpoint
 
 
@@ -32,27 +35,66 @@ def test_uncached_model_says_how_to_get_it(tmp_path, monkeypatch):
         satclip.load("satclip-resnet18-l10")
 
 
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+class HubHandler(http.server.BaseHTTPRequestHandler):
+    """The Hugging Face Hub's file endpoint as huggingface_hub reads it: HEAD and GET of
+    /OWNER/REPO/resolve/REVISION/PATH, with the commit and an ETag in the headers."""
+
+    files: ClassVar[dict[tuple[str, str], bytes]] = {}  # (repo, path) -> bytes, at main and COMMIT
+    requests: ClassVar[list[str]] = []
+
+    def _send(self, body: bool) -> None:
+        self.requests.append(f"{self.command} {self.path}")
+        parts = self.path.lstrip("/").split("/")
+        key = ("/".join(parts[:2]), "/".join(parts[4:]))
+        if (
+            len(parts) < 5
+            or parts[2] != "resolve"
+            or parts[3] not in ("main", COMMIT)
+            or key not in self.files
+        ):
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.end_headers()
+            return
+        data = self.files[key]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def do_HEAD(self):
+        self._send(body=False)
+
+    def do_GET(self):
+        self._send(body=True)
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    """A static file server on 127.0.0.1 laid out like the hub's resolve/main URLs."""
-    root = tmp_path / "hub"
-    target = root / "microsoft" / "SatCLIP-ResNet18-L10" / "resolve" / "main"
-    target.mkdir(parents=True)
-    torch.save(published_checkpoint(10), target / "satclip-resnet18-l10.ckpt")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    """A hub on 127.0.0.1 serving the published ResNet18 L=10 checkpoint (a real-format stand-in
+    built by tests.references) and the shipped L=10 model as a satclip file of another repo."""
+    ckpt = tmp_path / "satclip-resnet18-l10.ckpt"
+    torch.save(published_checkpoint(10), ckpt)
+    HubHandler.files = {
+        ("microsoft/SatCLIP-ResNet18-L10", "satclip-resnet18-l10.ckpt"): ckpt.read_bytes(),
+        ("someone/satclip-l10", "models/l10.safetensors"): model_path("satclip-bluemarble-l10").read_bytes(),
+    }
+    HubHandler.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv("SATCLIP_HUB_URL", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "cache"))
-    yield target / "satclip-resnet18-l10.ckpt"
+    yield ckpt
     server.shutdown()
     server.server_close()
 
@@ -84,7 +126,7 @@ def test_corrupted_cache_file_fails_its_checksum(hub):
 def test_missing_file_on_the_hub_is_a_clear_error(hub):
     with pytest.raises(OSError, match="could not download satclip-vit16-l40"):
         download("satclip-vit16-l40", progress=False)
-    assert not list((hub.parents[4] / ".." / "cache").glob("**/*.part"))
+    assert not list((hub.parent / "cache" / "models").glob("satclip-vit16-l40*"))
 
 
 def test_download_refuses_names_that_are_not_downloadable():
@@ -121,3 +163,31 @@ def test_shipped_models_load_offline(name, L, tmp_path, monkeypatch):
     near = enc.embed([2.35, 2.6], [48.86, 48.9])
     cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
     assert cos(near[0], near[1]) > cos(emb[0], emb[1])
+
+
+def test_load_any_satclip_file_on_the_hub_by_uri(hub):
+    ref = satclip.load("satclip-bluemarble-l10")
+    pts = np.array([[10.0, 10.0], [-60.0, -3.0]])
+    for uri in (
+        "hf://someone/satclip-l10/models/l10.safetensors",
+        f"hf://someone/satclip-l10/models/l10.safetensors@{COMMIT}",
+    ):
+        enc = satclip.load(uri)
+        np.testing.assert_array_equal(enc.embed_array(pts), ref.embed_array(pts))
+    published = satclip.load("hf://microsoft/SatCLIP-ResNet18-L10/satclip-resnet18-l10.ckpt")
+    np.testing.assert_array_equal(published.embed_array(pts), satclip.load(hub).embed_array(pts))
+    # A pinned commit is served from the cache without asking the hub again.
+    before = len(HubHandler.requests)
+    satclip.load(f"hf://someone/satclip-l10/models/l10.safetensors@{COMMIT}")
+    assert len(HubHandler.requests) == before
+
+
+def test_hub_uris_are_checked_and_failures_are_clear(hub):
+    assert HubFile.parse("hf://a/b/c/d.safetensors@v1") == HubFile("a/b", "c/d.safetensors", "v1")
+    for bad in ("hf://a/b", "hf://a//c", "hf://a/b/c@", "a/b/c"):
+        with pytest.raises(ValueError):
+            HubFile.parse(bad)
+    with pytest.raises(OSError, match=r"could not download hf://someone/satclip-l10/nope.safetensors@main"):
+        satclip.load("hf://someone/satclip-l10/nope.safetensors")
+    with pytest.raises(OSError, match="could not download"):
+        satclip.load("hf://someone/satclip-l10/models/l10.safetensors@v9")

@@ -1,8 +1,8 @@
 """Named models: ``list_pretrained()``, ``load(name_or_path)`` and downloading into the cache.
 
 A name is either bundled inside the package (``satclip/weights/``) or a published SatCLIP
-checkpoint fetched once with ``satclip download NAME`` into ``$SATCLIP_CACHE/models``
-(default ``~/.cache/satclip/models``). Every load verifies the file's sha256: against the
+checkpoint fetched once from the Hugging Face Hub (huggingface_hub) with ``satclip download
+NAME`` into ``$SATCLIP_CACHE/models`` (default ``~/.cache/satclip/models``). Every load verifies the file's sha256: against the
 value recorded here for bundled files, and against the value recorded at download time for
 cached ones (the hub's own hashes of the released files are not known to this package).
 """
@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 
-from satclip._files import atomic_path, cache_root, write_text
+from satclip import hub
+from satclip._files import cache_root, write_text
 from satclip.checkpoints import ModelFileError, load_file
 from satclip.encoder import LocationEncoder
-
-HUB_URL = "https://huggingface.co"
+from satclip.hub import HubFile
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class PretrainedModel:
     description: str
     repo: str | None = None  # hub repository for published checkpoints
     sha256: str | None = None  # known for bundled files
+    # The hub revision of a published checkpoint. "main" until someone online records the commit
+    # (HfApi().model_info(repo).sha) and the file's sha256 here: then both are pinned.
+    revision: str = "main"
 
     @property
     def bundled(self) -> bool:
@@ -126,62 +129,65 @@ def model_path(name: str) -> Path:
 
 
 def download(name: str, force: bool = False, progress: bool = True) -> Path:
-    """Fetch a published checkpoint into the cache (atomically) and record its sha256."""
+    """Fetch a published checkpoint into the cache with huggingface_hub and record its sha256.
+
+    The file is checked before it is recorded: it must load, and match the sha256 in
+    :data:`PRETRAINED` where one is known. ``progress`` is huggingface_hub's own bar."""
     if name not in PRETRAINED or PRETRAINED[name].bundled:
         downloadable = [n for n, m in PRETRAINED.items() if not m.bundled]
         raise ValueError(f"{name!r} is not a downloadable model; choose one of {downloadable}")
     model = PRETRAINED[name]
+    assert model.repo is not None  # published models have a repository
     dest = cache_dir() / model.filename
     sidecar = dest.with_name(dest.name + ".sha256")
     if dest.exists() and sidecar.exists() and not force:
         return dest
-    base = os.environ.get("SATCLIP_HUB_URL", HUB_URL).rstrip("/")
-    url = f"{base}/{model.repo}/resolve/main/{model.filename}"
-    h = hashlib.sha256()
+    file = HubFile(model.repo, model.filename, model.revision)
+    if force:
+        dest.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)
     try:
-        with atomic_path(dest, suffix=".part") as tmp:
-            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-                total = int(resp.headers.get("Content-Length") or 0) or None
-                bar = _progress(total, model.filename, progress)
-                for block in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(block)
-                    h.update(block)
-                    bar.update(len(block))
-                bar.close()
-            size = tmp.stat().st_size
-            if total is not None and size != total:
-                raise ModelFileError(dest, f"download truncated: {size} of {total} bytes from {url}")
-            load_file(tmp)  # refuse to cache a file that does not load
-        write_text(sidecar, f"{h.hexdigest()}  {dest.name}\n")
+        path = _quietly(progress, lambda: hub.download(file, local_dir=dest.parent))
     except OSError as e:
-        raise OSError(
-            f"could not download {name} from {url}: {e}; check the network or set SATCLIP_HUB_URL"
-        ) from e
+        raise OSError(f"could not download {name}: {e}") from e
+    digest = sha256_of(path)
+    if model.sha256 is not None and digest != model.sha256:
+        path.unlink()
+        raise ModelFileError(
+            dest, f"sha256 {digest[:16]}… of the download is not the recorded {model.sha256[:16]}…"
+        )
+    try:
+        load_file(path)  # refuse to record a file that does not load
+    except ModelFileError:
+        path.unlink()
+        raise
+    write_text(sidecar, f"{digest}  {dest.name}\n")
     return dest
 
 
-def _progress(total: int | None, desc: str, enabled: bool):
+def _quietly(progress: bool, fn: Callable[[], Path]) -> Path:
+    """``fn()`` with huggingface_hub's progress bars on or off."""
+    if progress:
+        return fn()
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    disable_progress_bars()
     try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is optional for the core
-        enabled = False
-    if not enabled:
-
-        class _Null:
-            def update(self, n: int) -> None: ...
-            def close(self) -> None: ...
-
-        return _Null()
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True)
+        return fn()
+    finally:
+        enable_progress_bars()
 
 
 def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LocationEncoder:
     """A :class:`LocationEncoder` from a name in :func:`list_pretrained` or a model file path.
 
-    Files are our ``.safetensors`` model files or published SatCLIP ``.ckpt`` checkpoints.
+    Files are our ``.safetensors`` model files or published SatCLIP ``.ckpt`` checkpoints, local
+    or on the Hugging Face Hub as ``hf://OWNER/REPO/FILE[@REVISION]`` (:mod:`satclip.hub`).
     The encoder is returned in eval mode, so ``enc(lonlat)`` is deterministic (dropout off).
     """
     key = os.fspath(name_or_path)
+    if key.startswith(hub.PREFIX):
+        return load_file(hub.download(HubFile.parse(key)), device)
     if key in PRETRAINED:
         return load_file(model_path(key), device)
     path = Path(key).expanduser()

@@ -1,7 +1,9 @@
 """Named models: the registry, the cache, and downloading from a hub served on loopback."""
 
+import base64
 import hashlib
 import http.server
+import json
 import threading
 from pathlib import Path
 from typing import ClassVar
@@ -73,6 +75,40 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._send(body=True)
+
+    def do_POST(self):
+        # The write API as huggingface_hub's create_repo and create_commit use it: small files
+        # are sent inline ("regular" upload mode), base64 in an NDJSON commit.
+        self.requests.append(f"POST {self.path} auth={self.headers.get('Authorization')}")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.path == "/api/repos/create":
+            req = json.loads(body)
+            out = {"url": f"{base}/{req['organization']}/{req['name']}"}
+        elif self.path == "/api/validate-yaml":  # the model card's metadata is checked first
+            out = {"errors": [], "warnings": []}
+        elif "/preupload/" in self.path:
+            files = json.loads(body)["files"]
+            out = {
+                "files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+            }
+        elif "/commit/" in self.path:
+            repo = self.path.split("/api/models/")[1].split("/commit/")[0]
+            for line in body.decode().splitlines():
+                item = json.loads(line)
+                if item["key"] == "file":
+                    self.files[(repo, item["value"]["path"])] = base64.b64decode(item["value"]["content"])
+            out = {"commitUrl": f"{base}/{repo}/commit/{COMMIT}", "commitOid": COMMIT, "pullRequestUrl": None}
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def log_message(self, *args):
         pass
@@ -191,3 +227,23 @@ def test_hub_uris_are_checked_and_failures_are_clear(hub):
         satclip.load("hf://someone/satclip-l10/nope.safetensors")
     with pytest.raises(OSError, match="could not download"):
         satclip.load("hf://someone/satclip-l10/models/l10.safetensors@v9")
+
+
+def test_push_to_hub_uploads_the_model_and_its_card_then_loads_back(hub, tmp_path, monkeypatch, capsys):
+    from satclip.cli import main
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    scores = tmp_path / "results.md"
+    scores.write_text("| encoder | elevation (r2) |\n|---|---|\n| satclip-bluemarble-l10 | 0.500 |\n")
+    assert main(["push-to-hub", "satclip-bluemarble-l10", "me/my-l10", "--scores", str(scores)]) == 0
+    assert f"/me/my-l10/commit/{COMMIT}" in capsys.readouterr().out
+    assert any("auth=Bearer hf_test_token" in r for r in HubHandler.requests)
+    card = HubHandler.files[("me/my-l10", "README.md")].decode()
+    assert card.startswith("---\nlibrary_name: satclip")
+    assert '"legendre_polys": 10' in card and "| satclip-bluemarble-l10 | 0.500 |" in card
+    assert "public domain (NASA imagery)" in card and "GLOBE" in card  # data sources and licences
+    enc = satclip.load("hf://me/my-l10/satclip-bluemarble-l10.safetensors")
+    pts = np.array([[10.0, 10.0], [-60.0, -3.0]])
+    np.testing.assert_array_equal(
+        enc.embed_array(pts), satclip.load("satclip-bluemarble-l10").embed_array(pts)
+    )

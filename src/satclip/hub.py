@@ -1,4 +1,4 @@
-"""Model files on the Hugging Face Hub, through ``huggingface_hub``: ``hf://`` URIs and downloads.
+"""Model files on the Hugging Face Hub, through ``huggingface_hub``: ``hf://`` URIs, downloads, uploads.
 
     >>> enc = satclip.load("hf://OWNER/REPO/model.safetensors@REVISION")
 
@@ -11,12 +11,18 @@ Needs the ``hub`` extra (huggingface_hub).
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from satclip._files import cache_root
 from satclip._optional import require
+
+if TYPE_CHECKING:
+    from satclip.encoder import LocationEncoder
 
 PREFIX = "hf://"
 
@@ -77,3 +83,101 @@ def download(file: HubFile, local_dir: Path | None = None) -> Path:
             "file and revision, the network, or SATCLIP_HUB_URL / HF_ENDPOINT"
         ) from e
     return Path(path)
+
+
+def model_card(
+    encoder: LocationEncoder,
+    name: str,
+    filename: str,
+    data_sources: Sequence[str] = (),
+    description: str = "",
+    scores: str | None = None,
+) -> str:
+    """A Hub model card (README.md): what the model is, how to load it, its config, the data it
+    was trained on with licences and attribution, and evaluation scores when given (markdown,
+    e.g. the ``results.md`` of ``satclip evaluate`` or a section of EVALUATION.md)."""
+    from satclip.sources import SOURCES
+
+    cfg = encoder.config
+    lines = [
+        "---",
+        "library_name: satclip",
+        "tags: [satclip, location-embedding, geospatial, spherical-harmonics]",
+        "---",
+        "",
+        f"# {name}",
+        "",
+        description or "A satclip location encoder: (longitude, latitude) in degrees to an embedding.",
+        "",
+        "```python",
+        "import satclip",
+        f'enc = satclip.load("hf://REPO/{filename}")  # REPO: this repository; add @COMMIT to pin',
+        "emb = enc.embed(lon=[2.35, -74.0], lat=[48.86, 40.71])",
+        "```",
+        "",
+        f"Encoding `{cfg.encoding.name}`, network `{cfg.network.name}`, embedding dimension "
+        f"{encoder.dim}, {cfg.dtype}.",
+        "",
+        "## Config",
+        "",
+        "```json",
+        json.dumps(cfg.to_dict(), indent=2),
+        "```",
+        "",
+        "## Training data",
+        "",
+    ]
+    if data_sources:
+        for source in data_sources:
+            s = SOURCES[source]
+            lines.append(
+                f"- **{source}**: {s.description} Licence: {s.licence}. Attribution: {s.attribution}."
+            )
+    else:
+        lines.append("Not recorded with this model file.")
+    if encoder.training_index is not None:
+        lines += [
+            "",
+            f"The file carries the {len(encoder.training_index):,} training locations (`satclip.ood`).",
+        ]
+    if scores:
+        lines += ["", "## Evaluation", "", scores.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def push_to_hub(
+    encoder: LocationEncoder,
+    repo_id: str,
+    filename: str = "model.safetensors",
+    card: str | None = None,
+    revision: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    message: str | None = None,
+) -> str:
+    """Upload ``encoder`` as a satclip model file, with a model card, in one commit to the model
+    repository ``repo_id`` (created if needed). Returns the commit's URL.
+
+    ``card`` defaults to :func:`model_card` without data sources or scores. The token is
+    huggingface_hub's (``HF_TOKEN``, or ``hf auth login``) unless given."""
+    import tempfile
+
+    from satclip.checkpoints import save
+
+    hf = require("huggingface_hub", "hub", "pushing to the Hub")
+    api = hf.HfApi(endpoint=endpoint(), token=token)
+    with tempfile.TemporaryDirectory(prefix="satclip-push-") as d:
+        path = save(encoder, Path(d) / filename)
+        card = card or model_card(encoder, repo_id.split("/")[-1], filename)
+        operations = [
+            hf.CommitOperationAdd(path_in_repo=filename, path_or_fileobj=str(path)),
+            hf.CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode()),
+        ]
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=message or f"satclip: upload {filename}",
+            revision=revision,
+        )
+    return str(info.commit_url)

@@ -37,6 +37,7 @@ class PretrainedModel:
     # The hub revision of a published checkpoint. "main" until someone online records the commit
     # (HfApi().model_info(repo).sha) and the file's sha256 here: then both are pinned.
     revision: str = "main"
+    data: tuple[str, ...] = ()  # registry sources it was trained on (satclip.sources), for model cards
 
     @property
     def bundled(self) -> bool:
@@ -60,6 +61,7 @@ def _bundled(legendre: int, sha256: str) -> PretrainedModel:
         filename=f"{name}.safetensors",
         description=f"satclip's own, L={legendre}: SH+SIREN trained on 100k Blue Marble patches (MODELS.md)",
         sha256=sha256,
+        data=("bluemarble", "landmask"),
     )
 
 

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parsers(sub)  # train, export, run
     evaluate.add_parsers(sub)  # evaluate
     models.add_download_parser(sub)  # download
+    models.add_push_parser(sub)  # push-to-hub
     return p
 
 

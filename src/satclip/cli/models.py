@@ -99,6 +99,44 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 # Three registration functions, not one: `satclip --help` lists info and download apart from
 # list and demo, in the order the commands were added, and build_parser keeps that order.
+def _cmd_push_to_hub(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from satclip.hub import model_card, push_to_hub
+    from satclip.pretrained import PRETRAINED, load
+
+    enc = load(args.model)
+    known = PRETRAINED.get(args.model)
+    name = args.model if known else Path(args.model).stem
+    filename = args.filename or f"{name}.safetensors"
+    scores = Path(args.scores).read_text() if args.scores else None
+    card = model_card(
+        enc,
+        name,
+        filename,
+        data_sources=known.data if known else (),
+        description=known.description if known else "",
+        scores=scores,
+    )
+    url = push_to_hub(
+        enc, args.repo, filename, card, revision=args.revision, private=args.private, message=args.message
+    )
+    print(f"pushed {filename} and README.md to {args.repo}: {url}")
+    return 0
+
+
+def add_push_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("push-to-hub", help="upload a model file with a model card to the Hugging Face Hub")
+    s.add_argument("model", help="model name (satclip list) or model file")
+    s.add_argument("repo", help="the Hub model repository, OWNER/NAME (created if needed)")
+    s.add_argument("--filename", help="name in the repository (default: MODEL.safetensors)")
+    s.add_argument("--scores", help="markdown scores for the card, e.g. results.md of satclip evaluate")
+    s.add_argument("--revision", help="branch to commit to (default: main)")
+    s.add_argument("--private", action="store_true", help="create the repository as private")
+    s.add_argument("--message", help="commit message")
+    s.set_defaults(func=_cmd_push_to_hub)
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """list and demo."""
     s = sub.add_parser("list", help="list encodings, networks and named models")

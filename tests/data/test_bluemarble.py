@@ -139,9 +139,58 @@ def test_monthly_channels(cache, tmp_path):
     assert read_manifest(out)["channels"][3:6] == ["bmng01_r", "bmng01_g", "bmng01_b"]
 
 
+def test_night_lights_and_a_coarser_view_as_channels(cache, tmp_path):
+    plain = np.load(
+        build_bluemarble(BlueMarbleConfig(n=40, size=8), tmp_path / "plain", progress=False) / "images.npy"
+    )
+    cfg = BlueMarbleConfig(n=40, size=8, layers=("night-viirs", "night-dmsp"), scales=(1, 4))
+    out = build_bluemarble(cfg, tmp_path / "multi", progress=False)
+    images = np.load(out / "images.npy")
+    manifest = read_manifest(out)
+    assert images.shape == (40, 18, 8, 8)
+    assert manifest["channels"][3:9] == [f"{n}_{c}" for n in ("night-viirs", "night-dmsp") for c in "rgb"]
+    assert manifest["channels"][9] == "bmng_r@4x" and manifest["params"]["scales"] == [1.0, 4.0]
+    assert manifest["footprints_km"][1] == pytest.approx(4 * manifest["footprint_km"])
+    assert {"night-viirs", "night-dmsp"} <= set(manifest["sources"])
+    np.testing.assert_array_equal(images[:, :3], plain)  # the first view is the plain build's
+    assert "layers" not in read_manifest(tmp_path / "plain")["params"]  # old datasets still match
+
+
+def test_coarse_views_are_box_filtered_at_poles_and_dateline(cache):
+    from satclip.data.bluemarble import _load_rgb, cut_patches
+    from satclip.data.geometry import aeqd_inverse, patch_offsets_km
+    from satclip.sources import fetch
+
+    image = _load_rgb(fetch("night-viirs"))
+    lon = np.array([179.9, -180.0, 0.0, 33.0])
+    lat = np.array([0.0, 89.99, -90.0, 45.0])
+    size, pixel_km = 6, 20.0
+    views = cut_patches([image], lon, lat, size, pixel_km, (1.0, 3.0))
+    assert views.shape == (4, 6, size, size) and np.isfinite(views).all()
+    # The 3x view: each pixel the mean of a 3 x 3 grid of samples over its 60 km.
+    x, y = patch_offsets_km(size * 3, pixel_km)
+    plon, plat = aeqd_inverse(lon, lat, x, y)
+    fine = sample_equirectangular(image, plon, plat)
+    expected = fine.reshape(4, size, 3, size, 3, 3).mean(axis=(2, 4)).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(views[:, 3:], expected, rtol=1e-6)
+    # The first view is plain bilinear sampling, whole across the dateline.
+    x1, y1 = patch_offsets_km(size, pixel_km)
+    np.testing.assert_array_equal(
+        views[:, :3], sample_equirectangular(image, *aeqd_inverse(lon, lat, x1, y1)).transpose(0, 3, 1, 2)
+    )
+
+
 @pytest.mark.parametrize(
     "params,message",
-    [({"n": 0}, "positive"), ({"months": ("02",)}, "not available"), ({"pixel_km": -1}, "pixel_km")],
+    [
+        ({"n": 0}, "positive"),
+        ({"months": ("02",)}, "not available"),
+        ({"pixel_km": -1}, "pixel_km"),
+        ({"layers": ("elevation",)}, "not pretraining imagery.*never enter pretraining"),
+        ({"layers": ("bluemarble",)}, "given twice"),
+        ({"scales": (1, 0)}, "scales must be"),
+        ({"scales": ()}, "scales must be"),
+    ],
 )
 def test_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):

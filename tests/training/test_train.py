@@ -125,3 +125,9 @@ def test_killed_run_resumes_and_finishes(tiny_data, tmp_path):
     steps = [int(r["step"]) for r in _metrics(run) if r.get("train_loss_step")]
     assert steps == sorted(set(steps)), "no step was trained (and logged) twice"
     assert satclip.load(run / "model.safetensors").dim == 256
+
+
+def test_channels_must_match_the_image_encoder(tiny_data, tmp_path, capsys):
+    args = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
+    assert main([*args, "image.in_channels=6", "--run-dir", str(tmp_path / "run"), "-q"]) == 2
+    assert "has 3 channels (bmng_r, bmng_g, bmng_b) but image.in_channels is 6" in capsys.readouterr().err

@@ -28,7 +28,20 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
 
     months = tuple(m for m in args.months.split(",") if m) if args.months else ()
-    cfg = BlueMarbleConfig(n=args.n, size=args.size, pixel_km=args.pixel_km, seed=args.seed, months=months)
+    layers = tuple(v.strip() for v in args.layers.split(",") if v.strip()) if args.layers else ()
+    try:
+        scales = tuple(float(v) for v in args.scales.split(",")) if args.scales else (1.0,)
+    except ValueError:
+        raise ValueError(f"--scales must be comma-separated numbers, e.g. 1,4; got {args.scales!r}") from None
+    cfg = BlueMarbleConfig(
+        n=args.n,
+        size=args.size,
+        pixel_km=args.pixel_km,
+        seed=args.seed,
+        months=months,
+        layers=layers,
+        scales=scales,
+    )
     out = build_bluemarble(cfg, args.out, progress=not args.quiet, overwrite=args.overwrite)
     print(f"dataset ready: {out}")
     return 0
@@ -75,6 +88,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--pixel-km", type=float, default=None, help="ground size of a pixel (default: source's)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--months", default="", help="extra channels from monthly images, e.g. 01,07")
+    s.add_argument(
+        "--layers",
+        default="",
+        help="extra co-registered imagery, e.g. night-viirs,night-dmsp (satclip data list)",
+    )
+    s.add_argument(
+        "--scales",
+        default="",
+        help="views per point as multiples of the first footprint, e.g. 1,4 (default 1); box-filtered",
+    )
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--overwrite", action="store_true", help="replace a dataset built with other parameters")
     s.add_argument("-q", "--quiet", action="store_true")

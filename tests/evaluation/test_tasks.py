@@ -73,3 +73,22 @@ def test_tasks_are_real_reproducible_and_cached(cache, name):
 def test_unknown_task():
     with pytest.raises(ValueError, match="cal_housing"):
         load_task("housing")
+
+
+def test_population_counts_the_people_within_50_km(cache):
+    import json
+
+    from tests.references import great_circle_km
+
+    task = load_task("population")
+    with fetch("geonames-cities").open(encoding="utf-8") as f:
+        cities = [c for c in json.load(f).values() if c["population"] > 0]
+    clon = np.array([c["longitude"] for c in cities])
+    clat = np.array([c["latitude"] for c in cities])
+    people = np.array([c["population"] for c in cities], dtype=np.float64)
+    for i in np.random.default_rng(0).choice(len(task.y), 40, replace=False):
+        lon, lat = task.lonlat[i]
+        near = great_circle_km(np.full_like(clon, lon), np.full_like(clat, lat), clon, clat) <= 50.0
+        assert task.y[i] == pytest.approx(np.log10(1 + people[near].sum()), abs=1e-9)
+    assert task.kind == "regression" and 0.3 < np.mean(task.y == 0) < 0.9  # much land is empty
+    assert task.y.max() > 7  # tens of millions around the largest cities

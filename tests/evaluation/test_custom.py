@@ -9,19 +9,15 @@ import pytest
 from satclip.cli import main
 from satclip.evaluation import evaluate
 from satclip.evaluation.custom import task_from_file
-from satclip.evaluation.tasks import load_task
 
 
 @pytest.fixture(scope="module")
-def houses(source_cache):
+def houses(california):
     """2 000 California block groups (the paper's task, real data): lon, lat, log value, a class."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SATCLIP_CACHE", str(source_cache))
-        task = load_task("cal_housing")
-    rows = np.random.default_rng(0).choice(len(task.y), 2000, replace=False)
-    y = task.y[rows]
+    frame = california.sample(2000, random_state=0).reset_index(drop=True)
+    y = frame["value"].to_numpy()
     band = np.where(y < np.quantile(y, 1 / 3), "low", np.where(y < np.quantile(y, 2 / 3), "mid", "high"))
-    return pd.DataFrame({"lon": task.lonlat[rows, 0], "lat": task.lonlat[rows, 1], "value": y, "band": band})
+    return frame.assign(band=band)
 
 
 def _say():

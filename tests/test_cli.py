@@ -215,10 +215,14 @@ def test_satclip_ood_after_import_satclip():
     import subprocess
     import sys
 
-    code = "import satclip; print(satclip.ood.ood_flags.__name__, satclip.io.embed_file.__name__)"
+    code = (
+        "import satclip; print(satclip.ood.ood_flags.__name__, satclip.io.embed_file.__name__, "
+        "satclip.sklearn.SatCLIPFeatures.__name__, satclip.geography.land_mask.__name__, "
+        "satclip.hub.HubFile.__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["ood_flags", "embed_file"]
+    assert out.stdout.split() == ["ood_flags", "embed_file", "SatCLIPFeatures", "land_mask", "HubFile"]
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         satclip.nonexistent  # noqa: B018
 

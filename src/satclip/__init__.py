@@ -32,15 +32,19 @@ __version__ = _version()
 # (``satclip.ood.ood_flags(...)`` after ``import satclip``), so that ``import satclip`` needs
 # torch and numpy only.
 _LAZY_MODULES = (
+    "coastlines",
     "dask",
     "data",
     "evaluation",
+    "geography",
     "io",
     "maps",
     "onnx_export",
     "onnx_runtime",
     "ood",
     "raster",
+    "sklearn",
+    "sources",
     "training",
 )
 

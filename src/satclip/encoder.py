@@ -96,7 +96,7 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         self.network = network.to(DTYPES[dtype])
         # (K, 2) lon/lat degrees the model was pretrained on, when known (see satclip.ood).
         self.training_index: np.ndarray | None = None
-        # embed() calls in flight, and the mode to return to after them (see _embed_valid).
+        # embed() calls in flight, and the mode to return to after them (see _inference).
         self._embed_calls = 0
         self._mode_before_embed = False
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from satclip.cli._args import add_reader_options, reader_options
+
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from satclip.evaluation import suite
@@ -23,18 +25,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         if not args.target:
             raise ValueError("--task-file needs --target COLUMN, the column that holds the label")
-        tasks.append(
-            task_from_file(
-                args.task_file,
-                args.target,
-                args.kind,
-                lon_col=args.lon_col,
-                lat_col=args.lat_col,
-                geometry_col=args.geometry_col,
-                crs=args.crs,
-                delimiter=args.delimiter,
-            )
-        )
+        tasks.append(task_from_file(args.task_file, args.target, args.kind, **reader_options(args)))
     splits = suite.parse_names(args.split, SPLITS, "split(s)")
     rows = suite.run(encoders, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg)
     out = suite.write_outputs(rows, args.output)
@@ -64,9 +55,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         choices=["regression", "classification"],
         help="default: inferred from the labels, and stated",
     )
-    own.add_argument("--lon-col", help="longitude column (default lon)")
-    own.add_argument("--lat-col", help="latitude column (default lat)")
-    own.add_argument("--geometry-col", help="WKB geometry column (default: the file's own geometry)")
-    own.add_argument("--crs", help="CRS of the coordinate columns, e.g. EPSG:2056 (default lon/lat)")
-    own.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
+    add_reader_options(own)
     s.set_defaults(func=_cmd_evaluate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from satclip.cli._args import parse_bbox
+from satclip.cli._args import add_reader_options, parse_bbox, reader_options
 
 if TYPE_CHECKING:
     from satclip.embedder import Embedder
@@ -43,17 +43,13 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         enc,
         args.input,
         args.output,
-        lon_col=args.lon_col,
-        lat_col=args.lat_col,
-        geometry_col=args.geometry_col,
         layout=args.layout,
         geoparquet=args.geoparquet,
         ood=args.ood,
         chunk_rows=args.chunk_rows,
         resume=args.resume,
         progress=not args.quiet,
-        crs=args.crs,
-        delimiter=args.delimiter,
+        **reader_options(args),
     )
     print(f"wrote {n} embeddings of dim {enc.dim} to {args.output}")
     return 0
@@ -116,19 +112,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--model", required=True, help="model name (satclip list), model file, or .onnx with --backend onnx"
     )
-    s.add_argument("--lon-col", help="longitude column (default lon)")
-    s.add_argument("--lat-col", help="latitude column (default lat)")
-    s.add_argument("--geometry-col", help="WKB geometry column (default: the file's own geometry)")
-    s.add_argument(
-        "--crs",
-        help="CRS of the coordinate columns, e.g. EPSG:2056: they are then x/y and are reprojected "
-        "(default lon/lat degrees; for vector files, the file's own CRS)",
-    )
-    s.add_argument(
-        "--delimiter",
-        help="CSV delimiter: one character, or tab, comma, semicolon, pipe (default: sniffed; with "
-        "a delimiter other than a comma, decimal commas are read)",
-    )
+    add_reader_options(s)
     s.add_argument(
         "--layout",
         choices=["list", "columns"],

@@ -15,7 +15,7 @@ import torch
 import satclip
 from satclip import ModelFileError
 from satclip.hub import HubFile
-from satclip.pretrained import download, model_path
+from satclip.pretrained import PRETRAINED, download, model_path
 from tests.references import published_checkpoint
 
 
@@ -188,8 +188,16 @@ def test_bundled_model_is_checksum_verified(tmp_path, monkeypatch):
         satclip.load("tiny")
 
 
-@pytest.mark.parametrize("name,L", [("satclip-bluemarble-l40", 40), ("satclip-bluemarble-l10", 10)])
-def test_shipped_models_load_offline(name, L, tmp_path, monkeypatch):
+BUNDLED = [m.name for m in PRETRAINED.values() if m.bundled]
+
+
+def test_three_models_ship_old_names_included():
+    assert BUNDLED == ["satclip-bluemarble-viirs-l40", "satclip-bluemarble-l40", "satclip-bluemarble-l10"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_shipped_models_load_offline(name, tmp_path, monkeypatch):
+    L = int(name.rsplit("-l", 1)[1])
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))  # nothing cached: bundled in the package
     enc = satclip.load(name)
     assert enc.config.encoding.legendre_polys == L and enc.config.encoding.convention == "satclip"

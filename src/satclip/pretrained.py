@@ -54,20 +54,25 @@ def _published(backbone: str, title: str, legendre: int) -> PretrainedModel:
     )
 
 
-def _bundled(legendre: int, sha256: str) -> PretrainedModel:
-    name = f"satclip-bluemarble-l{legendre}"
+def _bundled(legendre: int, sha256: str, night: bool = False) -> PretrainedModel:
+    imagery = "bluemarble-viirs" if night else "bluemarble"
+    name = f"satclip-{imagery}-l{legendre}"
+    trained_on = "100k Blue Marble patches with VIIRS night lights" if night else "100k Blue Marble patches"
     return PretrainedModel(
         name=name,
         filename=f"{name}.safetensors",
-        description=f"satclip's own, L={legendre}: SH+SIREN trained on 100k Blue Marble patches (MODELS.md)",
+        description=f"satclip's own, L={legendre}: SH+SIREN trained on {trained_on} (MODELS.md)",
         sha256=sha256,
-        data=("bluemarble", "landmask"),
+        data=("bluemarble", "night-viirs", "landmask") if night else ("bluemarble", "landmask"),
     )
 
 
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
+        # The recommended model: true colour and night lights (issue 12, MODELS.md).
+        _bundled(40, "033b4fa1d70a3155739b902148c22dc53194abae265952f378847d7c4215cba1", night=True),
+        # The first shipped models, true colour only; kept so that existing code and results load.
         _bundled(40, "695ad4d9f7a49ef163a5790575191822792b916f26c768da7954493633c19d8f"),
         _bundled(10, "ce4161e64336b8d8e15eeb85784112a117117a124a45445f04a43ee0827bc12e"),
         *[

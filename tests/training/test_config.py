@@ -62,3 +62,17 @@ def test_siren_first_layer_frequency_is_configurable():
 
     cfg = load_config("bluemarble-quick", ["location.legendre_polys=4", "location.w0_initial=3"])
     assert build_location_encoder(cfg).config.network.w0_initial == 3.0
+
+
+def test_data_layers_months_and_scales_from_yaml_lists_or_strings(tmp_path):
+    from satclip.training.config import save_config
+
+    cfg = load_config(
+        "bluemarble-quick",
+        ["data.layers=night-viirs,night-dmsp", "data.months=[01, 08]", "data.scales=[1, 4]"],
+    )
+    assert cfg.data.layers == ("night-viirs", "night-dmsp")
+    assert cfg.data.months == ("01", "08")  # YAML reads 01 as a number
+    assert cfg.data.scales == (1.0, 4.0)
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(str(tmp_path / "c.yaml")) == cfg

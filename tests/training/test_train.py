@@ -1,6 +1,7 @@
 """Training end to end on CPU with a tiny real Blue Marble dataset; export; kill and resume."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,9 @@ TINY = [
     "data.num_workers=0",
     "data.val_fraction=0.1",
     "optim.warmup_steps=2",
+    # The session's tiny build is true colour only (the preset may ask for more layers).
+    "data.layers=[]",
+    "image.in_channels=3",
 ]
 
 
@@ -131,3 +135,45 @@ def test_channels_must_match_the_image_encoder(tiny_data, tmp_path, capsys):
     args = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
     assert main([*args, "image.in_channels=6", "--run-dir", str(tmp_path / "run"), "-q"]) == 2
     assert "has 3 channels (bmng_r, bmng_g, bmng_b) but image.in_channels is 6" in capsys.readouterr().err
+
+
+def test_the_config_builds_its_layers_and_refuses_a_build_without_them(cache, tiny_data, tmp_path, capsys):
+    """data.layers / data.scales say what a missing dataset is built with, and what an existing
+    one must hold: a true-colour build is refused for a night-lights config, naming both."""
+    args = ["train", "--config", "bluemarble-quick", *TINY, "epochs=1"]
+    night = ["data.layers=night-viirs", "image.in_channels=6"]
+    assert main([*args, *night, f"data.root={tiny_data}", "--run-dir", str(tmp_path / "a"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "holds channels bmng_r, bmng_g, bmng_b" in err and "night-viirs_r" in err
+
+    root = tmp_path / "night"
+    small = ["data.n=256", "data.batch_size=32", "data.scales=[1,2]", "image.in_channels=12"]
+    run = ["--run-dir", str(tmp_path / "b"), "-q"]
+    assert main([*args, "data.layers=night-viirs", *small, f"data.root={root}", *run]) == 0
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["channels"][3:6] == ["night-viirs_r", "night-viirs_g", "night-viirs_b"]
+    assert manifest["channels"][6] == "bmng_r@2x" and len(manifest["channels"]) == 12
+    assert satclip.load(tmp_path / "b" / "model.safetensors").dim == 256
+
+
+def test_main_job_trains_evaluates_and_draws_into_one_folder(cache, tiny_data, tmp_path, monkeypatch):
+    """`satclip run` (the main job) end to end on the tiny build, evaluated on one small task."""
+    from satclip.training import pipeline
+
+    monkeypatch.setattr(pipeline, "EVAL_TASKS", ["air_temp"])
+    out = tmp_path / "job"
+    argv = [
+        "run",
+        "--out",
+        str(out),
+        "--config",
+        "bluemarble-quick",
+        *TINY,
+        f"data.root={tiny_data}",
+        "epochs=1",
+        "-q",
+    ]
+    assert main(argv) == 0
+    assert (out / "model.safetensors").exists() and (out / "embedding_map.png").stat().st_size > 0
+    scores = (out / "evaluation" / "results.csv").read_text()
+    assert "bluemarble-quick,air_temp" in scores and "sh6,air_temp" in scores and "wrap,air_temp" in scores

@@ -98,7 +98,7 @@ def _load_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def _channels(cfg: BlueMarbleConfig) -> list[str]:
+def channel_names(cfg: BlueMarbleConfig) -> list[str]:
     """Channel names: bmng_r.. for true colour, bmng01_r.. for months, <layer>_r.. for layers;
     views beyond the first carry their scale (bmng_r@4x)."""
     names = ["bmng_r", "bmng_g", "bmng_b"]
@@ -207,7 +207,7 @@ def build_bluemarble(
     partial.mkdir(parents=True, exist_ok=True)
 
     sources = {name: image if name == "bluemarble" else _load_rgb(fetch(name)) for name in cfg.sources()}
-    channels = _channels(cfg)
+    channels = channel_names(cfg)
     shape = (cfg.n, len(channels), cfg.size, cfg.size)
     images_path = partial / "images.npy"
     if done == 0:

@@ -47,6 +47,25 @@ class DataConfig:
     blur: bool = False
     batch_size: int = 512
     num_workers: int = 2
+    # Blue Marble: what to build when data.root is missing, and what an existing build must hold
+    # (``satclip data build --months/--layers/--scales``; only imagery, MODELS.md).
+    months: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    scales: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        # YAML gives lists, and an override such as data.layers=night-viirs,night-dmsp a string.
+        for name in ("months", "layers", "scales"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            elif not isinstance(value, list | tuple):
+                value = [value]
+            if name == "months":  # YAML reads 01 as the number 1
+                value = [f"{v:02d}" if isinstance(v, int) else str(v) for v in value]
+            elif name == "scales":
+                value = [float(v) for v in value]
+            object.__setattr__(self, name, tuple(value))
 
 
 @dataclass(frozen=True)
@@ -77,7 +96,10 @@ class TrainConfig:
     val_every_n_epochs: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Tuples as lists, so that yaml.safe_dump writes them.
+        return dataclasses.asdict(
+            self, dict_factory=lambda items: {k: list(v) if isinstance(v, tuple) else v for k, v in items}
+        )
 
 
 _SECTIONS = {

@@ -10,7 +10,7 @@ from pathlib import Path
 from satclip.training.config import load_config
 from satclip.training.run import train
 
-EVAL_TASKS = ["elevation", "air_temp", "climate_zones"]
+EVAL_TASKS = ["elevation", "air_temp", "climate_zones", "population"]
 
 
 def pipeline(

@@ -26,7 +26,7 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
     from torch.utils.data import Subset
 
     from satclip.data import BlueMarbleDataset, S2100KDataset, split_indices
-    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble
+    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble, channel_names
     from satclip.data.transforms import CenterCrop, default_train_transform
 
     d = cfg.data
@@ -36,10 +36,19 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
     val_ds: BlueMarbleDataset | S2100KDataset
     if d.dataset == "bluemarble":
         root = Path(d.root)
+        build = BlueMarbleConfig(
+            n=d.n, size=d.size, seed=cfg.seed, months=d.months, layers=d.layers, scales=d.scales
+        )
         if not (root / "manifest.json").exists():
-            build_bluemarble(BlueMarbleConfig(n=d.n, size=d.size, seed=cfg.seed), root)
+            build_bluemarble(build, root)
         train_ds, val_ds = BlueMarbleDataset(root, train_tf), BlueMarbleDataset(root, val_tf)
         channels = train_ds.manifest["channels"]
+        if channels != channel_names(build):
+            raise ValueError(
+                f"{root} holds channels {', '.join(channels)}, but the config's data.months / data.layers / "
+                f"data.scales ({list(d.months)} / {list(d.layers)} / {list(d.scales)}) ask for "
+                f"{', '.join(channel_names(build))}; set them to match the build, or point data.root at a new folder"
+            )
         if len(channels) != cfg.image.in_channels:
             raise ValueError(
                 f"{root} has {len(channels)} channels ({', '.join(channels[:6])}{', ...' if len(channels) > 6 else ''}) "

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench scripts
+.venv/bin/ruff format --check src tests bench scripts
 .venv/bin/python -m mypy  # src/satclip, settings in pyproject.toml
 NO_MKDOCS_2_WARNING=1 .venv/bin/python -m mkdocs build --strict -q -d "$(mktemp -d)"  # mkdocs.yml
 .venv/bin/python -m pytest "$@"

@@ -30,7 +30,10 @@ def _pointwise(enc, lons, lats):
 
 @pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
 @pytest.mark.parametrize("num_layers", [0, 1, 2])
-def test_factored_grid_equals_point_by_point(convention, num_layers):
+# Blocks of 3 pixels cut each 8-pixel row into three column chunks; 20 hold two rows and a part.
+@pytest.mark.parametrize("block", [3, 20, _grid.PIXELS_PER_BLOCK])
+def test_factored_grid_equals_point_by_point(convention, num_layers, block, monkeypatch):
+    monkeypatch.setattr(_grid, "PIXELS_PER_BLOCK", block)
     enc = _encoder(convention, num_layers)
     assert _grid.supports(enc)
     got = enc.embed_grid(LONS, LATS)

@@ -27,8 +27,8 @@ from satclip.networks import Siren, SirenLayer
 if TYPE_CHECKING:
     from satclip.encoder import LocationEncoder
 
-# Pixels per block of rows: the network's activations of a block stay a few MB (see EMBED_BATCH).
-PIXELS_PER_BLOCK = 4096
+# Pixels per block: the network's activations stay a few MB however wide a row is (BENCHMARKS.md).
+PIXELS_PER_BLOCK = 2048
 
 
 def supports(encoder: LocationEncoder) -> bool:
@@ -72,6 +72,9 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
 
     out = np.empty((len(lats), len(lons), encoder.dim), dtype=encoder.output_dtype)
     rows = max(1, PIXELS_PER_BLOCK // max(1, len(lons)))
+    # A row wider than a block is cut into equal column chunks (no sliver at the end).
+    chunks = -(-len(lons) // PIXELS_PER_BLOCK)
+    cols = -(-len(lons) // chunks) if len(lons) else 1
     for r0 in range(0, len(lats), rows):
         lat = torch.from_numpy(lats[r0 : r0 + rows]).to(device)
         # g_lm(lat): the features where t_m = 1, i.e. at φ = 0; sine columns take their cosine
@@ -81,14 +84,15 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
         a = torch.stack([g[:, lo:hi] @ weight[lo:hi] for lo, hi in itertools.pairwise(bounds)], dim=1).to(
             dtype
         )  # (r, 2L - 1, H)
-        z = torch.einsum("ck,rkh->rch", trig, a).add_(first.bias)
-        x = z.reshape(-1, z.shape[-1])
-        if first is net.last_layer:
-            y = x
-        else:
-            x = x.mul_(first.w0).sin_()  # dropout is off in eval mode
-            for layer in net.layers[1:]:
-                x = layer(x)
-            y = net.last_layer(x)
-        out[r0 : r0 + rows] = y.reshape(len(lat), len(lons), -1).cpu().numpy()
+        for c0 in range(0, len(lons), cols):
+            z = torch.einsum("ck,rkh->rch", trig[c0 : c0 + cols], a).add_(first.bias)
+            x = z.reshape(-1, z.shape[-1])
+            if first is net.last_layer:
+                y = x
+            else:
+                x = x.mul_(first.w0).sin_()  # dropout is off in eval mode
+                for layer in net.layers[1:]:
+                    x = layer(x)
+                y = net.last_layer(x)
+            out[r0 : r0 + rows, c0 : c0 + cols] = y.reshape(len(lat), -1, y.shape[-1]).cpu().numpy()
     return out

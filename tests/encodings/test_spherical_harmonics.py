@@ -207,6 +207,26 @@ def test_numba_matches_torch(sphere_points, convention, L):
 
 
 @pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 33])
+def test_numba_blocks_of_points_cover_every_row_once(n):
+    # The kernel works on blocks of points side by side: partial blocks, and ranges that start
+    # inside a block (a thread's share), must write exactly their own rows.
+    from satclip.encodings import _sh_numba
+
+    rng = np.random.default_rng(n)
+    pts = np.stack([rng.uniform(-180, 180, n), rng.uniform(-90, 90, n)], 1)
+    ref = spherical_harmonics(torch.from_numpy(pts), 6, "satclip", backend="torch").numpy()
+    out = np.full((n, 36), np.nan)
+    a, ab, diag = _sh_numba._coefficients(6)
+    start = n // 3
+    _sh_numba._harmonics_points(pts, a, ab, diag, True, out, start, n)
+    assert np.isnan(out[:start]).all()
+    np.testing.assert_allclose(out[start:], ref[start:], rtol=0, atol=1e-13)
+    _sh_numba._harmonics_points(pts, a, ab, diag, True, out, 0, start)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-13)
+
+
+@pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
 @needs_sphericart
 def test_auto_backend_picks_numba_then_sphericart_then_torch(sphere_points):
     pts = torch.from_numpy(sphere_points)

@@ -9,7 +9,7 @@ all orders of one degree are updated at once so the Python loop has only ``L`` s
 Two optional backends (the ``fast`` extra) compute the same values faster; ``backend="auto"``
 picks, in this order, the fastest one that applies (BENCHMARKS.md, "sphericart"):
 
-- numba (:mod:`satclip.encodings._sh_numba`): the recurrence as one compiled loop per point,
+- numba (:mod:`satclip.encodings._sh_numba`): the recurrence as one compiled loop over points,
   writing straight into the output. CPU inference only (no gradients); the fastest there at
   L=40 and for large calls, since it needs no float64 temporary.
 - sphericart (:mod:`satclip.encodings._sh_sphericart`): CPU and CUDA kernels with autograd,

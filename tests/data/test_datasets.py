@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from satclip.data import BlueMarbleDataset, split_indices
 from satclip.data.transforms import (
+    ColorJitter,
     CoordinateJitter,
     GaussianBlur,
     RandomCrop,
@@ -52,6 +53,38 @@ def test_transforms_are_seedable():
     for _ in range(5):
         a, b = t1(_sample()), t2(_sample())
         assert torch.equal(a["image"], b["image"]) and torch.equal(a["lonlat"], b["lonlat"])
+
+
+def test_color_jitter_changes_only_the_colour_triples_together():
+    rng = torch.Generator().manual_seed(0)
+    img = torch.rand(9, 6, 6, generator=rng)  # true colour, night lights, true colour at 2x
+    jitter = ColorJitter(0.4, [[0, 1, 2], [6, 7, 8]], generator=torch.Generator().manual_seed(1))
+    out = jitter({"image": img, "lonlat": torch.zeros(2)})["image"]
+    assert torch.equal(out[3:6], img[3:6])  # night lights untouched
+    assert not torch.allclose(out[0:3], img[0:3]) and not torch.allclose(out[6:9], img[6:9])
+    assert out.min() >= 0 and out.max() <= 1
+    # One draw per sample for every triple: an identical second triple changes identically.
+    same = img.clone()
+    same[6:9] = same[0:3]
+    out = ColorJitter(0.4, [[0, 1, 2], [6, 7, 8]], generator=torch.Generator().manual_seed(2))(
+        {"image": same, "lonlat": torch.zeros(2)}
+    )["image"]
+    assert torch.equal(out[0:3], out[6:9])
+    # Brightness alone (contrast, saturation and gains drawn as 1) scales the triple.
+    jitter = ColorJitter(0.5, [[0, 1, 2]])
+    jitter.generator = None
+    torch.manual_seed(0)
+    u = 2 * torch.rand(6) - 1
+    torch.manual_seed(0)
+    out = jitter({"image": torch.full((3, 2, 2), 0.5), "lonlat": torch.zeros(2)})["image"]
+    expected_grey = 0.5 * (1 + 0.5 * u[0])  # a grey patch: contrast and saturation leave it
+    torch.testing.assert_close(
+        out, (expected_grey * (1 + 0.25 * u[3:]).view(3, 1, 1)).clamp(0, 1).expand(3, 2, 2)
+    )
+    with pytest.raises(ValueError, match=r"strength must be in \[0, 1\)"):
+        ColorJitter(1.5, [[0, 1, 2]])
+    with pytest.raises(ValueError, match="RGB channel triples"):
+        ColorJitter(0.2, [[0, 1]])
 
 
 def test_flip_and_crop():

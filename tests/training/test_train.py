@@ -14,6 +14,9 @@ import torch
 
 import satclip
 from satclip.cli import main
+from satclip.data.transforms import ColorJitter
+from satclip.training.config import load_config
+from satclip.training.run import _datasets
 
 TINY = [
     "location.legendre_polys=6",
@@ -148,12 +151,25 @@ def test_the_config_builds_its_layers_and_refuses_a_build_without_them(cache, ti
 
     root = tmp_path / "night"
     small = ["data.n=256", "data.batch_size=32", "data.scales=[1,2]", "image.in_channels=12"]
+    # Colour jitter on: it must find the true-colour triples of both views, not the lights.
+    overrides = [*args[3:], "data.layers=night-viirs", *small, f"data.root={root}", "data.color_jitter=0.3"]
     run = ["--run-dir", str(tmp_path / "b"), "-q"]
-    assert main([*args, "data.layers=night-viirs", *small, f"data.root={root}", *run]) == 0
+    assert main([*args[:3], *overrides, *run]) == 0
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["channels"][3:6] == ["night-viirs_r", "night-viirs_g", "night-viirs_b"]
     assert manifest["channels"][6] == "bmng_r@2x" and len(manifest["channels"]) == 12
     assert satclip.load(tmp_path / "b" / "model.safetensors").dim == 256
+    train, _ = _datasets(load_config("bluemarble-quick", overrides))
+    jitter = [t for t in train.dataset.transform.transforms if isinstance(t, ColorJitter)]
+    assert len(jitter) == 1 and jitter[0].groups == [[0, 1, 2], [6, 7, 8]]
+
+
+def test_color_jitter_is_refused_for_s2_100k(tmp_path):
+    cfg = load_config(
+        "bluemarble-quick", ["data.dataset=s2-100k", f"data.root={tmp_path}", "data.color_jitter=0.2"]
+    )
+    with pytest.raises(ValueError, match="S2-100K's 13 bands have none, so set data.color_jitter=0"):
+        _datasets(cfg)
 
 
 def test_main_job_trains_evaluates_and_draws_into_one_folder(cache, tiny_data, tmp_path, monkeypatch):

@@ -105,6 +105,41 @@ class GaussianBlur:
         return {**sample, "image": x[0]}
 
 
+class ColorJitter:
+    """Random brightness, contrast, saturation and per-channel gains of the RGB channel triples
+    ``groups`` (each a list of three channel indices), clipped to [0, 1]; other channels (night
+    lights) are left alone.
+
+    Every factor is uniform in [1 - strength, 1 + strength] (the per-channel gains in half that
+    range), drawn once per sample and shared by all groups, so that the months and views of one
+    place change together. Meant to keep the image encoder from telling continents apart by
+    their colour balance alone (MODELS.md, try 25).
+    """
+
+    def __init__(
+        self, strength: float, groups: Sequence[Sequence[int]], generator: torch.Generator | None = None
+    ) -> None:
+        if not 0 <= strength < 1:
+            raise ValueError(f"colour jitter strength must be in [0, 1), got {strength}")
+        if any(len(g) != 3 for g in groups):
+            raise ValueError(f"colour jitter needs RGB channel triples, got groups {list(groups)}")
+        self.strength, self.groups, self.generator = strength, [list(g) for g in groups], generator
+
+    def __call__(self, sample: Sample) -> Sample:
+        u = 2 * _rand(self.generator, 6) - 1  # in [-1, 1)
+        brightness, contrast, saturation = (1 + self.strength * u[:3]).tolist()
+        gains = (1 + 0.5 * self.strength * u[3:]).view(3, 1, 1)
+        img = sample["image"].clone()
+        luma = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+        for group in self.groups:
+            x = img[group] * brightness
+            x = x.mean() + (x - x.mean()) * contrast
+            grey = (x * luma).sum(0, keepdim=True)
+            x = grey + (x - grey) * saturation
+            img[group] = (x * gains).clamp_(0.0, 1.0)
+        return {**sample, "image": img}
+
+
 class CoordinateJitter:
     """Move the location by a random displacement of at most ``km``, uniform over the disc.
 
@@ -131,13 +166,18 @@ def default_train_transform(
     jitter_km: float = 0.0,
     blur: bool = False,
     generator: torch.Generator | None = None,
+    color_jitter: float = 0.0,
+    color_groups: Sequence[Sequence[int]] = (),
 ) -> Compose:
-    """Flips, optional random crop, optional blur, optional coordinate jitter."""
+    """Flips, optional random crop, optional blur, optional colour jitter of the RGB triples
+    ``color_groups``, optional coordinate jitter."""
     ts: list[Callable[[Sample], Sample]] = [RandomFlip(generator=generator)]
     if crop:
         ts.append(RandomCrop(crop, generator=generator))
     if blur:
         ts.append(GaussianBlur(generator=generator))
+    if color_jitter > 0:
+        ts.append(ColorJitter(color_jitter, color_groups, generator=generator))
     if jitter_km > 0:
         ts.append(CoordinateJitter(jitter_km, generator=generator))
     return Compose(ts)

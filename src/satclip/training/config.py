@@ -45,6 +45,8 @@ class DataConfig:
     crop: int | None = 28
     jitter_km: float = 10.0
     blur: bool = False
+    # Colour jitter of Blue Marble's true-colour channels (transforms.ColorJitter; 0 = off).
+    color_jitter: float = 0.0
     batch_size: int = 512
     num_workers: int = 2
     # Blue Marble: what to build when data.root is missing, and what an existing build must hold

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from satclip._files import save_figure
-from satclip.training.config import TrainConfig, save_config
+from satclip.training.config import DataConfig, TrainConfig, save_config
 
 
 def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
@@ -27,10 +27,9 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
 
     from satclip.data import BlueMarbleDataset, S2100KDataset, split_indices
     from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble, channel_names
-    from satclip.data.transforms import CenterCrop, default_train_transform
+    from satclip.data.transforms import CenterCrop
 
     d = cfg.data
-    train_tf = default_train_transform(crop=d.crop, jitter_km=d.jitter_km, blur=d.blur)
     val_tf = CenterCrop(d.crop) if d.crop else None
     train_ds: BlueMarbleDataset | S2100KDataset
     val_ds: BlueMarbleDataset | S2100KDataset
@@ -41,8 +40,8 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
         )
         if not (root / "manifest.json").exists():
             build_bluemarble(build, root)
-        train_ds, val_ds = BlueMarbleDataset(root, train_tf), BlueMarbleDataset(root, val_tf)
-        channels = train_ds.manifest["channels"]
+        val_ds = BlueMarbleDataset(root, val_tf)
+        channels = val_ds.manifest["channels"]
         if channels != channel_names(build):
             raise ValueError(
                 f"{root} holds channels {', '.join(channels)}, but the config's data.months / data.layers / "
@@ -54,13 +53,37 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
                 f"{root} has {len(channels)} channels ({', '.join(channels[:6])}{', ...' if len(channels) > 6 else ''}) "
                 f"but image.in_channels is {cfg.image.in_channels}; pass image.in_channels={len(channels)}"
             )
+        # The true-colour triples (every month and view); night lights are not colour-jittered.
+        groups = [
+            [i, i + 1, i + 2]
+            for i, c in enumerate(channels)
+            if c.startswith("bmng") and c.split("@")[0].endswith("_r")
+        ]
+        train_ds = BlueMarbleDataset(root, _train_transform(d, groups))
     elif d.dataset == "s2-100k":
-        train_ds, val_ds = S2100KDataset(d.root, train_tf), S2100KDataset(d.root, val_tf)
+        if d.color_jitter > 0:
+            raise ValueError(
+                "data.color_jitter applies to Blue Marble's true-colour channels; S2-100K's 13 bands have "
+                "none, so set data.color_jitter=0"
+            )
+        train_ds, val_ds = S2100KDataset(d.root, _train_transform(d, [])), S2100KDataset(d.root, val_tf)
     else:
         raise ValueError(f"unknown dataset {d.dataset!r}; choose bluemarble or s2-100k")
     lon, lat = train_ds.lonlat[:, 0], train_ds.lonlat[:, 1]
     train_idx, val_idx = split_indices(lon, lat, d.split, d.val_fraction, seed=cfg.seed)
     return Subset(train_ds, train_idx.tolist()), Subset(val_ds, val_idx.tolist())
+
+
+def _train_transform(d: DataConfig, color_groups: list[list[int]]) -> Any:
+    from satclip.data.transforms import default_train_transform
+
+    return default_train_transform(
+        crop=d.crop,
+        jitter_km=d.jitter_km,
+        blur=d.blur,
+        color_jitter=d.color_jitter,
+        color_groups=color_groups,
+    )
 
 
 def _precision(cfg: TrainConfig) -> str:

@@ -109,6 +109,16 @@ def channel_names(cfg: BlueMarbleConfig) -> list[str]:
     return [n if s == 1 else f"{n}@{s:g}x" for s in cfg.scales for n in names]
 
 
+def true_colour_triples(channels: list[str]) -> list[list[int]]:
+    """Indices of the true-colour RGB triples among ``channels`` (names from
+    :func:`channel_names`): every month and view, not the other layers."""
+    return [
+        [i, i + 1, i + 2]
+        for i, c in enumerate(channels)
+        if c.startswith("bmng") and c.split("@")[0].endswith("_r")
+    ]
+
+
 def cut_patches(
     images: list[np.ndarray],
     lon: np.ndarray,

@@ -26,7 +26,7 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
     from torch.utils.data import Subset
 
     from satclip.data import BlueMarbleDataset, S2100KDataset, split_indices
-    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble, channel_names
+    from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble, channel_names, true_colour_triples
     from satclip.data.transforms import CenterCrop
 
     d = cfg.data
@@ -53,13 +53,8 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
                 f"{root} has {len(channels)} channels ({', '.join(channels[:6])}{', ...' if len(channels) > 6 else ''}) "
                 f"but image.in_channels is {cfg.image.in_channels}; pass image.in_channels={len(channels)}"
             )
-        # The true-colour triples (every month and view); night lights are not colour-jittered.
-        groups = [
-            [i, i + 1, i + 2]
-            for i, c in enumerate(channels)
-            if c.startswith("bmng") and c.split("@")[0].endswith("_r")
-        ]
-        train_ds = BlueMarbleDataset(root, _train_transform(d, groups))
+        # Only the true-colour triples are colour-jittered, not the night lights.
+        train_ds = BlueMarbleDataset(root, _train_transform(d, true_colour_triples(channels)))
     elif d.dataset == "s2-100k":
         if d.color_jitter > 0:
             raise ValueError(

@@ -1,5 +1,7 @@
 """The one encoder interface: what both backends share, and the batching written once."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -66,6 +68,20 @@ def test_batches_are_checked_wrapped_and_sized_once_for_every_backend():
     with pytest.raises(ValueError, match="batch_size must be positive"):
         r.embed_array(np.zeros((1, 2)), batch_size=0)
     assert r.embed_array(np.zeros((0, 2))).shape == (0, 2)
+
+
+def test_read_only_and_unwrapped_input_embed_like_writable_wrapped_input(enc):
+    # np.load(mmap_mode="r") hands out read-only arrays: torch.from_numpy would warn on them.
+    pts = np.array([[190.0, 10.0], [-170.0, 10.0], [20.0, -30.0], [-540.0, 89.0]])
+    frozen = pts.copy()
+    frozen.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = enc.embed_array(frozen, batch_size=3)
+    np.testing.assert_array_equal(out, enc.embed_array(pts, batch_size=3))
+    np.testing.assert_array_equal(out[0], out[1])  # 190 is -170, wrapped exactly
+    np.testing.assert_array_equal(out[3], enc.embed(180.0, 89.0)[0])
+    assert not frozen.flags.writeable and frozen[0, 0] == 190.0  # the caller's array is untouched
 
 
 def test_a_class_without_a_batch_method_says_what_is_missing():

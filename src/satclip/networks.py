@@ -126,7 +126,8 @@ class SirenLayer(nn.Module):
         if out.requires_grad:
             return torch.sin(self.w0 * out)
         # In place where nothing is recorded for autograd: no temporaries per batch in embed().
-        return out.mul_(self.w0).sin_()
+        # w0 is 1 in every layer but the first of the published SIREN: skip that pass.
+        return (out if self.w0 == 1.0 else out.mul_(self.w0)).sin_()
 
 
 class Siren(nn.Module):

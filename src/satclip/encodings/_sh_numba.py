@@ -23,7 +23,6 @@ with the torch values to ~1e-14 at L=40 in float64.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import os
 import threading
@@ -38,6 +37,9 @@ from satclip.encodings._sh_recurrence import recurrence_coefficients
 # Below this many features (points x L²; 164 points of L=40, ~0.25 ms on one core) a call runs
 # in the calling thread alone: handing a share to the pool costs tens of µs.
 _MIN_FEATURES_PER_THREAD = 1 << 18
+# Ranges per thread in one call (see harmonics_into); each is still thousands of points' worth
+# of work at 10^5 points, and at least 2^18 / 4 features for the smallest call that is split.
+_CHUNKS_PER_THREAD = 4
 
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
@@ -55,13 +57,24 @@ def harmonics_into(
     if threads == 1:
         _harmonics_points(lonlat, a, ab, diag, satclip_convention, out, 0, n)
         return
-    bounds = [n * k // threads for k in range(threads + 1)]
+    # Ranges are handed out as threads ask for them rather than split evenly up front: right
+    # after a torch op, torch's OpenMP workers spin on the cores for a while, and a thread that
+    # shares its core with one gets through less; the others then take more of the ranges.
+    step = -(-n // (threads * _CHUNKS_PER_THREAD) // _BLOCK) * _BLOCK
+    starts = iter(range(0, n, step))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                start = next(starts, None)
+            if start is None:
+                return
+            _harmonics_points(lonlat, a, ab, diag, satclip_convention, out, start, min(start + step, n))
+
     pool = _thread_pool(threads)
-    jobs = [
-        pool.submit(_harmonics_points, lonlat, a, ab, diag, satclip_convention, out, start, stop)
-        for start, stop in itertools.pairwise(bounds[1:])
-    ]
-    _harmonics_points(lonlat, a, ab, diag, satclip_convention, out, 0, bounds[1])  # this thread's share
+    jobs = [pool.submit(work) for _ in range(threads - 1)]
+    work()  # the calling thread takes ranges too
     for job in jobs:
         job.result()
 

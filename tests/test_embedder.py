@@ -73,6 +73,7 @@ def test_batches_are_checked_wrapped_and_sized_once_for_every_backend():
 def test_read_only_and_unwrapped_input_embed_like_writable_wrapped_input(enc):
     # np.load(mmap_mode="r") hands out read-only arrays: torch.from_numpy would warn on them.
     pts = np.array([[190.0, 10.0], [-170.0, 10.0], [20.0, -30.0], [-540.0, 89.0]])
+    inside = pts[1:3].copy()  # within ±180°: handed to the backend as views, not copies
     frozen = pts.copy()
     frozen.setflags(write=False)
     with warnings.catch_warnings():
@@ -81,7 +82,11 @@ def test_read_only_and_unwrapped_input_embed_like_writable_wrapped_input(enc):
     np.testing.assert_array_equal(out, enc.embed_array(pts, batch_size=3))
     np.testing.assert_array_equal(out[0], out[1])  # 190 is -170, wrapped exactly
     np.testing.assert_array_equal(out[3], enc.embed(180.0, 89.0)[0])
-    assert not frozen.flags.writeable and frozen[0, 0] == 190.0  # the caller's array is untouched
+    # Batches are views of the caller's array now: no backend may write into them.
+    np.testing.assert_array_equal(pts, frozen)
+    np.testing.assert_allclose(enc.embed_array(inside), out[1:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(inside, pts[1:3])
+    assert not frozen.flags.writeable
 
 
 def test_a_class_without_a_batch_method_says_what_is_missing():

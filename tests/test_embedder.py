@@ -85,6 +85,11 @@ def test_read_only_and_unwrapped_input_embed_like_writable_wrapped_input(enc):
     # Batches are views of the caller's array now: no backend may write into them.
     np.testing.assert_array_equal(pts, frozen)
     np.testing.assert_allclose(enc.embed_array(inside), out[1:3], rtol=1e-5, atol=1e-6)
+    inside_frozen = inside.copy()  # read-only with nothing to wrap: copied on its own path
+    inside_frozen.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(enc.embed_array(inside_frozen), enc.embed_array(inside))
     np.testing.assert_array_equal(inside, pts[1:3])
     assert not frozen.flags.writeable
 

@@ -102,13 +102,13 @@ class BatchEmbedder:
             raise ValueError(f"batch_size must be positive, got {size}")
         n = lonlat.shape[0]
         lonlat = np.ascontiguousarray(lonlat, dtype=np.float64)
-        if not lonlat.flags.writeable:  # torch.from_numpy warns on read-only memory (np.load mmaps)
-            lonlat = lonlat.copy()
         if n and np.abs(lonlat[:, 0]).max() > 180:
             # Wrapped in float64 before any rounding, so that 190 and -170 agree exactly; once
             # for the whole call, and only when needed (a copy and a pass per batch otherwise).
             lon = wrap_longitude(torch.from_numpy(lonlat[:, 0].copy())).numpy()
             lonlat = np.stack([lon, lonlat[:, 1]], axis=1)
+        elif not lonlat.flags.writeable:  # torch.from_numpy warns on read-only memory (np.load mmaps)
+            lonlat = lonlat.copy()
         out = np.empty((n, self.dim), dtype=self.output_dtype)
         with self._batches(min(size, n)) as run:
             for i in range(0, n, size):

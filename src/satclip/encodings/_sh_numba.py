@@ -60,7 +60,8 @@ def harmonics_into(
     # Ranges are handed out as threads ask for them rather than split evenly up front: right
     # after a torch op, torch's OpenMP workers spin on the cores for a while, and a thread that
     # shares its core with one gets through less; the others then take more of the ranges.
-    step = -(-n // (threads * _CHUNKS_PER_THREAD) // _BLOCK) * _BLOCK
+    per_range = -(-n // (threads * _CHUNKS_PER_THREAD))
+    step = -(-per_range // _BLOCK) * _BLOCK  # whole blocks, rounded up
     starts = iter(range(0, n, step))
     lock = threading.Lock()
 

@@ -24,6 +24,9 @@ def test_presets_load_and_overrides_apply():
         (["lr"], "key=value"),
         (["location.degree_decay=-1"], "degree_decay must be a number >= 0"),
         (["location.degree_decay=inf"], "degree_decay must be a number >= 0"),
+        (["optim.temperature=0.001"], "temperature must be a number >= 0.01"),
+        (["optim.temperature=hot"], "temperature must be a number"),
+        (["optim.learn_temperature=maybe"], "learn_temperature must be true or false"),
     ],
 )
 def test_bad_overrides_name_the_key(overrides, message):
@@ -47,6 +50,24 @@ def test_no_weight_decay_on_biases_norms_and_logit_scale():
     assert all(p.ndim < 2 for p in no_decay["params"]), "biases, norm weights, logit scale"
     assert "image_encoder.backbone.features.1.weight" in no_decay_names  # a BatchNorm weight
     assert all(p.ndim >= 2 for p in decay["params"]) and no_decay["weight_decay"] == 0.0
+
+
+def test_temperature_fixed_or_learnt_from_the_config():
+    from satclip.training.module import SatCLIPModule
+
+    fixed = SatCLIPModule(
+        load_config(
+            "bluemarble-quick",
+            ["location.legendre_polys=4", "optim.temperature=0.2", "optim.learn_temperature=false"],
+        )
+    )
+    assert not fixed.loss.logit_scale.requires_grad
+    assert fixed.loss.logit_scale.exp().item() == pytest.approx(5.0)
+    groups = param_groups(fixed, 0.01)
+    assert all(p is not fixed.loss.logit_scale for g in groups for p in g["params"])
+    learnt = SatCLIPModule(load_config("bluemarble-quick", ["location.legendre_polys=4"]))
+    assert learnt.loss.logit_scale.requires_grad
+    assert learnt.loss.logit_scale.exp().item() == pytest.approx(1 / 0.07)
 
 
 def test_warmup_then_cosine():

@@ -30,6 +30,21 @@ def test_single_process_loss_matches_the_definition():
     torch.testing.assert_close(loss(img, loc), _reference(img, loc, 100.0))
 
 
+def test_fixed_temperature_gets_no_gradient_and_bad_ones_are_refused():
+    g = torch.Generator().manual_seed(2)
+    img = torch.randn(8, 4, generator=g, requires_grad=True)
+    loc = torch.randn(8, 4, generator=g)
+    loss = ClipLoss(temperature=0.5, learn=False)
+    value = loss(img, loc)
+    torch.testing.assert_close(value, _reference(img, loc, 2.0))
+    value.backward()
+    assert loss.logit_scale.grad is None and img.grad is not None
+    assert set(loss.state_dict()) == set(ClipLoss().state_dict())  # same checkpoint keys
+    for bad in (0.0, 0.005, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="temperature must be at least 0.01"):
+            ClipLoss(temperature=bad)
+
+
 def _worker(rank: int, world: int, port: int, img, loc, out) -> None:
     import torch.distributed as dist
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from satclip.training.image_encoders import ImageEncoderConfig
+from satclip.training.loss import LOGIT_SCALE_MAX
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,22 @@ class OptimConfig:
     warmup_steps: int = 100
     schedule: str = "cosine"  # or "constant"
     accumulate_grad_batches: int = 1
+    # The CLIP loss's temperature: the start of the learnt one (published: 0.07), or the fixed
+    # value with learn_temperature false. At least 0.01 (the logit scale's cap of 100).
+    temperature: float = 0.07
+    learn_temperature: bool = True
+
+    def __post_init__(self) -> None:
+        if not (
+            isinstance(self.temperature, int | float)
+            and 1 / LOGIT_SCALE_MAX <= self.temperature < float("inf")
+        ):
+            raise ValueError(
+                f"optim.temperature must be a number >= {1 / LOGIT_SCALE_MAX} (the CLIP logit scale is "
+                f"capped at {LOGIT_SCALE_MAX:g}; published: 0.07), got {self.temperature!r}"
+            )
+        if not isinstance(self.learn_temperature, bool):
+            raise ValueError(f"optim.learn_temperature must be true or false, got {self.learn_temperature!r}")
 
 
 @dataclass(frozen=True)

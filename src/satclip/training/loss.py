@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOGIT_SCALE_INIT = math.log(1 / 0.07)
 LOGIT_SCALE_MAX = 100.0
 
 
@@ -26,14 +25,21 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
 class ClipLoss(nn.Module):
     """Symmetric cross-entropy over L2-normalised image and location embeddings.
 
-    The temperature is learnt as ``logit_scale`` (initialised to log(1/0.07), used as
-    exp(logit_scale), capped at 100). With several processes every process scores its own rows
-    against the gathered embeddings of all processes, so the negatives are the global batch.
+    The temperature is ``logit_scale`` (log(1 / temperature), used as exp(logit_scale), capped
+    at 100), learnt from ``temperature`` = 0.07 as published, or held fixed with ``learn=False``.
+    With several processes every process scores its own rows against the gathered embeddings of
+    all processes, so the negatives are the global batch.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, temperature: float = 0.07, learn: bool = True) -> None:
         super().__init__()
-        self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
+        if not 1 / LOGIT_SCALE_MAX <= temperature < float("inf"):
+            raise ValueError(
+                f"temperature must be at least {1 / LOGIT_SCALE_MAX} (the logit scale is capped at "
+                f"{LOGIT_SCALE_MAX:g}), got {temperature!r}; the published value is 0.07"
+            )
+        # A parameter either way, so checkpoints have the same keys whether it is learnt or not.
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)), requires_grad=learn)
 
     def forward(self, image_emb: torch.Tensor, loc_emb: torch.Tensor) -> torch.Tensor:
         import torch.distributed as dist

@@ -83,7 +83,7 @@ class SatCLIPModule(pl.LightningModule):
         decay = cfg.location.degree_decay
         scale = degree_scale(cfg.location.legendre_polys, decay).float() if decay else None
         self.register_buffer("feature_scale", scale, persistent=False)
-        self.loss = ClipLoss()
+        self.loss = ClipLoss(cfg.optim.temperature, learn=cfg.optim.learn_temperature)
 
     def location_embedding(self, lonlat: torch.Tensor) -> torch.Tensor:
         """The location side as trained (with the degree scale, when on)."""

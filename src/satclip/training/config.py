@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from satclip.training.image_encoders import ImageEncoderConfig
-from satclip.training.loss import LOGIT_SCALE_MAX
+from satclip.training.loss import check_temperature
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,7 @@ class OptimConfig:
     learn_temperature: bool = True
 
     def __post_init__(self) -> None:
-        if not (
-            isinstance(self.temperature, int | float)
-            and 1 / LOGIT_SCALE_MAX <= self.temperature < float("inf")
-        ):
-            raise ValueError(
-                f"optim.temperature must be a number >= {1 / LOGIT_SCALE_MAX} (the CLIP logit scale is "
-                f"capped at {LOGIT_SCALE_MAX:g}; published: 0.07), got {self.temperature!r}"
-            )
+        check_temperature(self.temperature, "optim.temperature")  # before any data is built
         if not isinstance(self.learn_temperature, bool):
             raise ValueError(f"optim.learn_temperature must be true or false, got {self.learn_temperature!r}")
 

@@ -11,6 +11,16 @@ from torch import nn
 LOGIT_SCALE_MAX = 100.0
 
 
+def check_temperature(value: object, name: str = "temperature") -> None:
+    """Refuse a temperature the loss cannot use: not a number, or below 1 / LOGIT_SCALE_MAX,
+    where the logit scale's cap would silently replace it."""
+    if not (isinstance(value, int | float) and 1 / LOGIT_SCALE_MAX <= value < float("inf")):
+        raise ValueError(
+            f"{name} must be a number >= {1 / LOGIT_SCALE_MAX} (the CLIP logit scale is capped at "
+            f"{LOGIT_SCALE_MAX:g}; published: 0.07), got {value!r}"
+        )
+
+
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` from every process, keeping gradients (a no-op with one process)."""
     import torch.distributed as dist
@@ -33,11 +43,7 @@ class ClipLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.07, learn: bool = True) -> None:
         super().__init__()
-        if not 1 / LOGIT_SCALE_MAX <= temperature < float("inf"):
-            raise ValueError(
-                f"temperature must be at least {1 / LOGIT_SCALE_MAX} (the logit scale is capped at "
-                f"{LOGIT_SCALE_MAX:g}), got {temperature!r}; the published value is 0.07"
-            )
+        check_temperature(temperature)
         # A parameter either way, so checkpoints have the same keys whether it is learnt or not.
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)), requires_grad=learn)
 

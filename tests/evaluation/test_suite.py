@@ -67,6 +67,23 @@ def test_splits_are_disjoint_and_spatial():
         assert set(task.continent[te]) == {name} and name not in set(task.continent[tr])
 
 
+def test_a_continent_with_a_constant_regression_target_is_not_scored():
+    # R² is undefined there: scikit-learn scores any prediction 0.0 (population in Antarctica).
+    task = _toy_task()
+    y = task.y.copy()
+    y[task.continent == "Asia"] = 0.0
+    const = Task("toy", "regression", task.lonlat, y, task.continent)
+    assert [name for name, _, _ in folds(const, "continent")] == ["Americas", "EuropeAfrica"]
+    labels = Task("toy", "classification", task.lonlat, (y > 0).astype(int), task.continent)
+    assert len(list(folds(labels, "continent"))) == 3  # accuracy is defined on one class
+
+
+def test_population_is_not_scored_on_antarctica():
+    task = load_task("population")
+    assert "Antarctica" in set(task.continent)
+    assert "Antarctica" not in [name for name, _, _ in folds(task, "continent")]
+
+
 def test_unknown_encoder_lists_valid_ones():
     with pytest.raises(ValueError, match=r"sh<L>.*spherecplus.*geoclip"):
         resolve_encoder("sphere-c")

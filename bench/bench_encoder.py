@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_encoder.py --points 20000 [--json out.json]
 
 Times come from one process that runs the variants in interleaved rounds (encoder, sh-only,
-network-only, matmul-limit, encoder, ...), fastest round per variant: on this virtual machine
+network-only, matmul-limit, matmul-limit-per-core, encoder, ...), fastest round per variant: on this virtual machine
 the same code runs up to 30 % faster or slower from one process to the next, so ratios are only
 meaningful within a process. Peak memory comes from one fresh process per variant: peak RSS is a
 process-wide high-water mark, so variants sharing a process would hide each other's peaks.
@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import resource
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,10 +28,19 @@ from _common import child, fmt, table
 from satclip.encoder import EMBED_BATCH
 from satclip.encodings import spherical_harmonics
 
-L, DIM_HIDDEN, DIM_OUT = 40, 512, 256
-LAYERS = [(L * L, DIM_HIDDEN), (DIM_HIDDEN, DIM_HIDDEN), (DIM_HIDDEN, DIM_OUT)]
-FLOP_PER_POINT = sum(2 * i * o for i, o in LAYERS)
-VARIANTS = ("encoder", "sh-only", "network-only", "matmul-limit")
+L, DIM_OUT = 40, 256
+
+
+def layer_shapes(hidden: int) -> list[tuple[int, int]]:
+    return [(L * L, hidden), (hidden, hidden), (hidden, DIM_OUT)]
+
+
+def flop_per_point(hidden: int) -> int:
+    return sum(2 * i * o for i, o in layer_shapes(hidden))
+
+
+VARIANTS = ("encoder", "encoder-in-turn", "sh-only", "network-only", "matmul-limit", "matmul-limit-per-core")
+LIMITS = ("matmul-limit", "matmul-limit-per-core")
 
 
 def sphere_points(n: int, seed: int) -> np.ndarray:
@@ -48,15 +58,21 @@ def batches(n: int, batch: int) -> list[int]:
     return [min(batch, n - i) for i in range(0, n, batch)]
 
 
-def make_variant(variant: str, batch: int) -> Callable[[np.ndarray], None]:
+def make_variant(variant: str, batch: int, hidden: int) -> Callable[[np.ndarray], None]:
     torch.manual_seed(0)
     if variant == "encoder":
         sh = satclip.create_encoding("sphericalharmonics", legendre_polys=L)
-        net = satclip.create_network(
-            "siren", dim_in=sh.dim, dim_out=DIM_OUT, dim_hidden=DIM_HIDDEN, num_layers=2
-        )
+        net = satclip.create_network("siren", dim_in=sh.dim, dim_out=DIM_OUT, dim_hidden=hidden, num_layers=2)
         enc = satclip.LocationEncoder(sh, net)
         return lambda lonlat: enc.embed_array(lonlat, batch_size=batch)
+
+    if variant == "encoder-in-turn":
+        # embed before batches ran one per core: one batch at a time, each op on every core.
+        sh = satclip.create_encoding("sphericalharmonics", legendre_polys=L)
+        net = satclip.create_network("siren", dim_in=sh.dim, dim_out=DIM_OUT, dim_hidden=hidden, num_layers=2)
+        in_turn = satclip.LocationEncoder(sh, net)
+        in_turn._batch_threads = lambda: 1  # type: ignore[method-assign]
+        return lambda lonlat: in_turn.embed_array(lonlat, batch_size=batch)
 
     if variant == "sh-only":
 
@@ -74,9 +90,7 @@ def make_variant(variant: str, batch: int) -> Callable[[np.ndarray], None]:
     # here, so what is left is the network (and, for the limit, its three matmuls alone).
     x = torch.randn(batch, L * L)
     if variant == "network-only":
-        net = satclip.create_network(
-            "siren", dim_in=L * L, dim_out=DIM_OUT, dim_hidden=DIM_HIDDEN, num_layers=2
-        )
+        net = satclip.create_network("siren", dim_in=L * L, dim_out=DIM_OUT, dim_hidden=hidden, num_layers=2)
         net.eval()
 
         @torch.inference_mode()
@@ -86,20 +100,51 @@ def make_variant(variant: str, batch: int) -> Callable[[np.ndarray], None]:
 
         return network_only
 
-    w0, w1, w2 = (torch.randn(o, i) / math.sqrt(i) for i, o in LAYERS)
+    w0, w1, w2 = (torch.randn(o, i) / math.sqrt(i) for i, o in layer_shapes(hidden))
 
     @torch.no_grad()
     def matmul_limit(lonlat: np.ndarray) -> None:
         for b in batches(lonlat.shape[0], batch):
             torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T) @ w2.T
 
-    return matmul_limit
+    if variant == "matmul-limit":
+        return matmul_limit
+
+    # The same ops with whole batches side by side, one thread (and core) each, as embed now
+    # runs them on CPU: whichever limit is faster on the machine is the bound.
+    threads = torch.get_num_threads()
+
+    def matmul_limit_per_core(lonlat: np.ndarray) -> None:
+        sizes = iter(batches(lonlat.shape[0], batch))
+        lock = threading.Lock()
+
+        def work() -> None:
+            torch.set_num_threads(1)  # this thread's count only
+            try:
+                with torch.no_grad():
+                    while True:
+                        with lock:
+                            b = next(sizes, None)
+                        if b is None:
+                            return
+                        torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T) @ w2.T
+            finally:
+                torch.set_num_threads(threads)
+
+        helpers = [threading.Thread(target=work) for _ in range(threads - 1)]
+        for t in helpers:
+            t.start()
+        work()
+        for t in helpers:
+            t.join()
+
+    return matmul_limit_per_core
 
 
 def run_memory(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     """Extra peak RSS of one full run of ``variant`` in this (fresh) process."""
     lonlat = sphere_points(args.points, args.seed)
-    fn = make_variant(variant, args.batch)
+    fn = make_variant(variant, args.batch, args.hidden)
     fn(lonlat[:4096])  # first-call costs (OpenMP threads, allocator) stay out of the numbers
     base = peak_rss_mb()
     fn(lonlat)
@@ -109,7 +154,7 @@ def run_memory(variant: str, args: argparse.Namespace) -> dict[str, Any]:
 def run_timing(args: argparse.Namespace) -> dict[str, Any]:
     """Fastest of interleaved rounds for every variant, all in this one process."""
     lonlat = sphere_points(args.points, args.seed)
-    fns = {v: make_variant(v, args.batch) for v in VARIANTS}
+    fns = {v: make_variant(v, args.batch, args.hidden) for v in VARIANTS}
     for fn in fns.values():
         fn(lonlat[:4096])
     best = dict.fromkeys(VARIANTS, math.inf)
@@ -127,6 +172,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=EMBED_BATCH, help="rows per batch (embed's default)")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the fastest counts")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--hidden", type=int, default=512, help="SIREN width: 512 published, 256 the recommended model"
+    )
     ap.add_argument("--json", help="also write the results here")
     # internal: "timing", or a variant name for its memory
     ap.add_argument("--one", choices=("timing", *VARIANTS), help=argparse.SUPPRESS)
@@ -158,24 +206,32 @@ def main() -> None:
         if "error" in r:
             rows.append([v, "failed: " + r["error"][:100], *[""] * 7])
             continue
-        gflops = fmt(rate[v] * FLOP_PER_POINT / 1e9) if v != "sh-only" else "-"
-        limit = f"{100 * rate[v] / rate['matmul-limit']:.0f}%" if "matmul-limit" in rate else "-"
+        gflops = fmt(rate[v] * flop_per_point(args.hidden) / 1e9) if v != "sh-only" else "-"
+        bound = max((rate[k] for k in LIMITS if k in rate), default=None)
+        limit = f"{100 * rate[v] / bound:.0f}%" if bound else "-"
         share = f"{100 * r['seconds'] / ok['encoder']['seconds']:.0f}%" if "encoder" in ok else "-"
         rows.append([v, f"{r['points']:,}", fmt(r["seconds"]), fmt(rate[v]), gflops, fmt(r["peak_mb"])])
         rows[-1] += [fmt(r["peak_mb"] / out_mb), limit, share]
     print(table(header, rows))
     print(
-        f"\nencoder: LocationEncoder(sphericalharmonics L={L}, siren {L * L}-{DIM_HIDDEN}-{DIM_HIDDEN}-",
+        f"\nencoder: LocationEncoder(sphericalharmonics L={L}, siren {L * L}-{args.hidden}-{args.hidden}-",
         end="",
     )
     print(f"{DIM_OUT}).embed_array on float64 (N, 2) input, float32 (N, {DIM_OUT}) output.")
+    print("encoder-in-turn: the same, one batch at a time with every op split over the cores (before).")
     print("sh-only: the L=40 features alone, batch by batch, float32 in and out (the encoder's path).")
     print("network-only: the SIREN on a fixed random feature batch (its biases and w0 scaling included).")
     print("matmul-limit: x @ W0.T, sin, @ W1.T, sin, @ W2.T in float32 under no_grad, same batches.")
+    print("matmul-limit-per-core: the same, whole batches side by side on one thread each.")
+    print("% of matmul limit: against the faster of the two limits.")
     print(f"peak / embedding bytes: extra peak RSS over the {fmt(out_mb)} MB (N, {DIM_OUT}) float32 result.")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "flop_per_point": FLOP_PER_POINT, "results": res}, f, indent=1)
+            json.dump(
+                {"args": vars(args), "flop_per_point": flop_per_point(args.hidden), "results": res},
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "_files": 1,
     "_optional": 1,
     "_pca": 1,
+    "_threads": 1,
     "sources": 1,
     "encodings": 2,
     "networks": 2,

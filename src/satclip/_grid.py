@@ -16,11 +16,14 @@ to the point-by-point path for anything else.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from satclip._threads import each_on_cores
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, spherical_harmonics
 from satclip.networks import Siren, SirenLayer
 
@@ -75,7 +78,8 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
     # A row wider than a block is cut into equal column chunks (no sliver at the end).
     chunks = -(-len(lons) // PIXELS_PER_BLOCK)
     cols = -(-len(lons) // chunks) if len(lons) else 1
-    for r0 in range(0, len(lats), rows):
+
+    def block(r0: int) -> None:
         lat = torch.from_numpy(lats[r0 : r0 + rows]).to(device)
         # g_lm(lat): the features where t_m = 1, i.e. at φ = 0; sine columns take their cosine
         # partner's value (both are √2·P̄_l^|m|; at φ = 0 the sines themselves are 0).
@@ -95,4 +99,19 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
                     x = layer(x)
                 y = net.last_layer(x)
             out[r0 : r0 + rows, c0 : c0 + cols] = y.reshape(len(lat), -1, y.shape[-1]).cpu().numpy()
+
+    starts = range(0, len(lats), rows)
+    threads = min(torch.get_num_threads(), len(starts)) if device.type == "cpu" else 1
+    if threads <= 1:
+        for r0 in starts:
+            block(r0)
+    else:
+        # Row blocks side by side, one core each, as embed does with batches.
+
+        @contextmanager
+        def worker() -> Iterator[Callable[[int], None]]:
+            with torch.inference_mode():  # per thread, like grad mode
+                yield block
+
+        each_on_cores(starts, worker, threads)
     return out

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from satclip._coords import as_lonlat_array, check_lonlat_array, wrap_longitude
+from satclip._threads import each_on_cores
 
 if TYPE_CHECKING:
     from satclip.encoder import LocationEncoderConfig
@@ -110,10 +111,29 @@ class BatchEmbedder:
         elif not lonlat.flags.writeable:  # torch.from_numpy warns on read-only memory (np.load mmaps)
             lonlat = lonlat.copy()
         out = np.empty((n, self.dim), dtype=self.output_dtype)
-        with self._batches(min(size, n)) as run:
-            for i in range(0, n, size):
-                out[i : i + size] = run(lonlat[i : i + size])
+        threads = min(self._batch_threads(), -(-n // size))
+        if threads <= 1:
+            with self._batches(min(size, n)) as run:
+                for i in range(0, n, size):
+                    out[i : i + size] = run(lonlat[i : i + size])
+            return out
+
+        @contextmanager
+        def worker() -> Iterator[Callable[[int], None]]:
+            with self._batches(size) as run:
+
+                def apply(i: int) -> None:
+                    out[i : i + size] = run(lonlat[i : i + size])
+
+                yield apply
+
+        each_on_cores(range(0, n, size), worker, threads)
         return out
+
+    def _batch_threads(self) -> int:
+        """How many threads run whole batches side by side (1: in turn, in the calling thread,
+        each batch free to use every core)."""
+        return 1
 
     @contextmanager
     def _batches(self, rows: int) -> Iterator[BatchFn]:

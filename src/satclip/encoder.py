@@ -217,6 +217,11 @@ class LocationEncoder(BatchEmbedder, nn.Module):
                 if self._embed_calls == 0:
                     self.train(self._mode_before_embed)
 
+    def _batch_threads(self) -> int:
+        # On CPU, one batch per core beats every op split over the cores (BENCHMARKS.md); a
+        # GPU runs one batch at a time.
+        return torch.get_num_threads() if self.device.type == "cpu" else 1
+
     @contextmanager
     def _batches(self, rows: int) -> Iterator[BatchFn]:
         with self._inference():

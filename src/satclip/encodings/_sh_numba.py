@@ -9,11 +9,11 @@ writes outside autograd, so :func:`~satclip.encodings.spherical_harmonics.spheri
 uses this only where no gradient is needed. Numba is optional (the ``fast`` extra): this module
 is imported on first use, so the core still imports only torch and numpy.
 
-The kernel is serial and releases the GIL; ranges of points run side by side on a small thread
-pool of our own rather than numba's ``parallel=True``, whose layers are either not fork-safe
-(OpenMP: a forked child that computes features is killed) or not thread-safe (workqueue, the
-only one on a plain macOS install: concurrent calls abort the process). A forked child drops the
-pool it inherited and starts its own.
+The kernel is serial and releases the GIL; ranges of points run side by side on the package's
+small thread pool (:mod:`satclip._threads`) rather than numba's ``parallel=True``, whose layers
+are either not fork-safe (OpenMP: a forked child that computes features is killed) or not
+thread-safe (workqueue, the only one on a plain macOS install: concurrent calls abort the
+process).
 
 Same recurrence, coefficients and conventions as the torch code. The one difference: cos(mφ)
 and sin(mφ) come from rotating by φ instead of one trigonometric call per order, which agrees
@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 import torch
 
+from satclip._threads import run_on_threads
 from satclip.encodings._sh_recurrence import recurrence_coefficients
 
 # Below this many features (points x L²; 164 points of L=40, ~0.25 ms on one core) a call runs
@@ -40,10 +39,6 @@ _MIN_FEATURES_PER_THREAD = 1 << 18
 # Ranges per thread in one call (see harmonics_into); each is still thousands of points' worth
 # of work at 10^5 points, and at least 2^18 / 4 features for the smallest call that is split.
 _CHUNKS_PER_THREAD = 4
-
-_pool: ThreadPoolExecutor | None = None
-_pool_workers = 0
-_pool_lock = threading.Lock()
 
 
 def harmonics_into(
@@ -73,11 +68,7 @@ def harmonics_into(
                 return
             _harmonics_points(lonlat, a, ab, diag, satclip_convention, out, start, min(start + step, n))
 
-    pool = _thread_pool(threads)
-    jobs = [pool.submit(work) for _ in range(threads - 1)]
-    work()  # the calling thread takes ranges too
-    for job in jobs:
-        job.result()
+    run_on_threads(work, threads)
 
 
 @functools.lru_cache(maxsize=8)
@@ -85,30 +76,6 @@ def _coefficients(legendre_polys: int) -> tuple[np.ndarray, ...]:
     """The recurrence's constants as numpy arrays, built once per L: embed() calls this for every
     batch, and rebuilding them (~70 µs) was a tenth of a 1 024-point batch's features."""
     return tuple(c.numpy() for c in recurrence_coefficients(legendre_polys, torch.device("cpu")))
-
-
-def _thread_pool(threads: int) -> ThreadPoolExecutor:
-    """A pool with at least ``threads - 1`` workers (the caller is the other thread)."""
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is None or _pool_workers < threads - 1:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool, _pool_workers = (
-                ThreadPoolExecutor(threads - 1, thread_name_prefix="satclip-sh"),
-                threads - 1,
-            )
-        return _pool
-
-
-def _forget_pool_after_fork() -> None:
-    # The parent's worker threads do not exist in a forked child; its pool object would hang.
-    global _pool, _pool_workers, _pool_lock
-    _pool, _pool_workers, _pool_lock = None, 0, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 # Points computed side by side in the kernel. The recurrence over degrees is a chain of

@@ -1,0 +1,100 @@
+"""A process-wide pool of helper threads for CPU work split across cores.
+
+Used by the numba harmonics kernel (ranges of points) and by ``embed`` and ``embed_grid`` (whole
+batches, one core each: :func:`each_on_cores`). The calling thread always takes a share of the work itself, so a call never waits on a
+pool that is busy with another call: at worst the caller does everything. A forked child drops
+the pool it inherited (the parent's threads do not exist there) and starts its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+_pool: ThreadPoolExecutor | None = None
+_pool_workers = 0
+_pool_lock = threading.Lock()
+
+
+def run_on_threads(work: Callable[[], None], threads: int) -> None:
+    """Run ``work()`` in the calling thread and in ``threads - 1`` pool threads at once; return
+    when all have returned, re-raising the first error. ``work`` takes its share of a common
+    queue itself (each call keeps taking items until none is left)."""
+    if threads <= 1:
+        work()
+        return
+    pool = _thread_pool(threads - 1)
+    jobs = [pool.submit(work) for _ in range(threads - 1)]
+    try:
+        work()
+    finally:
+        errors = [job.exception() for job in jobs]  # waits for every job, even after an error here
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def each_on_cores(
+    items: Iterable[T], worker: Callable[[], AbstractContextManager[Callable[[T], None]]], threads: int
+) -> None:
+    """Process ``items`` on ``threads`` threads (the caller's and pool threads), each running
+    torch ops on one core: each thread enters ``worker()`` once, for the function it applies to
+    the items it takes (its own buffers), and takes items as it is free. After an error the
+    others stop at their next item and the first error is raised.
+
+    On CPU, whole batches side by side beat every op split over the cores: no hand-over between
+    cores after each op (BENCHMARKS.md)."""
+    queue, lock, failed = iter(items), threading.Lock(), threading.Event()
+    caller_threads = torch.get_num_threads()
+
+    def work() -> None:
+        # torch keeps its OpenMP and MKL thread counts per thread: this sets this thread's. It
+        # also sets the count that threads started meanwhile begin with; the restore puts the
+        # caller's back.
+        torch.set_num_threads(1)
+        try:
+            with worker() as apply:
+                while not failed.is_set():
+                    with lock:
+                        item = next(queue, _DONE)
+                    if item is _DONE:
+                        return
+                    apply(item)  # type: ignore[arg-type]
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            torch.set_num_threads(caller_threads)
+
+    run_on_threads(work, threads)
+
+
+_DONE = object()
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """The shared pool, grown to at least ``workers`` threads."""
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is None or _pool_workers < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool, _pool_workers = ThreadPoolExecutor(workers, thread_name_prefix="satclip"), workers
+        return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    global _pool, _pool_workers, _pool_lock
+    _pool, _pool_workers, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)

@@ -1,9 +1,10 @@
 """A process-wide pool of helper threads for CPU work split across cores.
 
-Used by the numba harmonics kernel (ranges of points) and by ``embed`` and ``embed_grid`` (whole
-batches, one core each: :func:`each_on_cores`). The calling thread always takes a share of the work itself, so a call never waits on a
-pool that is busy with another call: at worst the caller does everything. A forked child drops
-the pool it inherited (the parent's threads do not exist there) and starts its own.
+Used by the numba harmonics kernel (ranges of points) and by ``embed`` and ``embed_grid``
+(whole batches, one core each: :func:`each_on_cores`). The calling thread always takes a share
+of the work itself, so a call never waits on a pool that is busy with another call: at worst the
+caller does everything. A forked child drops the pool it inherited (the parent's threads do not
+exist there) and starts its own.
 """
 
 from __future__ import annotations

@@ -58,8 +58,8 @@ def each_on_cores(
 
     def work() -> None:
         # torch keeps its OpenMP and MKL thread counts per thread: this sets this thread's. It
-        # also sets the count that threads started meanwhile begin with; the restore puts the
-        # caller's back.
+        # also sets the process-wide count that new threads begin with (torch cannot read that
+        # one back); the restore leaves it at the caller's count.
         torch.set_num_threads(1)
         try:
             with worker() as apply:

@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/bench_encoder.py --points 20000 [--json out.json]
 
-Times come from one process that runs the variants in interleaved rounds (encoder, sh-only,
-network-only, matmul-limit, matmul-limit-per-core, encoder, ...), fastest round per variant: on this virtual machine
-the same code runs up to 30 % faster or slower from one process to the next, so ratios are only
-meaningful within a process. Peak memory comes from one fresh process per variant: peak RSS is a
+Times come from one process that runs the variants in interleaved rounds (encoder,
+encoder-in-turn, sh-only, network-only, matmul-limit, matmul-limit-per-core, encoder, ...),
+fastest round per variant: on this virtual machine the same code runs up to 30 % faster or slower
+from one process to the next, so ratios are only meaningful within a process. Peak memory comes from one fresh process per variant: peak RSS is a
 process-wide high-water mark, so variants sharing a process would hide each other's peaks.
 """
 
@@ -15,9 +15,9 @@ import argparse
 import json
 import math
 import resource
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 
 import satclip
 from _common import child, fmt, table
+from satclip._threads import each_on_cores
 from satclip.encoder import EMBED_BATCH
 from satclip.encodings import spherical_harmonics
 
@@ -60,19 +61,14 @@ def batches(n: int, batch: int) -> list[int]:
 
 def make_variant(variant: str, batch: int, hidden: int) -> Callable[[np.ndarray], None]:
     torch.manual_seed(0)
-    if variant == "encoder":
+    if variant in ("encoder", "encoder-in-turn"):
         sh = satclip.create_encoding("sphericalharmonics", legendre_polys=L)
         net = satclip.create_network("siren", dim_in=sh.dim, dim_out=DIM_OUT, dim_hidden=hidden, num_layers=2)
         enc = satclip.LocationEncoder(sh, net)
+        if variant == "encoder-in-turn":
+            # embed before batches ran one per core: one batch at a time, each op on every core.
+            enc._batch_threads = lambda: 1  # type: ignore[method-assign]
         return lambda lonlat: enc.embed_array(lonlat, batch_size=batch)
-
-    if variant == "encoder-in-turn":
-        # embed before batches ran one per core: one batch at a time, each op on every core.
-        sh = satclip.create_encoding("sphericalharmonics", legendre_polys=L)
-        net = satclip.create_network("siren", dim_in=sh.dim, dim_out=DIM_OUT, dim_hidden=hidden, num_layers=2)
-        in_turn = satclip.LocationEncoder(sh, net)
-        in_turn._batch_threads = lambda: 1  # type: ignore[method-assign]
-        return lambda lonlat: in_turn.embed_array(lonlat, batch_size=batch)
 
     if variant == "sh-only":
 
@@ -102,41 +98,26 @@ def make_variant(variant: str, batch: int, hidden: int) -> Callable[[np.ndarray]
 
     w0, w1, w2 = (torch.randn(o, i) / math.sqrt(i) for i, o in layer_shapes(hidden))
 
+    def limit_ops(b: int) -> None:
+        torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T) @ w2.T
+
     @torch.no_grad()
     def matmul_limit(lonlat: np.ndarray) -> None:
         for b in batches(lonlat.shape[0], batch):
-            torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T) @ w2.T
+            limit_ops(b)
 
     if variant == "matmul-limit":
         return matmul_limit
 
-    # The same ops with whole batches side by side, one thread (and core) each, as embed now
-    # runs them on CPU: whichever limit is faster on the machine is the bound.
-    threads = torch.get_num_threads()
+    # The same ops with whole batches side by side, one thread (and core) each, through the
+    # helper embed uses: whichever limit is faster on the machine is the bound.
+    @contextmanager
+    def limit_worker() -> Iterator[Callable[[int], None]]:
+        with torch.no_grad():
+            yield limit_ops
 
     def matmul_limit_per_core(lonlat: np.ndarray) -> None:
-        sizes = iter(batches(lonlat.shape[0], batch))
-        lock = threading.Lock()
-
-        def work() -> None:
-            torch.set_num_threads(1)  # this thread's count only
-            try:
-                with torch.no_grad():
-                    while True:
-                        with lock:
-                            b = next(sizes, None)
-                        if b is None:
-                            return
-                        torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T) @ w2.T
-            finally:
-                torch.set_num_threads(threads)
-
-        helpers = [threading.Thread(target=work) for _ in range(threads - 1)]
-        for t in helpers:
-            t.start()
-        work()
-        for t in helpers:
-            t.join()
+        each_on_cores(batches(lonlat.shape[0], batch), limit_worker, torch.get_num_threads())
 
     return matmul_limit_per_core
 

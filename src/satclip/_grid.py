@@ -101,7 +101,7 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
             out[r0 : r0 + rows, c0 : c0 + cols] = y.reshape(len(lat), -1, y.shape[-1]).cpu().numpy()
 
     starts = range(0, len(lats), rows)
-    threads = min(torch.get_num_threads(), len(starts)) if device.type == "cpu" else 1
+    threads = min(encoder._batch_threads(), len(starts))
     if threads <= 1:
         for r0 in starts:
             block(r0)

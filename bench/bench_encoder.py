@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_encoder.py --points 20000 [--json out.json]
 
-Times come from one process that runs the variants in interleaved rounds (encoder,
-encoder-in-turn, sh-only, network-only, matmul-limit, matmul-limit-per-core, encoder, ...),
+Times come from one process that runs the variants in interleaved rounds, each round starting
+one variant later than the one before (so that over 7 rounds each variant follows every other),
 fastest round per variant: on this virtual machine the same code runs up to 30 % faster or slower
 from one process to the next, so ratios are only meaningful within a process. Peak memory comes from one fresh process per variant: peak RSS is a
 process-wide high-water mark, so variants sharing a process would hide each other's peaks.
@@ -40,7 +40,15 @@ def flop_per_point(hidden: int) -> int:
     return sum(2 * i * o for i, o in layer_shapes(hidden))
 
 
-VARIANTS = ("encoder", "encoder-in-turn", "sh-only", "network-only", "matmul-limit", "matmul-limit-per-core")
+VARIANTS = (
+    "encoder",
+    "encoder-in-turn",
+    "sh-only",
+    "network-only",
+    "matmul-limit",
+    "matmul-limit-per-core",
+    "matmul-limit-into-result",
+)
 LIMITS = ("matmul-limit", "matmul-limit-per-core")
 
 
@@ -109,6 +117,26 @@ def make_variant(variant: str, batch: int, hidden: int) -> Callable[[np.ndarray]
     if variant == "matmul-limit":
         return matmul_limit
 
+    if variant == "matmul-limit-into-result":
+        # The per-core limit writing its last matmul into a fresh (N, 256) float32 array, as
+        # embed must return one: what the limit costs once its output is delivered.
+        def matmul_limit_into_result(lonlat: np.ndarray) -> None:
+            result = torch.from_numpy(np.empty((lonlat.shape[0], DIM_OUT), dtype=np.float32))
+
+            @contextmanager
+            def worker() -> Iterator[Callable[[int], None]]:
+                with torch.no_grad():
+
+                    def into(i: int) -> None:
+                        b = min(batch, lonlat.shape[0] - i)
+                        torch.matmul(torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T), w2.T, out=result[i : i + b])
+
+                    yield into
+
+            each_on_cores(range(0, lonlat.shape[0], batch), worker, torch.get_num_threads())
+
+        return matmul_limit_into_result
+
     # The same ops with whole batches side by side, one thread (and core) each, through the
     # helper embed uses: whichever limit is faster on the machine is the bound.
     @contextmanager
@@ -139,10 +167,14 @@ def run_timing(args: argparse.Namespace) -> dict[str, Any]:
     for fn in fns.values():
         fn(lonlat[:4096])
     best = dict.fromkeys(VARIANTS, math.inf)
-    for _ in range(args.repeats):
-        for v, fn in fns.items():
+    order = list(VARIANTS)
+    for r in range(args.repeats):
+        # Each round starts one variant later: a variant's time depends on what ran before it
+        # (a variant that allocates its result right after one that freed none pays the VM for
+        # fresh pages; see BENCHMARKS.md), so over len(VARIANTS) rounds each follows every other.
+        for v in order[r % len(order) :] + order[: r % len(order)]:
             t0 = time.perf_counter()
-            fn(lonlat)
+            fns[v](lonlat)
             best[v] = min(best[v], time.perf_counter() - t0)
     return {"points": args.points, "seconds": best}
 
@@ -151,7 +183,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=EMBED_BATCH, help="rows per batch (embed's default)")
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the fastest counts")
+    ap.add_argument(
+        "--repeats", type=int, default=len(VARIANTS), help="interleaved rounds; the fastest counts"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--hidden", type=int, default=512, help="SIREN width: 512 published, 256 the recommended model"
@@ -204,6 +238,7 @@ def main() -> None:
     print("network-only: the SIREN on a fixed random feature batch (its biases and w0 scaling included).")
     print("matmul-limit: x @ W0.T, sin, @ W1.T, sin, @ W2.T in float32 under no_grad, same batches.")
     print("matmul-limit-per-core: the same, whole batches side by side on one thread each.")
+    print("matmul-limit-into-result: the per-core limit writing into a fresh (N, 256) result, as embed must.")
     print("% of matmul limit: against the faster of the two limits.")
     print(f"peak / embedding bytes: extra peak RSS over the {fmt(out_mb)} MB (N, {DIM_OUT}) float32 result.")
     if args.json:

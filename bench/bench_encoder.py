@@ -106,8 +106,8 @@ def make_variant(variant: str, batch: int, hidden: int) -> Callable[[np.ndarray]
 
     w0, w1, w2 = (torch.randn(o, i) / math.sqrt(i) for i, o in layer_shapes(hidden))
 
-    def limit_ops(b: int) -> None:
-        torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T) @ w2.T
+    def limit_ops(b: int, out: torch.Tensor | None = None) -> None:
+        torch.matmul(torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T), w2.T, out=out)
 
     @torch.no_grad()
     def matmul_limit(lonlat: np.ndarray) -> None:
@@ -117,35 +117,26 @@ def make_variant(variant: str, batch: int, hidden: int) -> Callable[[np.ndarray]
     if variant == "matmul-limit":
         return matmul_limit
 
-    if variant == "matmul-limit-into-result":
-        # The per-core limit writing its last matmul into a fresh (N, 256) float32 array, as
-        # embed must return one: what the limit costs once its output is delivered.
-        def matmul_limit_into_result(lonlat: np.ndarray) -> None:
-            result = torch.from_numpy(np.empty((lonlat.shape[0], DIM_OUT), dtype=np.float32))
-
-            @contextmanager
-            def worker() -> Iterator[Callable[[int], None]]:
-                with torch.no_grad():
-
-                    def into(i: int) -> None:
-                        b = min(batch, lonlat.shape[0] - i)
-                        torch.matmul(torch.sin(torch.sin(x[:b] @ w0.T) @ w1.T), w2.T, out=result[i : i + b])
-
-                    yield into
-
-            each_on_cores(range(0, lonlat.shape[0], batch), worker, torch.get_num_threads())
-
-        return matmul_limit_into_result
-
     # The same ops with whole batches side by side, one thread (and core) each, through the
-    # helper embed uses: whichever limit is faster on the machine is the bound.
-    @contextmanager
-    def limit_worker() -> Iterator[Callable[[int], None]]:
-        with torch.no_grad():
-            yield limit_ops
+    # helper embed uses: whichever limit is faster on the machine is the bound. "into-result"
+    # writes the last matmul into a fresh (N, 256) float32 array, as embed must return one.
+    into_result = variant == "matmul-limit-into-result"
 
     def matmul_limit_per_core(lonlat: np.ndarray) -> None:
-        each_on_cores(batches(lonlat.shape[0], batch), limit_worker, torch.get_num_threads())
+        n = lonlat.shape[0]
+        result = torch.from_numpy(np.empty((n, DIM_OUT), dtype=np.float32)) if into_result else None
+
+        @contextmanager
+        def worker() -> Iterator[Callable[[int], None]]:
+            with torch.no_grad():
+
+                def apply(i: int) -> None:
+                    b = min(batch, n - i)
+                    limit_ops(b, None if result is None else result[i : i + b])
+
+                yield apply
+
+        each_on_cores(range(0, n, batch), worker, torch.get_num_threads())
 
     return matmul_limit_per_core
 

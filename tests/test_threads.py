@@ -39,6 +39,17 @@ def test_every_item_once_on_one_torch_thread_each(two_torch_threads):
     assert torch.get_num_threads() == 2  # the caller's count is back
 
 
+def test_one_thread_runs_in_turn_in_the_caller_with_its_thread_count(two_torch_threads):
+    seen = []
+
+    @contextmanager
+    def worker():
+        yield lambda item: seen.append((item, threading.get_ident(), torch.get_num_threads()))
+
+    each_on_cores(range(5), worker, threads=1)
+    assert seen == [(i, threading.get_ident(), 2) for i in range(5)]
+
+
 def test_an_error_stops_the_others_and_is_raised(two_torch_threads):
     done = []
 

@@ -100,18 +100,12 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
                 y = net.last_layer(x)
             out[r0 : r0 + rows, c0 : c0 + cols] = y.reshape(len(lat), -1, y.shape[-1]).cpu().numpy()
 
+    # Row blocks side by side, one core each, as embed does with batches.
+    @contextmanager
+    def worker() -> Iterator[Callable[[int], None]]:
+        with torch.inference_mode():  # per thread, like grad mode
+            yield block
+
     starts = range(0, len(lats), rows)
-    threads = min(encoder._batch_threads(), len(starts))
-    if threads <= 1:
-        for r0 in starts:
-            block(r0)
-    else:
-        # Row blocks side by side, one core each, as embed does with batches.
-
-        @contextmanager
-        def worker() -> Iterator[Callable[[int], None]]:
-            with torch.inference_mode():  # per thread, like grad mode
-                yield block
-
-        each_on_cores(starts, worker, threads)
+    each_on_cores(starts, worker, min(encoder._batch_threads(), len(starts)))
     return out

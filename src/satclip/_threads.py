@@ -49,10 +49,17 @@ def each_on_cores(
     """Process ``items`` on ``threads`` threads (the caller's and pool threads), each running
     torch ops on one core: each thread enters ``worker()`` once, for the function it applies to
     the items it takes (its own buffers), and takes items as it is free. After an error the
-    others stop at their next item and the first error is raised.
+    others stop at their next item and the first error is raised. With ``threads <= 1`` the
+    items run in turn in the calling thread, whose torch thread count is left alone (each op free
+    to use every core).
 
     On CPU, whole batches side by side beat every op split over the cores: no hand-over between
     cores after each op (BENCHMARKS.md)."""
+    if threads <= 1:
+        with worker() as apply:
+            for item in items:
+                apply(item)
+        return
     queue, lock, failed = iter(items), threading.Lock(), threading.Event()
     caller_threads = torch.get_num_threads()
 

@@ -111,23 +111,17 @@ class BatchEmbedder:
         elif not lonlat.flags.writeable:  # torch.from_numpy warns on read-only memory (np.load mmaps)
             lonlat = lonlat.copy()
         out = np.empty((n, self.dim), dtype=self.output_dtype)
-        threads = min(self._batch_threads(), -(-n // size))
-        if threads <= 1:
-            with self._batches(min(size, n)) as run:
-                for i in range(0, n, size):
-                    out[i : i + size] = run(lonlat[i : i + size])
-            return out
 
         @contextmanager
         def worker() -> Iterator[Callable[[int], None]]:
-            with self._batches(size) as run:
+            with self._batches(min(size, n)) as run:
 
                 def apply(i: int) -> None:
                     out[i : i + size] = run(lonlat[i : i + size])
 
                 yield apply
 
-        each_on_cores(range(0, n, size), worker, threads)
+        each_on_cores(range(0, n, size), worker, min(self._batch_threads(), -(-n // size)))
         return out
 
     def _batch_threads(self) -> int:

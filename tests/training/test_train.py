@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,6 +96,50 @@ def test_degree_decay_is_folded_into_the_exported_model(tiny_data, tmp_path):
         exported.embed(lonlat[:, 0], lonlat[:, 1]), trained.numpy(), rtol=1e-5, atol=1e-6
     )
     assert not np.allclose(unscaled.numpy(), trained.numpy(), atol=1e-3)
+
+
+def test_ema_weights_are_validated_checkpointed_and_exported(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=2"]
+    ema = ["optim.ema_decay=0.9", "optim.ema_start_step=3", "location.degree_decay=0"]
+    assert main([*argv, *ema, "-q", "--run-dir", str(run)]) == 0
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    # Lightning keeps the raw weights beside the average, which is what the checkpoint's
+    # state_dict (and so validation, best.ckpt and the export) holds.
+    key = "location_encoder.network.last_layer.weight"
+    averaged, raw = last["state_dict"][key], last["current_model_state"][key]
+    assert not torch.allclose(averaged, raw)
+    best = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert "current_model_state" in best
+    exported = satclip.load(run / "model.safetensors")
+    # best and last are the same epoch-2 weights here unless epoch 1 validated better.
+    torch.testing.assert_close(exported.network.last_layer.weight, best["state_dict"][key])
+
+
+def test_last_ckpt_is_the_latest_state_and_the_only_last(tiny_data, tmp_path):
+    # 9 steps an epoch, a step checkpoint every 4: the epoch-end save comes after the step saves
+    # at 4 and 8, and must overwrite last.ckpt, not write a last-v1.ckpt beside it.
+    run = tmp_path / "run"
+    argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
+    assert main([*argv, "checkpoint_every_n_steps=4", "-q", "--run-dir", str(run)]) == 0
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert (
+        torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
+        == 9
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.ema_decay=1.0", "optim.ema_decay must be a number in [0, 1)"),
+        ("optim.ema_decay=true", "optim.ema_decay must be a number in [0, 1)"),
+        ("optim.ema_start_step=-1", "optim.ema_start_step must be a whole number >= 0"),
+    ],
+)
+def test_bad_ema_settings_are_refused_before_any_data_is_read(override, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_config("bluemarble-quick", [override])
 
 
 def test_cpu_runs_repeat_exactly(tiny_data, tmp_path):

@@ -82,11 +82,26 @@ class OptimConfig:
     # value with learn_temperature false. At least 0.01 (the logit scale's cap of 100).
     temperature: float = 0.07
     learn_temperature: bool = True
+    # An exponential moving average of all weights (Lightning's EMAWeightAveraging), updated after
+    # every optimiser step from ema_start_step on; validation, checkpoints and the exported model
+    # use the average. 0 = off (the published setting); 0.998 averages over ~500 steps.
+    ema_decay: float = 0.0
+    ema_start_step: int = 0
 
     def __post_init__(self) -> None:
         check_temperature(self.temperature, "optim.temperature")  # before any data is built
         if not isinstance(self.learn_temperature, bool):
             raise ValueError(f"optim.learn_temperature must be true or false, got {self.learn_temperature!r}")
+        if isinstance(self.ema_decay, bool) or not (
+            isinstance(self.ema_decay, int | float) and 0 <= self.ema_decay < 1
+        ):
+            raise ValueError(
+                f"optim.ema_decay must be a number in [0, 1) (0 = off; e.g. 0.998), got {self.ema_decay!r}"
+            )
+        if isinstance(self.ema_start_step, bool) or not (
+            isinstance(self.ema_start_step, int) and self.ema_start_step >= 0
+        ):
+            raise ValueError(f"optim.ema_start_step must be a whole number >= 0, got {self.ema_start_step!r}")
 
 
 @dataclass(frozen=True)

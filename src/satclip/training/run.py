@@ -110,11 +110,21 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike[str], progress: bool = Tr
     )
     val_dl = DataLoader(val_ds, shuffle=False, **loader_kw)
     ckpt_dir = run / "checkpoints"
+    # Two callbacks write last.ckpt (Lightning takes steps or epochs, not both, per callback).
+    # Without enable_version_counter=False the second to write found the first's file and wrote
+    # last-v1.ckpt, so last.ckpt, which a rerun resumes from, lagged up to an epoch behind.
+    last = {"dirpath": ckpt_dir, "filename": "last", "enable_version_counter": False}
     callbacks: list[Any] = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1),
-        ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=cfg.checkpoint_every_n_steps),
-        ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_on_train_epoch_end=True),
+        ModelCheckpoint(every_n_train_steps=cfg.checkpoint_every_n_steps, **last),
+        ModelCheckpoint(save_on_train_epoch_end=True, **last),
     ]
+    if cfg.optim.ema_decay:
+        from lightning.pytorch.callbacks import EMAWeightAveraging
+
+        callbacks.append(
+            EMAWeightAveraging(decay=cfg.optim.ema_decay, update_starting_at_step=cfg.optim.ema_start_step)
+        )
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     loggers: list[Any] = [CSVLogger(run, name="", version="logs")]
@@ -140,8 +150,8 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike[str], progress: bool = Tr
         deterministic=cfg.accelerator == "cpu",
         default_root_dir=run,
     )
-    last = ckpt_dir / "last.ckpt"
-    trainer.fit(SatCLIPModule(cfg), train_dl, val_dl, ckpt_path=str(last) if last.exists() else None)
+    resume = ckpt_dir / "last.ckpt"
+    trainer.fit(SatCLIPModule(cfg), train_dl, val_dl, ckpt_path=str(resume) if resume.exists() else None)
     if trainer.global_rank != 0:
         return run / "model.safetensors"
     plot_losses(run)

@@ -129,6 +129,14 @@ def test_last_ckpt_is_the_latest_state_and_the_only_last(tiny_data, tmp_path):
     )
 
 
+def test_an_average_that_would_never_start_is_refused(tiny_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
+    assert main([*argv, "optim.ema_decay=0.9", "optim.ema_start_step=9", "-q", "--run-dir", str(run)]) == 2
+    assert "optim.ema_start_step=9 but this run has 9 optimiser steps" in capsys.readouterr().err
+    assert not (run / "model.safetensors").exists()
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

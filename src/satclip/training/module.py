@@ -85,6 +85,15 @@ class SatCLIPModule(pl.LightningModule):
         self.register_buffer("feature_scale", scale, persistent=False)
         self.loss = ClipLoss(cfg.optim.temperature, learn=cfg.optim.learn_temperature)
 
+    def on_fit_start(self) -> None:
+        o, total = self.cfg.optim, int(self.trainer.estimated_stepping_batches)
+        if o.ema_decay and o.ema_start_step >= total:
+            # The average would stay the initial weights, and be validated and exported as such.
+            raise ValueError(
+                f"optim.ema_start_step={o.ema_start_step} but this run has {total} optimiser steps, so the "
+                f"average of the weights would never start; set it below {total} (or optim.ema_decay=0)"
+            )
+
     def location_embedding(self, lonlat: torch.Tensor) -> torch.Tensor:
         """The location side as trained (with the degree scale, when on)."""
         return self.location_encoder(lonlat, feature_scale=self.feature_scale)

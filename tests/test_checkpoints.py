@@ -153,3 +153,50 @@ def test_legacy_pickle_checkpoint(tmp_path):
     torch.save(published_checkpoint(10), path, _use_new_zipfile_serialization=False)
     assert path.read_bytes()[:1] == pickle.PROTO
     assert satclip.load(path).config.encoding.legendre_polys == 10
+
+
+def _run_checkpoint(decay=0.0):
+    """What SatCLIPModule saves, reduced to what the location side needs (no training extra)."""
+    location = {"legendre_polys": 6, "dim_hidden": 32, "num_layers": 2, "dropout": 0.0}
+    location |= {"w0_initial": 0.03, "degree_decay": decay}
+    config = {"location": location, "image": {"embed_dim": 16}, "optim": {"lr": 3e-4}}
+    torch.manual_seed(0)
+    enc = satclip.checkpoints.run_location_encoder(location, 16)
+    state = {f"location_encoder.{k}": v for k, v in enc.state_dict().items()}
+    state["image_encoder.proj.weight"] = torch.zeros(16, 8)
+    return {"hyper_parameters": {"config": config}, "state_dict": state}, enc
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0])
+def test_a_training_run_checkpoint_loads_as_its_export_would(tmp_path, decay):
+    ckpt, trained = _run_checkpoint(decay)
+    torch.save(ckpt, tmp_path / "best.ckpt")
+    enc = satclip.load(tmp_path / "best.ckpt")
+    assert enc.config == trained.config and not enc.training
+    lonlat = torch.tensor([[0.0, 10.0], [100.0, -20.0], [-179.5, 89.0]], dtype=torch.float64)
+    scale = satclip.checkpoints.degree_scale(6, decay).float()
+    with torch.no_grad():
+        expected = trained.eval()(lonlat, feature_scale=scale)
+    np.testing.assert_allclose(enc.embed(lonlat[:, 0], lonlat[:, 1]), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda c: c["hyper_parameters"]["config"].pop("location"), "config lacks 'location'"),
+        (
+            lambda c: c["hyper_parameters"]["config"]["location"].pop("dim_hidden"),
+            "config lacks 'dim_hidden'",
+        ),
+        (
+            lambda c: c["hyper_parameters"]["config"]["location"].update(legendre_polys=5),
+            "layers.0.weight has shape",
+        ),
+    ],
+)
+def test_malformed_run_checkpoints(tmp_path, mutate, message):
+    ckpt, _ = _run_checkpoint()
+    mutate(ckpt)
+    torch.save(ckpt, tmp_path / "bad.ckpt")
+    with pytest.raises(ModelFileError, match=message):
+        satclip.load(tmp_path / "bad.ckpt")

@@ -1,10 +1,12 @@
-"""Model files: our safetensors format, and published SatCLIP Lightning checkpoints.
+"""Model files: our safetensors format, published SatCLIP Lightning checkpoints, and the
+checkpoints of ``satclip train`` runs.
 
 Our format is one ``.safetensors`` file whose header metadata holds the JSON config
 (``satclip_config``) next to the weights, so a single file rebuilds the encoder.
 Published checkpoints are read with ``torch.load(weights_only=True)``, which never unpickles
 arbitrary objects, and converted to a float64 :class:`LocationEncoder` in the published
-(``satclip``) spherical-harmonic convention.
+(``satclip``) spherical-harmonic convention. A run's ``best.ckpt`` / ``last.ckpt`` gives the
+location encoder that ``satclip export`` would write, without the training extra.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from satclip._files import atomic_path
 from satclip.encoder import LocationEncoder, LocationEncoderConfig
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
-from satclip.networks import Siren, SirenConfig
+from satclip.networks import Siren, SirenConfig, SirenLayer
 
 FORMAT_NAME = "satclip-location-encoder"
 FORMAT_VERSION = "1"
@@ -191,6 +193,60 @@ def convert_published(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<che
     return encoder
 
 
+def degree_scale(legendre_polys: int, decay: float) -> torch.Tensor:
+    """(L²,) float64: (1 + l)^-decay for every feature of degree l, in the l-major feature order."""
+    degrees = torch.arange(legendre_polys)
+    return ((1.0 + degrees.double()) ** -decay).repeat_interleave(2 * degrees + 1)
+
+
+def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
+    """Fold a training-time feature scale into the first layer's weight columns (exact:
+    W·(s ⊙ y) = (W diag s)·y), so the encoder alone reproduces the trained location side."""
+    net = enc.network
+    if not isinstance(net, Siren):
+        raise TypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
+    first = net.layers[0] if len(net.layers) else net.last_layer
+    assert isinstance(first, SirenLayer)  # Siren.layers holds SirenLayers
+    scale = degree_scale(enc.config.encoding.legendre_polys, decay)
+    with torch.no_grad():
+        first.weight.mul_(scale.to(first.weight.dtype))
+
+
+def run_location_encoder(location: dict[str, Any], dim_out: int) -> LocationEncoder:
+    """The untrained location encoder of a training config's ``location`` section."""
+    sh = SphericalHarmonics(SphericalHarmonicsConfig(legendre_polys=int(location["legendre_polys"])))
+    net = SirenConfig(
+        dim_in=sh.dim,
+        dim_out=dim_out,
+        dim_hidden=int(location["dim_hidden"]),
+        num_layers=int(location["num_layers"]),
+        dropout=float(location["dropout"]),
+        w0_initial=float(location["w0_initial"]),
+    )
+    return LocationEncoder(sh, Siren(net))
+
+
+_RUN_PREFIX = "location_encoder."
+
+
+def convert_run(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<checkpoint>") -> LocationEncoder:
+    """The location encoder of a ``satclip train`` checkpoint (its saved config rebuilds it; a
+    training-time degree scale is folded into the first layer), as ``satclip export`` writes it."""
+    path = Path(path)
+    try:
+        cfg = ckpt["hyper_parameters"]["config"]
+        location, dim_out = cfg["location"], int(cfg["image"]["embed_dim"])
+        enc = run_location_encoder(location, dim_out)
+        decay = float(location.get("degree_decay") or 0.0)
+    except (KeyError, TypeError) as e:
+        raise ModelFileError(path, f"a satclip training checkpoint whose config lacks {e}") from e
+    state = {k[len(_RUN_PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(_RUN_PREFIX)}
+    _load_state(enc, state, path)
+    if decay:
+        fold_degree_scale(enc, decay)
+    return enc
+
+
 def _load_torch(path: Path, device: str | torch.device) -> LocationEncoder:
     import pickle
     import zipfile
@@ -202,6 +258,9 @@ def _load_torch(path: Path, device: str | torch.device) -> LocationEncoder:
             path,
             f"cannot read as a torch checkpoint with weights_only=True (truncated, or holds arbitrary objects): {e}",
         ) from e
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if isinstance(hp, dict) and "config" in hp:  # saved by SatCLIPModule (satclip train)
+        return convert_run(ckpt, path).to(device)
     return convert_published(ckpt, path).to(device)
 
 

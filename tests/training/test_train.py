@@ -70,13 +70,18 @@ def test_train_export_and_load(tiny_data, tmp_path, capsys):
     np.testing.assert_array_equal(
         satclip.load(tmp_path / "exported.safetensors").embed(1.0, 2.0), enc.embed(1.0, 2.0)
     )
+    # The run's checkpoint loads in one line too, as the same encoder (no training index).
+    from_ckpt = satclip.load(run / "checkpoints" / "best.ckpt")
+    assert from_ckpt.config == enc.config and from_ckpt.training_index is None
+    np.testing.assert_array_equal(from_ckpt.embed([0.0, 100.0], [10.0, -20.0]), emb)
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.safetensors")]) == 2
     assert "no checkpoints" in capsys.readouterr().err
 
 
 def test_degree_decay_is_folded_into_the_exported_model(tiny_data, tmp_path):
+    from satclip.checkpoints import degree_scale
     from satclip.training.config import from_dict
-    from satclip.training.module import SatCLIPModule, degree_scale
+    from satclip.training.module import SatCLIPModule
 
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
@@ -94,6 +99,10 @@ def test_degree_decay_is_folded_into_the_exported_model(tiny_data, tmp_path):
     exported = satclip.load(run / "model.safetensors")
     np.testing.assert_allclose(
         exported.embed(lonlat[:, 0], lonlat[:, 1]), trained.numpy(), rtol=1e-5, atol=1e-6
+    )
+    from_ckpt = satclip.load(run / "checkpoints" / "best.ckpt")  # the scale folded on load as well
+    np.testing.assert_array_equal(
+        from_ckpt.embed(lonlat[:, 0], lonlat[:, 1]), exported.embed(lonlat[:, 0], lonlat[:, 1])
     )
     assert not np.allclose(unscaled.numpy(), trained.numpy(), atol=1e-3)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -9,45 +10,15 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from satclip.checkpoints import degree_scale, run_location_encoder
 from satclip.encoder import LocationEncoder
-from satclip.encodings import create_encoding
-from satclip.networks import Siren, SirenLayer, create_network
 from satclip.training.config import TrainConfig
 from satclip.training.image_encoders import ImageEncoder
 from satclip.training.loss import ClipLoss
 
 
 def build_location_encoder(cfg: TrainConfig) -> LocationEncoder:
-    sh = create_encoding("sphericalharmonics", legendre_polys=cfg.location.legendre_polys)
-    net = create_network(
-        "siren",
-        dim_in=sh.dim,
-        dim_out=cfg.image.embed_dim,
-        dim_hidden=cfg.location.dim_hidden,
-        num_layers=cfg.location.num_layers,
-        dropout=cfg.location.dropout,
-        w0_initial=cfg.location.w0_initial,
-    )
-    return LocationEncoder(sh, net)
-
-
-def degree_scale(legendre_polys: int, decay: float) -> torch.Tensor:
-    """(L²,) float64: (1 + l)^-decay for every feature of degree l, in the l-major feature order."""
-    degrees = torch.arange(legendre_polys)
-    return ((1.0 + degrees.double()) ** -decay).repeat_interleave(2 * degrees + 1)
-
-
-def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
-    """Fold the training-time feature scale into the first layer's weight columns (exact:
-    W·(s ⊙ y) = (W diag s)·y), so the encoder alone reproduces the trained location side."""
-    net = enc.network
-    if not isinstance(net, Siren):
-        raise TypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
-    first = net.layers[0] if len(net.layers) else net.last_layer
-    assert isinstance(first, SirenLayer)  # Siren.layers holds SirenLayers
-    scale = degree_scale(enc.config.encoding.legendre_polys, decay)
-    with torch.no_grad():
-        first.weight.mul_(scale.to(first.weight.dtype))
+    return run_location_encoder(dataclasses.asdict(cfg.location), cfg.image.embed_dim)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:

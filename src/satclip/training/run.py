@@ -113,11 +113,17 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike[str], progress: bool = Tr
     # Two callbacks write last.ckpt (Lightning takes steps or epochs, not both, per callback).
     # Without enable_version_counter=False the second to write found the first's file and wrote
     # last-v1.ckpt, so last.ckpt, which a rerun resumes from, lagged up to an epoch behind.
-    last = {"dirpath": ckpt_dir, "filename": "last", "enable_version_counter": False}
     callbacks: list[Any] = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1),
-        ModelCheckpoint(every_n_train_steps=cfg.checkpoint_every_n_steps, **last),
-        ModelCheckpoint(save_on_train_epoch_end=True, **last),
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="last",
+            enable_version_counter=False,
+            every_n_train_steps=cfg.checkpoint_every_n_steps,
+        ),
+        ModelCheckpoint(
+            dirpath=ckpt_dir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
+        ),
     ]
     if cfg.optim.ema_decay:
         from lightning.pytorch.callbacks import EMAWeightAveraging
@@ -195,9 +201,8 @@ def plot_losses(run: Path) -> Path | None:
 
 def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: str = "best") -> Path:
     """The location encoder of a run's ``best`` (or ``last``) checkpoint as a satclip model file."""
-    from satclip.checkpoints import save
+    from satclip.checkpoints import convert_run, save
     from satclip.training.config import from_dict
-    from satclip.training.module import build_location_encoder, fold_degree_scale
 
     run = Path(run_dir)
     ckpt_path = run / "checkpoints" / f"{which}.ckpt"
@@ -209,11 +214,7 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: 
         )
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     cfg = from_dict(ckpt["hyper_parameters"]["config"])
-    enc = build_location_encoder(cfg)
-    prefix = "location_encoder."
-    enc.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
-    if cfg.location.degree_decay:
-        fold_degree_scale(enc, cfg.location.degree_decay)
+    enc = convert_run(ckpt, ckpt_path)
     enc.training_index = training_locations(cfg)
     out = Path(out)
     return save(enc, out)

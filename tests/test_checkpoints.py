@@ -200,3 +200,8 @@ def test_malformed_run_checkpoints(tmp_path, mutate, message):
     torch.save(ckpt, tmp_path / "bad.ckpt")
     with pytest.raises(ModelFileError, match=message):
         satclip.load(tmp_path / "bad.ckpt")
+
+
+def test_a_published_checkpoint_is_not_taken_for_a_run(tmp_path):
+    with pytest.raises(ModelFileError, match="not a satclip train checkpoint"):
+        satclip.checkpoints.convert_run(published_checkpoint(10), tmp_path / "published.ckpt")

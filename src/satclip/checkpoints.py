@@ -233,8 +233,15 @@ def convert_run(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<checkpoin
     """The location encoder of a ``satclip train`` checkpoint (its saved config rebuilds it; a
     training-time degree scale is folded into the first layer), as ``satclip export`` writes it."""
     path = Path(path)
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not isinstance(hp, dict) or "config" not in hp or "state_dict" not in ckpt:
+        raise ModelFileError(
+            path,
+            "not a satclip train checkpoint (it needs hyper_parameters.config and state_dict); "
+            "a published SatCLIP checkpoint loads with satclip.load",
+        )
     try:
-        cfg = ckpt["hyper_parameters"]["config"]
+        cfg = hp["config"]
         location, dim_out = cfg["location"], int(cfg["image"]["embed_dim"])
         enc = run_location_encoder(location, dim_out)
         decay = float(location.get("degree_decay") or 0.0)

@@ -76,6 +76,12 @@ def test_train_export_and_load(tiny_data, tmp_path, capsys):
     np.testing.assert_array_equal(from_ckpt.embed([0.0, 100.0], [10.0, -20.0]), emb)
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.safetensors")]) == 2
     assert "no checkpoints" in capsys.readouterr().err
+    # One checkpoint file of the run exports as the run does.
+    last = run / "checkpoints" / "last.ckpt"
+    assert main(["export", str(last), "-o", str(tmp_path / "last.safetensors")]) == 0
+    assert main(["export", str(run), "--which", "last", "-o", str(tmp_path / "run-last.safetensors")]) == 0
+    a, b = satclip.load(tmp_path / "last.safetensors"), satclip.load(tmp_path / "run-last.safetensors")
+    assert a.fingerprint() == b.fingerprint()
 
 
 def test_degree_decay_is_folded_into_the_exported_model(tiny_data, tmp_path):

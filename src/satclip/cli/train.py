@@ -42,7 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("export", help="the location encoder of a run, as a model file for satclip.load")
-    s.add_argument("run_dir")
+    s.add_argument("run_dir", help="a run folder, or one of its checkpoint files")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--which", default="best", choices=["best", "last"])
     s.set_defaults(func=_cmd_export)

@@ -200,12 +200,13 @@ def plot_losses(run: Path) -> Path | None:
 
 
 def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: str = "best") -> Path:
-    """The location encoder of a run's ``best`` (or ``last``) checkpoint as a satclip model file."""
+    """The location encoder of a run's ``best`` (or ``last``) checkpoint as a satclip model file;
+    ``run_dir`` may also be one checkpoint file of a run."""
     from satclip.checkpoints import convert_run, save
     from satclip.training.config import from_dict
 
     run = Path(run_dir)
-    ckpt_path = run / "checkpoints" / f"{which}.ckpt"
+    ckpt_path = run if run.is_file() else run / "checkpoints" / f"{which}.ckpt"
     if not ckpt_path.exists():
         ckpt_path = run / "checkpoints" / "last.ckpt"
     if not ckpt_path.exists():
@@ -213,8 +214,8 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: 
             f"{run}: no checkpoints/best.ckpt or last.ckpt; is this a satclip run folder?"
         )
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    cfg = from_dict(ckpt["hyper_parameters"]["config"])
     enc = convert_run(ckpt, ckpt_path)
+    cfg = from_dict(ckpt["hyper_parameters"]["config"])
     enc.training_index = training_locations(cfg)
     out = Path(out)
     return save(enc, out)

@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     recipes: dict[str, list[Scores]] = defaultdict(list)
     for arg in args.recipes:
-        label, sep, paths = arg.partition("=")
+        label, sep, paths = arg.rpartition("=")  # a label may hold "=" (T=0.1)
         if not sep or not paths:
             parser.error(f"{arg!r} is not LABEL=CSV,CSV,... (one results.csv per seed)")
         recipes[label] += [run_scores(p) for p in paths.split(",") if p]

@@ -229,19 +229,24 @@ def run_location_encoder(location: dict[str, Any], dim_out: int) -> LocationEnco
 _RUN_PREFIX = "location_encoder."
 
 
+def _is_run_checkpoint(ckpt: Any) -> bool:
+    """Saved by SatCLIPModule (``satclip train``): its config beside the weights."""
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    return isinstance(hp, dict) and "config" in hp and "state_dict" in ckpt
+
+
 def convert_run(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<checkpoint>") -> LocationEncoder:
     """The location encoder of a ``satclip train`` checkpoint (its saved config rebuilds it; a
     training-time degree scale is folded into the first layer), as ``satclip export`` writes it."""
     path = Path(path)
-    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not isinstance(hp, dict) or "config" not in hp or "state_dict" not in ckpt:
+    if not _is_run_checkpoint(ckpt):
         raise ModelFileError(
             path,
             "not a satclip train checkpoint (it needs hyper_parameters.config and state_dict); "
             "a published SatCLIP checkpoint loads with satclip.load",
         )
     try:
-        cfg = hp["config"]
+        cfg = ckpt["hyper_parameters"]["config"]
         location, dim_out = cfg["location"], int(cfg["image"]["embed_dim"])
         enc = run_location_encoder(location, dim_out)
         decay = float(location.get("degree_decay") or 0.0)
@@ -265,8 +270,7 @@ def _load_torch(path: Path, device: str | torch.device) -> LocationEncoder:
             path,
             f"cannot read as a torch checkpoint with weights_only=True (truncated, or holds arbitrary objects): {e}",
         ) from e
-    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if isinstance(hp, dict) and "config" in hp:  # saved by SatCLIPModule (satclip train)
+    if _is_run_checkpoint(ckpt):
         return convert_run(ckpt, path).to(device)
     return convert_published(ckpt, path).to(device)
 

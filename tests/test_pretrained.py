@@ -4,6 +4,7 @@ import base64
 import hashlib
 import http.server
 import json
+import re
 import threading
 from pathlib import Path
 from typing import ClassVar
@@ -191,13 +192,26 @@ def test_bundled_model_is_checksum_verified(tmp_path, monkeypatch):
 BUNDLED = [m.name for m in PRETRAINED.values() if m.bundled]
 
 
-def test_three_models_ship_old_names_included():
-    assert BUNDLED == ["satclip-bluemarble-viirs-l40", "satclip-bluemarble-l40", "satclip-bluemarble-l10"]
+def test_four_models_ship_old_names_included():
+    assert BUNDLED == [
+        "satclip-bluemarble-viirs-l40-v2",
+        "satclip-bluemarble-viirs-l40",
+        "satclip-bluemarble-l40",
+        "satclip-bluemarble-l10",
+    ]
+
+
+def test_a_retrained_model_gets_a_new_name_and_its_own_weights():
+    v1, v2 = PRETRAINED["satclip-bluemarble-viirs-l40"], PRETRAINED["satclip-bluemarble-viirs-l40-v2"]
+    assert v2.filename == "satclip-bluemarble-viirs-l40-v2.safetensors" and v1.sha256 != v2.sha256
+    assert v1.data == v2.data == ("bluemarble", "night-viirs", "landmask")
+    pts = np.array([[2.35, 48.86], [-60.0, -3.1]])
+    assert not np.allclose(satclip.load(v1.name).embed_array(pts), satclip.load(v2.name).embed_array(pts))
 
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_shipped_models_load_offline(name, tmp_path, monkeypatch):
-    L = int(name.rsplit("-l", 1)[1])
+    L = int(re.search(r"-l(\d+)(-v\d+)?$", name).group(1))
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))  # nothing cached: bundled in the package
     enc = satclip.load(name)
     assert enc.config.encoding.legendre_polys == L and enc.config.encoding.convention == "satclip"

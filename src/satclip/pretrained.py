@@ -54,9 +54,11 @@ def _published(backbone: str, title: str, legendre: int) -> PretrainedModel:
     )
 
 
-def _bundled(legendre: int, sha256: str, night: bool = False) -> PretrainedModel:
+def _bundled(legendre: int, sha256: str, night: bool = False, version: int = 1) -> PretrainedModel:
     imagery = "bluemarble-viirs" if night else "bluemarble"
-    name = f"satclip-{imagery}-l{legendre}"
+    # Versions after the first get a suffix: a retrained model never replaces the weights behind
+    # a name that results have already been published with.
+    name = f"satclip-{imagery}-l{legendre}" + (f"-v{version}" if version > 1 else "")
     trained_on = "100k Blue Marble patches with VIIRS night lights" if night else "100k Blue Marble patches"
     return PretrainedModel(
         name=name,
@@ -70,9 +72,14 @@ def _bundled(legendre: int, sha256: str, night: bool = False) -> PretrainedModel
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
-        # The recommended model: true colour and night lights (issue 12, MODELS.md).
+        # The recommended model: true colour and night lights, contrastive temperature fixed at
+        # 0.1 (issue 12, MODELS.md "A fixed temperature of 0.1").
+        _bundled(
+            40, "39735f2ece031154c881278efdefe86b8dd2cfcb62a11610d178b11b02b4c7a5", night=True, version=2
+        ),
+        # Earlier shipped models, kept so that existing code and results load unchanged: the first
+        # night-lights model (learned temperature) and the first two, true colour only.
         _bundled(40, "033b4fa1d70a3155739b902148c22dc53194abae265952f378847d7c4215cba1", night=True),
-        # The first shipped models, true colour only; kept so that existing code and results load.
         _bundled(40, "695ad4d9f7a49ef163a5790575191822792b916f26c768da7954493633c19d8f"),
         _bundled(10, "ce4161e64336b8d8e15eeb85784112a117117a124a45445f04a43ee0827bc12e"),
         *[

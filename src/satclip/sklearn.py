@@ -43,7 +43,7 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        model: str | os.PathLike[str] = "satclip-bluemarble-viirs-l40",
+        model: str | os.PathLike[str] = "satclip-bluemarble-viirs-l40-v2",
         lon: str = "lon",
         lat: str = "lat",
         batch_size: int | None = None,

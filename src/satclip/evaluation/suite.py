@@ -195,7 +195,7 @@ def evaluate(
     GeoParquet, vector files) whose ``target`` column is the label; ``kind``, the coordinate
     options and ``delimiter`` are those of :func:`satclip.evaluation.custom.task_from_file`.
 
-        >>> evaluate("houses.csv", ["satclip-bluemarble-viirs-l40", "sh40"], target="value")
+        >>> evaluate("houses.csv", ["satclip-bluemarble-viirs-l40-v2", "sh40"], target="value")
     """
     import pandas as pd
 

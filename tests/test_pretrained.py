@@ -205,6 +205,7 @@ def test_a_retrained_model_gets_a_new_name_and_its_own_weights():
     v1, v2 = PRETRAINED["satclip-bluemarble-viirs-l40"], PRETRAINED["satclip-bluemarble-viirs-l40-v2"]
     assert v2.filename == "satclip-bluemarble-viirs-l40-v2.safetensors" and v1.sha256 != v2.sha256
     assert v1.data == v2.data == ("bluemarble", "night-viirs", "landmask")
+    assert "temperature fixed at 0.1" in v2.description and "temperature" not in v1.description
     pts = np.array([[2.35, 48.86], [-60.0, -3.1]])
     assert not np.allclose(satclip.load(v1.name).embed_array(pts), satclip.load(v2.name).embed_array(pts))
 

@@ -54,7 +54,9 @@ def _published(backbone: str, title: str, legendre: int) -> PretrainedModel:
     )
 
 
-def _bundled(legendre: int, sha256: str, night: bool = False, version: int = 1) -> PretrainedModel:
+def _bundled(
+    legendre: int, sha256: str, night: bool = False, version: int = 1, recipe: str = ""
+) -> PretrainedModel:
     imagery = "bluemarble-viirs" if night else "bluemarble"
     # Versions after the first get a suffix: a retrained model never replaces the weights behind
     # a name that results have already been published with.
@@ -63,7 +65,7 @@ def _bundled(legendre: int, sha256: str, night: bool = False, version: int = 1) 
     return PretrainedModel(
         name=name,
         filename=f"{name}.safetensors",
-        description=f"satclip's own, L={legendre}: SH+SIREN trained on {trained_on} (MODELS.md)",
+        description=f"satclip's own, L={legendre}: SH+SIREN trained on {trained_on}{recipe} (MODELS.md)",
         sha256=sha256,
         data=("bluemarble", "night-viirs", "landmask") if night else ("bluemarble", "landmask"),
     )
@@ -75,7 +77,11 @@ PRETRAINED: dict[str, PretrainedModel] = {
         # The recommended model: true colour and night lights, contrastive temperature fixed at
         # 0.1 (issue 12, MODELS.md "A fixed temperature of 0.1").
         _bundled(
-            40, "39735f2ece031154c881278efdefe86b8dd2cfcb62a11610d178b11b02b4c7a5", night=True, version=2
+            40,
+            "39735f2ece031154c881278efdefe86b8dd2cfcb62a11610d178b11b02b4c7a5",
+            night=True,
+            version=2,
+            recipe=", CLIP temperature fixed at 0.1",
         ),
         # Earlier shipped models, kept so that existing code and results load unchanged: the first
         # night-lights model (learned temperature) and the first two, true colour only.

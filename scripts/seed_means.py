@@ -7,6 +7,11 @@ Each argument is ``LABEL=CSV,CSV,...``: one recipe, one ``satclip evaluate`` res
 (each holding one encoder). For every split and task, a run's score is its mean over folds, as in
 EVALUATION.md; the table gives the mean over a recipe's runs and their range. Recipes must be
 compared over seeds: one run's continent means move by whole units with the seed alone.
+
+With ``--ranks-in docs/evaluation/results.csv --in-place-of ENCODER [--drop ENCODER ...]`` it also
+gives each run's mean rank per split with that run's scores put in ENCODER's place among the
+encoders of EVALUATION.md's table (the "mean rank ... in `-v2`'s place" rows of MODELS.md), and
+GeoCLIP's rank beside it, which moves with the rows around it.
 """
 
 from __future__ import annotations
@@ -17,16 +22,21 @@ from collections import defaultdict
 
 import numpy as np
 
-from satclip.evaluation.suite import summarise
+from satclip.evaluation.suite import mean_ranks, summarise
 
 Scores = dict[tuple[str, str], float]
+SPLIT_ORDER = ("block", "continent", "random")
 TASK_ORDER = ("elevation", "air_temp", "climate_zones", "population", "cal_housing", "countries", "regions")
+
+
+def read_rows(path: str) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{**r, "score": float(r["score"])} for r in csv.DictReader(f)]
 
 
 def run_scores(path: str) -> Scores:
     """(split, task) → fold mean of the one encoder in a results.csv."""
-    with open(path, newline="") as f:
-        rows = [{**r, "score": float(r["score"])} for r in csv.DictReader(f)]
+    rows = read_rows(path)
     encoders = {r["encoder"] for r in rows}
     if len(encoders) != 1:
         raise SystemExit(f"{path}: expected the results of one encoder (one seed), found {sorted(encoders)}")
@@ -36,7 +46,11 @@ def run_scores(path: str) -> Scores:
 def table(recipes: dict[str, list[Scores]]) -> str:
     keys = sorted(
         {k for runs in recipes.values() for run in runs for k in run},
-        key=lambda k: (k[0] != "block", TASK_ORDER.index(k[1]) if k[1] in TASK_ORDER else 99, k[1]),
+        key=lambda k: (
+            SPLIT_ORDER.index(k[0]) if k[0] in SPLIT_ORDER else 9,
+            TASK_ORDER.index(k[1]) if k[1] in TASK_ORDER else 99,
+            k[1],
+        ),
     )
     lines = [
         "| split, task | "
@@ -55,12 +69,61 @@ def table(recipes: dict[str, list[Scores]]) -> str:
     return "\n".join(lines)
 
 
+def ranks_table(
+    recipes: dict[str, list[Scores]],
+    reference: list[dict],
+    in_place_of: str,
+    drop: list[str],
+    peer: str = "geoclip",
+) -> str:
+    """Each run's mean rank per split, in ``in_place_of``'s place among ``reference``'s encoders."""
+    known = {r["encoder"] for r in reference}
+    for name in [in_place_of, *drop]:
+        if name not in known:
+            raise SystemExit(
+                f"{name!r} is not an encoder of the reference results; they hold {sorted(known)}"
+            )
+    kept = [r for r in reference if r["encoder"] not in {in_place_of, *drop}]
+    base = summarise(kept)
+    splits = sorted(
+        {split for split, _, _ in base}, key=lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9
+    )
+    lines = ["| recipe, run | " + " | ".join(f"{s}: run / {peer}" for s in splits) + " |"]
+    lines.append("|---" * (len(splits) + 1) + "|")
+    for label, runs in recipes.items():
+        for i, run in enumerate(runs):
+            summary = dict(base)
+            for (split, task), mean in run.items():
+                if any(k[:2] == (split, task) for k in base):
+                    summary[(split, task, "<run>")] = (mean, 0.0, 1)
+            ranks = mean_ranks(summary)
+            cells = [
+                f"{ranks[(s, '<run>')]:.2f} / {ranks.get((s, peer), float('nan')):.2f}"
+                if (s, "<run>") in ranks
+                else "–"
+                for s in splits
+            ]
+            lines.append(f"| {label}, run {i + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("recipes", nargs="+", metavar="LABEL=CSV,CSV,...")
+    parser.add_argument(
+        "--ranks-in", metavar="CSV", help="a results.csv of several encoders to rank each run among"
+    )
+    parser.add_argument(
+        "--in-place-of", metavar="ENCODER", help="the encoder of --ranks-in whose row each run takes"
+    )
+    parser.add_argument(
+        "--drop", action="append", default=[], metavar="ENCODER", help="leave out of the ranks"
+    )
     args = parser.parse_args()
+    if bool(args.ranks_in) != bool(args.in_place_of):
+        parser.error("--ranks-in and --in-place-of go together")
     recipes: dict[str, list[Scores]] = defaultdict(list)
     for arg in args.recipes:
         label, sep, paths = arg.rpartition("=")  # a label may hold "=" (T=0.1)
@@ -68,6 +131,9 @@ def main() -> None:
             parser.error(f"{arg!r} is not LABEL=CSV,CSV,... (one results.csv per seed)")
         recipes[label] += [run_scores(p) for p in paths.split(",") if p]
     print(table(recipes))
+    if args.ranks_in:
+        print()
+        print(ranks_table(recipes, read_rows(args.ranks_in), args.in_place_of, args.drop))
 
 
 if __name__ == "__main__":

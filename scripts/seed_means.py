@@ -29,6 +29,10 @@ SPLIT_ORDER = ("block", "continent", "random")
 TASK_ORDER = ("elevation", "air_temp", "climate_zones", "population", "cal_housing", "countries", "regions")
 
 
+def _split_key(split: str) -> int:
+    return SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER)
+
+
 def read_rows(path: str) -> list[dict]:
     with open(path, newline="") as f:
         return [{**r, "score": float(r["score"])} for r in csv.DictReader(f)]
@@ -46,11 +50,7 @@ def run_scores(path: str) -> Scores:
 def table(recipes: dict[str, list[Scores]]) -> str:
     keys = sorted(
         {k for runs in recipes.values() for run in runs for k in run},
-        key=lambda k: (
-            SPLIT_ORDER.index(k[0]) if k[0] in SPLIT_ORDER else 9,
-            TASK_ORDER.index(k[1]) if k[1] in TASK_ORDER else 99,
-            k[1],
-        ),
+        key=lambda k: (_split_key(k[0]), TASK_ORDER.index(k[1]) if k[1] in TASK_ORDER else 99, k[1]),
     )
     lines = [
         "| split, task | "
@@ -85,17 +85,16 @@ def ranks_table(
             )
     kept = [r for r in reference if r["encoder"] not in {in_place_of, *drop}]
     base = summarise(kept)
-    splits = sorted(
-        {split for split, _, _ in base}, key=lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 9
-    )
+    scored = {(split, task) for split, task, _ in base}
+    splits = sorted({split for split, _ in scored}, key=_split_key)
     lines = ["| recipe, run | " + " | ".join(f"{s}: run / {peer}" for s in splits) + " |"]
     lines.append("|---" * (len(splits) + 1) + "|")
     for label, runs in recipes.items():
         for i, run in enumerate(runs):
             summary = dict(base)
-            for (split, task), mean in run.items():
-                if any(k[:2] == (split, task) for k in base):
-                    summary[(split, task, "<run>")] = (mean, 0.0, 1)
+            for key, mean in run.items():
+                if key in scored:  # tasks the reference never scored cannot be ranked
+                    summary[(*key, "<run>")] = (mean, 0.0, 1)
             ranks = mean_ranks(summary)
             cells = [
                 f"{ranks[(s, '<run>')]:.2f} / {ranks.get((s, peer), float('nan')):.2f}"

@@ -97,6 +97,12 @@ PRETRAINED: dict[str, PretrainedModel] = {
 }
 
 
+# The model to use when none is named (``satclip embed``, ``raster``, ``map``, SatCLIPFeatures):
+# the best of the shipped ones on the evaluation suite (EVALUATION.md).
+RECOMMENDED = "satclip-bluemarble-viirs-l40-v2"
+assert RECOMMENDED in PRETRAINED and PRETRAINED[RECOMMENDED].bundled
+
+
 def list_pretrained() -> list[str]:
     """Names that :func:`load` accepts (bundled, or published and downloadable)."""
     return list(PRETRAINED)

@@ -29,13 +29,15 @@ except ImportError as e:
     raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
 
 from satclip.embedder import Embedder
+from satclip.pretrained import RECOMMENDED
 
 
 class SatCLIPFeatures(TransformerMixin, BaseEstimator):
     """Embed (lon, lat) rows with a satclip model.
 
     Args:
-        model: a pretrained name (``satclip list``) or a model file path.
+        model: a pretrained name (``satclip list``) or a model file path; by default the
+            recommended one (``satclip.pretrained.RECOMMENDED``).
         lon: the longitude column of a DataFrame (an array's first column is the longitude).
         lat: the latitude column of a DataFrame (an array's second column).
         batch_size: points per batch (None: the model's default).
@@ -43,7 +45,7 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        model: str | os.PathLike[str] = "satclip-bluemarble-viirs-l40-v2",
+        model: str | os.PathLike[str] = RECOMMENDED,
         lon: str = "lon",
         lat: str = "lat",
         batch_size: int | None = None,

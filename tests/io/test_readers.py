@@ -146,3 +146,52 @@ def test_cli_takes_crs_and_delimiter(tmp_path, encoder):
     out = tmp_path / "o.parquet"
     assert main(["embed", str(src), "-o", str(out), "--model", str(model), "--delimiter", "pipe", "-q"]) == 0
     assert pq.read_table(out).num_rows == len(LONLAT)
+
+
+@pytest.mark.parametrize(
+    ("header", "sep", "decimal"),
+    [
+        (["Name", "Lon", "Lat"], ";", ","),  # Excel, European locale
+        (["gbifID", "decimalLongitude", "decimalLatitude"], "\t", "."),  # GBIF occurrence download
+        (["site", " LONGITUDE ", "Latitude"], ",", "."),
+        (["id", "lng", "lat"], ",", "."),
+    ],
+)
+def test_coordinate_columns_are_found_by_their_usual_names(tmp_path, encoder, header, sep, decimal):
+    src = tmp_path / "p.csv"
+    rows = [
+        sep.join([f"s{i}", f"{x}".replace(".", decimal), f"{y}".replace(".", decimal)])
+        for i, (x, y) in enumerate(LONLAT)
+    ]
+    src.write_text("\ufeff" + "\n".join([sep.join(header), *rows]) + "\n")
+    assert InputTable(src).coords == (header[1], header[2])
+    t = _embedded(src, encoder)
+    assert t.column_names == [*header, "embedding"]
+    emb = np.stack(t["embedding"].to_numpy(zero_copy_only=False))
+    np.testing.assert_allclose(emb, encoder.embed_array(LONLAT), atol=1e-6)
+
+
+def test_coordinate_column_names_that_do_not_decide_are_refused(tmp_path):
+    src = tmp_path / "p.csv"
+    src.write_text("lon,Longitude,Lat\n1,1,2\n")
+    assert InputTable(src).coords == ("lon", "Lat"), "the exact name wins"
+    src.write_text("Lng,Longitude,Lat\n1,1,2\n")
+    with pytest.raises(
+        ValueError, match=r"columns \['Lng', 'Longitude'\] could each be the lon; name one with --lon-col"
+    ):
+        InputTable(src)
+    assert InputTable(src, lon_col="Lng").coords == ("Lng", "Lat")
+    src.write_text("x,y\n1,2\n")
+    with pytest.raises(ValueError, match=r"no column\(s\) \['lon', 'lat'\].*decimallongitude"):
+        InputTable(src)
+
+
+def test_cli_embeds_with_the_recommended_model_by_default(tmp_path):
+    from satclip.cli import main
+    from satclip.pretrained import RECOMMENDED
+
+    src = tmp_path / "p.csv"
+    src.write_text("\n".join(_rows()) + "\n")
+    out = tmp_path / "o.npy"
+    assert main(["embed", str(src), "-o", str(out), "-q"]) == 0
+    np.testing.assert_array_equal(np.load(out), satclip.load(RECOMMENDED).embed_array(LONLAT))

@@ -21,8 +21,14 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 def add_reader_options(parser: Any) -> None:
     """The options that say where a file's points are: ``--lon-col``, ``--lat-col``,
     ``--geometry-col``, ``--crs``, ``--delimiter`` (see :class:`satclip.io.readers.InputTable`)."""
-    parser.add_argument("--lon-col", help="longitude column (default lon)")
-    parser.add_argument("--lat-col", help="latitude column (default lat)")
+    parser.add_argument(
+        "--lon-col",
+        help="longitude column (default: the one named lon, lng, long, longitude or decimalLongitude, any case)",
+    )
+    parser.add_argument(
+        "--lat-col",
+        help="latitude column (default: the one named lat, latitude or decimalLatitude, any case)",
+    )
     parser.add_argument("--geometry-col", help="WKB geometry column (default: the file's own geometry)")
     parser.add_argument(
         "--crs",

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from satclip.cli._args import add_reader_options, parse_bbox, reader_options
+from satclip.pretrained import RECOMMENDED
 
 if TYPE_CHECKING:
     from satclip.embedder import Embedder
@@ -110,7 +111,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help=".npy or .parquet (input columns kept; GeoParquet for geometries)",
     )
     s.add_argument(
-        "--model", required=True, help="model name (satclip list), model file, or .onnx with --backend onnx"
+        "--model",
+        default=RECOMMENDED,
+        help=f"model name (satclip list), model file, or .onnx with --backend onnx (default {RECOMMENDED})",
     )
     add_reader_options(s)
     s.add_argument(
@@ -137,7 +140,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "raster", help="an embedding raster of a bounding box: Cloud-Optimised GeoTIFF or Zarr"
     )
-    s.add_argument("--model", required=True)
+    s.add_argument("--model", default=RECOMMENDED, help=f"model name or file (default {RECOMMENDED})")
     s.add_argument("--bbox", required=True, type=parse_bbox, help="W,S,E,N in degrees")
     s.add_argument("--resolution", required=True, type=float, help="pixel size in degrees")
     s.add_argument("-o", "--output", required=True, help=".tif (COG) or .zarr")
@@ -149,7 +152,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_raster)
 
     s = sub.add_parser("map", help="world map of a model's first three principal components as RGB")
-    s.add_argument("--model", required=True)
+    s.add_argument("--model", default=RECOMMENDED, help=f"model name or file (default {RECOMMENDED})")
     s.add_argument("-o", "--output", required=True, help="PNG file")
     s.add_argument("--compare", help="a second model, drawn side by side")
     s.add_argument("--resolution", type=float, default=0.5, help="degrees per pixel")

@@ -29,6 +29,10 @@ TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
 # Delimiters tried when a CSV's is not given: comma, semicolon (European locales), tab, pipe.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 1 << 16
+# Coordinate column names found when none are given, compared case-insensitively: the common
+# spellings, and Darwin Core's decimalLongitude / decimalLatitude (GBIF occurrence downloads).
+LON_NAMES = ("lon", "lng", "long", "longitude", "decimallongitude")
+LAT_NAMES = ("lat", "latitude", "decimallatitude")
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,27 @@ class Chunk:
     lonlat: np.ndarray
 
 
+def _find_column(path: Path, columns: list[str], axis: str) -> str:
+    """The column of ``axis`` ("lon" or "lat") when none was named: the column called just that if
+    there is one, else the one whose name, stripped and in lower case, is in :data:`LON_NAMES` /
+    :data:`LAT_NAMES`; ``axis`` itself when none is (the caller then says it is missing)."""
+    names = LON_NAMES if axis == "lon" else LAT_NAMES
+    if axis in columns:
+        return axis
+    found = [c for c in columns if c.strip().lower() in names]
+    if len(found) > 1:
+        raise ValueError(f"{path}: columns {found} could each be the {axis}; name one with --{axis}-col")
+    return found[0] if found else axis
+
+
 class InputTable:
     """One input file, with the columns or geometry its points come from.
 
     ``lon_col``/``lat_col`` name coordinate columns; ``geometry_col`` a WKB geometry column.
     Left as None, a file with a geometry (GeoParquet, vector files) uses it unless it also has
-    ``lon`` and ``lat`` columns, and any other file uses ``lon`` and ``lat``.
+    ``lon`` and ``lat`` columns, and any other file uses the one column whose name, in any case,
+    is in :data:`LON_NAMES` (``lon``, ``Longitude``, ``decimalLongitude``, ...) and likewise
+    :data:`LAT_NAMES`; two candidates for one axis are an error that names both.
 
     ``crs`` (anything pyproj accepts, e.g. ``"EPSG:2056"``) declares the coordinate columns'
     CRS: they are then x/y (easting, northing) and are reprojected to lon/lat; for a geometry
@@ -97,13 +116,17 @@ class InputTable:
         elif lon_col is None and lat_col is None and geometry and not {"lon", "lat"} <= set(self.columns):
             self.coords = None
         else:
-            self.coords = (lon_col or "lon", lat_col or "lat")
+            self.coords = (
+                lon_col or _find_column(self.path, self.columns, "lon"),
+                lat_col or _find_column(self.path, self.columns, "lat"),
+            )
             geometry = geometry if geometry and geometry.column in self.columns else None
             missing = [c for c in self.coords if c not in self.columns]
             if missing:
                 raise ValueError(
                     f"{self.path}: no column(s) {missing}; columns are {self.columns}. Name them with "
-                    "--lon-col / --lat-col, or --geometry-col for a geometry column"
+                    "--lon-col / --lat-col, or --geometry-col for a geometry column (found by "
+                    f"themselves, in any case: {', '.join(LON_NAMES)}; {', '.join(LAT_NAMES)})"
                 )
         self.crs = None if crs is None else _crs_json(crs)
         if self.crs is not None and self.coords is None:

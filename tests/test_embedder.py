@@ -129,3 +129,18 @@ def test_forward_with_a_feature_scale_scales_the_features(enc):
     expected = enc.network((enc.encoding(wrapped) * scale).float())
     torch.testing.assert_close(enc(lonlat, feature_scale=scale), expected)
     torch.testing.assert_close(enc(lonlat, feature_scale=torch.ones_like(scale)), enc(lonlat))
+
+
+def test_rows_of_lon_lat_can_be_passed_to_embed_alone():
+    import pandas as pd
+
+    r = Recorder()
+    rows = np.array([[190.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(r.embed(rows), r.embed(rows[:, 0], rows[:, 1]))
+    np.testing.assert_array_equal(r.embed(torch.tensor(rows)), r.embed_array(rows))
+    np.testing.assert_array_equal(r.embed([[2.0, 3.0]], batch_size=1), [[2.0, 3.0]])
+    with pytest.raises(ValueError, match=r"shape \(N, 2\), got shape \(3,\)"):
+        r.embed([1.0, 2.0, 3.0])
+    frame = pd.DataFrame({"lat": [3.0], "lon": [2.0]})
+    with pytest.raises(TypeError, match=r"enc.embed\(frame\['lon'\], frame\['lat'\]\)"):
+        r.embed(frame)

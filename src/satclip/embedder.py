@@ -41,7 +41,7 @@ class Embedder(Protocol):
     @property
     def output_dtype(self) -> np.dtype: ...
 
-    def embed(self, lon: Any, lat: Any, batch_size: int | None = None) -> np.ndarray: ...
+    def embed(self, lon: Any, lat: Any = None, batch_size: int | None = None) -> np.ndarray: ...
 
     def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray: ...
 
@@ -72,14 +72,22 @@ class BatchEmbedder:
         """Rows per batch when ``batch_size`` is None."""
         raise NotImplementedError
 
-    def embed(self, lon: Any, lat: Any, batch_size: int | None = None) -> np.ndarray:
-        """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees).
+    def embed(self, lon: Any, lat: Any = None, batch_size: int | None = None) -> np.ndarray:
+        """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees),
+        or as one (N, 2) array of (lon, lat) rows passed alone (as :meth:`embed_array`).
 
         Returns an (N, dim) numpy array of :attr:`output_dtype`. Raises ``ValueError`` naming
         the first bad point (non-finite, latitude outside [-90, 90], mismatched lengths).
         Longitudes are wrapped (190 ≡ -170). ``batch_size`` defaults to
         :attr:`default_batch_size`, the fastest on CPU.
         """
+        if lat is None:
+            if hasattr(lon, "columns"):  # a DataFrame: which column is which is not ours to guess
+                raise TypeError(
+                    "embed() takes a DataFrame's coordinate columns, not the frame: "
+                    "enc.embed(frame['lon'], frame['lat'])"
+                )
+            return self.embed_array(lon, batch_size)
         return self._embed_rows(as_lonlat_array(lon, lat), batch_size)
 
     def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray:

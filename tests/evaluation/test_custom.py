@@ -123,6 +123,21 @@ def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):
     assert "add --task-file" in capsys.readouterr().err
 
 
+def test_command_line_defaults_compare_the_recommended_model_with_raw_features(
+    tmp_path, houses, cache, capsys
+):
+    from satclip.pretrained import RECOMMENDED
+
+    path = tmp_path / "houses.csv"
+    # Column names as a spreadsheet has them: found without --lon-col / --lat-col.
+    houses.rename(columns={"lon": "Longitude", "lat": "Latitude"}).to_csv(path, index=False)
+    out = tmp_path / "report"
+    args = ["evaluate", "--task-file", str(path), "--target", "value", "--split", "random"]
+    assert main([*args, "-o", str(out), "-q"]) == 0
+    rows = pd.read_csv(out / "results.csv")
+    assert set(rows["encoder"]) == {RECOMMENDED, "sh40", "wrap"}
+
+
 def test_vector_file_with_geometries_in_another_crs(tmp_path, houses, cache):
     gpd = pytest.importorskip("geopandas")
     frame = gpd.GeoDataFrame(

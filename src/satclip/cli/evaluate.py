@@ -6,6 +6,11 @@ import argparse
 from typing import Any
 
 from satclip.cli._args import add_reader_options, reader_options
+from satclip.pretrained import RECOMMENDED
+
+# Without --encoders: the recommended model against the raw features it is built on (L=40
+# harmonics) and the simplest baseline, as EVALUATION.md compares them.
+DEFAULT_ENCODERS = f"{RECOMMENDED},sh40,wrap"
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -36,7 +41,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("evaluate", help="downstream evaluation of encoders on real geographic tasks")
-    s.add_argument("--encoders", required=True, help="comma list: wrap,sh40,geoclip,MODEL_FILE,...")
+    s.add_argument(
+        "--encoders",
+        default=DEFAULT_ENCODERS,
+        help=f"comma list: wrap,sh40,geoclip,MODEL_FILE,... (default {DEFAULT_ENCODERS})",
+    )
     s.add_argument(
         "--tasks", default=None, help="comma list or 'all' (default: all, or none with --task-file)"
     )

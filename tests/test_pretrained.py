@@ -32,6 +32,17 @@ def test_unknown_name_lists_valid_ones():
         satclip.load("satclip-resnet51-l40")
 
 
+def test_a_device_that_is_not_here_is_refused_by_name():
+    with pytest.raises(ValueError, match="device 'gpu' is not a torch device; use e.g. 'cpu', 'cuda'"):
+        satclip.load("satclip-bluemarble-l10", device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(
+            ValueError, match=r"device 'cuda' is not available here: .* no CUDA GPU; use device='cpu'"
+        ):
+            satclip.load("satclip-bluemarble-l10", device="cuda")
+    assert satclip.load("satclip-bluemarble-l10", device=torch.device("cpu")).device.type == "cpu"
+
+
 def test_uncached_model_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="satclip download satclip-resnet18-l10"):

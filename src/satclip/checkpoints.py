@@ -279,6 +279,25 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device = "cpu") 
     """Load a model file of either kind, chosen by its content, in eval mode (for inference,
     as Hugging Face's ``from_pretrained``: dropout off; call ``.train()`` to fine-tune)."""
     path = Path(path)
+    device = _available_device(device)
     kind = _sniff(path)
     encoder = _load_safetensors(path, device) if kind == "safetensors" else _load_torch(path, device)
     return encoder.eval()
+
+
+def _available_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device that exists here; otherwise an error that says so, before the
+    file is read (torch's own says only that no NVIDIA driver was found)."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device {device!r} is not a torch device; use e.g. 'cpu', 'cuda', 'cuda:1' or 'mps'"
+        ) from None
+    available = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}.get(dev.type)
+    if available is not None and not available():
+        raise ValueError(
+            f"device {str(dev)!r} is not available here: torch {torch.__version__} finds no "
+            f"{'CUDA GPU' if dev.type == 'cuda' else 'Apple GPU (MPS)'}; use device='cpu'"
+        )
+    return dev

@@ -294,8 +294,10 @@ def _available_device(device: str | torch.device) -> torch.device:
         raise ValueError(
             f"device {device!r} is not a torch device; use e.g. 'cpu', 'cuda', 'cuda:1' or 'mps'"
         ) from None
-    available = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}.get(dev.type)
-    if available is not None and not available():
+    missing = (dev.type == "cuda" and not torch.cuda.is_available()) or (
+        dev.type == "mps" and not torch.backends.mps.is_available()
+    )
+    if missing:
         raise ValueError(
             f"device {str(dev)!r} is not available here: torch {torch.__version__} finds no "
             f"{'CUDA GPU' if dev.type == 'cuda' else 'Apple GPU (MPS)'}; use device='cpu'"

@@ -64,6 +64,8 @@ def test_bad_tensor_input(enc):
         enc(torch.tensor([[0.0, 0.0]] * 3 + [[0.0, -90.5]]))
     with pytest.raises(ValueError, match="shape"):
         enc.embed_array(np.zeros((3, 3)))
+    with pytest.raises(TypeError, match="got numpy.ndarray; wrap it with torch.as_tensor"):
+        enc(np.zeros((3, 2)))
 
 
 def test_longitudes_wrap(enc):

@@ -51,6 +51,16 @@ def wrap_longitude(lon: torch.Tensor) -> torch.Tensor:
 
 def check_lonlat_tensor(lonlat: torch.Tensor) -> torch.Tensor:
     """Validate an (N, 2) lon/lat tensor and return it with longitudes wrapped."""
+    if not isinstance(lonlat, torch.Tensor):
+        kind = type(lonlat)
+        name = (
+            kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        raise TypeError(
+            f"expected an (N, 2) torch tensor of (lon, lat) degrees, got {name}; wrap it with "
+            "torch.as_tensor(...), or call the encoder's embed / embed_array, which take numpy "
+            "arrays and lists"
+        )
     if lonlat.ndim != 2 or lonlat.shape[-1] != 2:
         raise ValueError(
             f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -77,6 +78,15 @@ def test_typo_in_parameter_is_an_error(name):
 def test_unknown_name_lists_valid_ones():
     with pytest.raises(ValueError, match="sphericalharmonics"):
         create_encoding("spherical_harmonic")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_numpy_and_lists_are_refused_with_the_fix(name):
+    enc = create_encoding(name)
+    with pytest.raises(TypeError, match=r"got numpy.ndarray; wrap it with torch.as_tensor"):
+        enc(np.zeros((1, 2)))
+    with pytest.raises(TypeError, match=r"got list; .*embed / embed_array"):
+        enc([[0.0, 0.0]])
 
 
 @pytest.mark.parametrize("name", ["sphericalharmonics", "cartesian3d", "wrap", "rff", "spherec"])

@@ -27,11 +27,26 @@ def test_presets_load_and_overrides_apply():
         (["optim.temperature=0.001"], "temperature must be a number >= 0.01"),
         (["optim.temperature=hot"], "temperature must be a number"),
         (["optim.learn_temperature=maybe"], "learn_temperature must be true or false"),
+        # Values of the wrong type stop here, not in the optimiser after the data is built.
+        (["optim.lr=abc"], "optim.lr must be a number, got 'abc'"),
+        (["epochs=six"], "epochs must be a whole number, got 'six'"),
+        (["epochs=true"], "epochs must be a whole number, got True"),
+        (["location.legendre_polys=4.5"], "location.legendre_polys must be a whole number"),
+        (["data.crop=big"], "data.crop must be a whole number or null"),
+        (["image.freeze_backbone=1"], "image.freeze_backbone must be true or false"),
+        (["devices=[0]"], "devices must be a whole number or text"),
     ],
 )
 def test_bad_overrides_name_the_key(overrides, message):
     with pytest.raises(ValueError, match=message):
         load_config("bluemarble-quick", overrides)
+
+
+def test_values_of_the_right_type_pass():
+    cfg = load_config(
+        "bluemarble-quick", ["data.crop=null", "devices=auto", "data.jitter_km=50", "optim.weight_decay=0"]
+    )
+    assert cfg.data.crop is None and cfg.devices == "auto" and cfg.data.jitter_km == 50
 
 
 def test_unknown_preset_lists_them():

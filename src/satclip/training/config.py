@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -147,8 +149,40 @@ def _parse_value(text: str) -> Any:
     return value
 
 
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a config value has its field's type (ints count as floats; bools as neither)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint in (int, float):
+        return isinstance(value, int if hint is int else int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True  # tuples: normalised and checked by their section's __post_init__
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    names = {int: "a whole number", float: "a number", bool: "true or false", str: "text", type(None): "null"}
+    return names.get(hint, str(hint))
+
+
+def _check_types(cls: type, values: dict[str, Any], prefix: str) -> None:
+    """A value of the wrong type is an error naming the key, before any data is built or
+    training starts (``optim.lr=abc`` got as far as the optimiser)."""
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        if not _matches(value, hints[key]):
+            raise ValueError(f"{prefix}{key} must be {_describe(hints[key])}, got {value!r}")
+
+
 def from_dict(d: dict[str, Any]) -> TrainConfig:
-    """A TrainConfig from nested dicts; unknown keys are errors that name the key."""
+    """A TrainConfig from nested dicts; unknown keys and values of the wrong type are errors
+    that name the key."""
     top = {f.name for f in dataclasses.fields(TrainConfig)}
     kwargs: dict[str, Any] = {}
     for key, value in d.items():
@@ -162,8 +196,10 @@ def from_dict(d: dict[str, Any]) -> TrainConfig:
                 raise ValueError(
                     f"unknown config key(s) {[f'{key}.{b}' for b in bad]}; valid: {sorted(fields)}"
                 )
+            _check_types(cls, value or {}, f"{key}.")
             kwargs[key] = cls(**(value or {}))
         else:
+            _check_types(TrainConfig, {key: value}, "")
             kwargs[key] = value
     return TrainConfig(**kwargs)
 

@@ -131,7 +131,7 @@ def test_forward_with_a_feature_scale_scales_the_features(enc):
     torch.testing.assert_close(enc(lonlat, feature_scale=torch.ones_like(scale)), enc(lonlat))
 
 
-def test_rows_of_lon_lat_can_be_passed_to_embed_alone():
+def test_rows_or_a_frame_can_be_passed_to_embed_alone():
     import pandas as pd
 
     r = Recorder()
@@ -141,6 +141,11 @@ def test_rows_of_lon_lat_can_be_passed_to_embed_alone():
     np.testing.assert_array_equal(r.embed([[2.0, 3.0]], batch_size=1), [[2.0, 3.0]])
     with pytest.raises(ValueError, match=r"shape \(N, 2\), got shape \(3,\)"):
         r.embed([1.0, 2.0, 3.0])
-    frame = pd.DataFrame({"lat": [3.0], "lon": [2.0]})
-    with pytest.raises(TypeError, match=r"enc.embed\(frame\['lon'\], frame\['lat'\]\)"):
-        r.embed(frame)
+    # A DataFrame's columns are found by name, whatever their order.
+    frame = pd.DataFrame({"Latitude": [3.0, 4.0], "site": ["a", "b"], "Longitude": [2.0, 190.0]})
+    np.testing.assert_array_equal(r.embed(frame), [[2.0, 3.0], [-170.0, 4.0]])
+    np.testing.assert_array_equal(r.embed(frame.rename(columns={"Longitude": "lon"})), r.embed(frame))
+    with pytest.raises(ValueError, match=r"no latitude column among \['lon', 'y'\].*frame\[LON_COLUMN\]"):
+        r.embed(pd.DataFrame({"lon": [1.0], "y": [2.0]}))
+    with pytest.raises(ValueError, match=r"columns \['lng', 'Longitude'\] could each be the lon"):
+        r.embed(pd.DataFrame({"lng": [1.0], "Longitude": [1.0], "lat": [2.0]}))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from satclip._coords import as_lonlat_array, check_lonlat_array, wrap_longitude
+from satclip._coords import as_lonlat_array, check_lonlat_array, frame_coordinates, wrap_longitude
 from satclip._threads import each_on_cores
 
 if TYPE_CHECKING:
@@ -73,8 +73,10 @@ class BatchEmbedder:
         raise NotImplementedError
 
     def embed(self, lon: Any, lat: Any = None, batch_size: int | None = None) -> np.ndarray:
-        """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees),
-        or as one (N, 2) array of (lon, lat) rows passed alone (as :meth:`embed_array`).
+        """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees);
+        or passed alone, one (N, 2) array of (lon, lat) rows (as :meth:`embed_array`) or a
+        DataFrame whose coordinate columns are found by name (``lon``/``lat``, ``Longitude``,
+        ``decimalLatitude``, ... in any case; never by position).
 
         Returns an (N, dim) numpy array of :attr:`output_dtype`. Raises ``ValueError`` naming
         the first bad point (non-finite, latitude outside [-90, 90], mismatched lengths).
@@ -82,12 +84,9 @@ class BatchEmbedder:
         :attr:`default_batch_size`, the fastest on CPU.
         """
         if lat is None:
-            if hasattr(lon, "columns"):  # a DataFrame: which column is which is not ours to guess
-                raise TypeError(
-                    "embed() takes a DataFrame's coordinate columns, not the frame: "
-                    "enc.embed(frame['lon'], frame['lat'])"
-                )
-            return self.embed_array(lon, batch_size)
+            if not hasattr(lon, "columns"):
+                return self.embed_array(lon, batch_size)
+            lon, lat = frame_coordinates(lon)
         return self._embed_rows(as_lonlat_array(lon, lat), batch_size)
 
     def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from satclip._coords import check_lonlat_array
+from satclip._coords import LAT_NAMES, LON_NAMES, check_lonlat_array, find_coordinate_column
 from satclip._optional import require
 from satclip.io.points import is_lonlat_crs
 
@@ -29,10 +29,6 @@ TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
 # Delimiters tried when a CSV's is not given: comma, semicolon (European locales), tab, pipe.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 1 << 16
-# Coordinate column names found when none are given, compared case-insensitively: the common
-# spellings, and Darwin Core's decimalLongitude / decimalLatitude (GBIF occurrence downloads).
-LON_NAMES = ("lon", "lng", "long", "longitude", "decimallongitude")
-LAT_NAMES = ("lat", "latitude", "decimallatitude")
 
 
 @dataclass(frozen=True)
@@ -51,27 +47,14 @@ class Chunk:
     lonlat: np.ndarray
 
 
-def _find_column(path: Path, columns: list[str], axis: str) -> str:
-    """The column of ``axis`` ("lon" or "lat") when none was named: the column called just that if
-    there is one, else the one whose name, stripped and in lower case, is in :data:`LON_NAMES` /
-    :data:`LAT_NAMES`; ``axis`` itself when none is (the caller then says it is missing)."""
-    names = LON_NAMES if axis == "lon" else LAT_NAMES
-    if axis in columns:
-        return axis
-    found = [c for c in columns if c.strip().lower() in names]
-    if len(found) > 1:
-        raise ValueError(f"{path}: columns {found} could each be the {axis}; name one with --{axis}-col")
-    return found[0] if found else axis
-
-
 class InputTable:
     """One input file, with the columns or geometry its points come from.
 
     ``lon_col``/``lat_col`` name coordinate columns; ``geometry_col`` a WKB geometry column.
     Left as None, a file with a geometry (GeoParquet, vector files) uses it unless it also has
     ``lon`` and ``lat`` columns, and any other file uses the one column whose name, in any case,
-    is in :data:`LON_NAMES` (``lon``, ``Longitude``, ``decimalLongitude``, ...) and likewise
-    :data:`LAT_NAMES`; two candidates for one axis are an error that names both.
+    is in ``satclip._coords.LON_NAMES`` (``lon``, ``Longitude``, ``decimalLongitude``, ...) and
+    likewise ``LAT_NAMES``; two candidates for one axis are an error that names both.
 
     ``crs`` (anything pyproj accepts, e.g. ``"EPSG:2056"``) declares the coordinate columns'
     CRS: they are then x/y (easting, northing) and are reprojected to lon/lat; for a geometry
@@ -117,8 +100,8 @@ class InputTable:
             self.coords = None
         else:
             self.coords = (
-                lon_col or _find_column(self.path, self.columns, "lon"),
-                lat_col or _find_column(self.path, self.columns, "lat"),
+                lon_col or self._find_column("lon"),
+                lat_col or self._find_column("lat"),
             )
             geometry = geometry if geometry and geometry.column in self.columns else None
             missing = [c for c in self.coords if c not in self.columns]
@@ -145,6 +128,13 @@ class InputTable:
             self._transformer = Transformer.from_crs(
                 CRS.from_json_dict(self.crs), "EPSG:4326", always_xy=True
             )
+
+    def _find_column(self, axis: str) -> str:
+        try:
+            found = find_coordinate_column(self.columns, axis, f"--{axis}-col")
+        except ValueError as e:
+            raise ValueError(f"{self.path}: {e}") from None
+        return found or axis  # missing: the caller names it
 
     @property
     def derived_points(self) -> bool:

@@ -156,7 +156,7 @@ def test_an_average_that_would_never_start_is_refused(tiny_data, tmp_path, capsy
     ("override", "message"),
     [
         ("optim.ema_decay=1.0", "optim.ema_decay must be a number in [0, 1)"),
-        ("optim.ema_decay=true", "optim.ema_decay must be a number in [0, 1)"),
+        ("optim.ema_decay=true", "optim.ema_decay must be a number, got True"),
         ("optim.ema_start_step=-1", "optim.ema_start_step must be a whole number >= 0"),
     ],
 )

@@ -34,7 +34,7 @@ def test_presets_load_and_overrides_apply():
         (["location.legendre_polys=4.5"], "location.legendre_polys must be a whole number"),
         (["data.crop=big"], "data.crop must be a whole number or null"),
         (["image.freeze_backbone=1"], "image.freeze_backbone must be true or false"),
-        (["devices=[0]"], "devices must be a whole number or text"),
+        (["devices=[gpu0]"], "devices must be a whole number or text or a list of whole numbers"),
     ],
 )
 def test_bad_overrides_name_the_key(overrides, message):
@@ -44,9 +44,12 @@ def test_bad_overrides_name_the_key(overrides, message):
 
 def test_values_of_the_right_type_pass():
     cfg = load_config(
-        "bluemarble-quick", ["data.crop=null", "devices=auto", "data.jitter_km=50", "optim.weight_decay=0"]
+        "bluemarble-quick",
+        ["data.crop=null", "devices=auto", "data.jitter_km=50", "optim.weight_decay=0", "precision=32"],
     )
     assert cfg.data.crop is None and cfg.devices == "auto" and cfg.data.jitter_km == 50
+    assert cfg.precision == 32  # Lightning takes 32 as well as "32-true"
+    assert load_config("bluemarble-quick", ["devices=[0, 1]"]).devices == [0, 1]  # GPU indices
 
 
 def test_unknown_preset_lists_them():

@@ -117,10 +117,11 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     accelerator: str = "auto"  # cpu, gpu, auto
-    devices: int | str = 1  # >1 (or "auto") for data-parallel training
+    devices: int | str | list[int] = 1  # >1, "auto" or GPU indices [0, 1] for data-parallel training
     num_nodes: int = 1
     strategy: str = "auto"  # "ddp" for several processes
-    precision: str = "auto"  # "auto": bf16-mixed on GPU, 32-true on CPU
+    # "auto": bf16-mixed on GPU, 32-true on CPU; else anything Lightning takes (32, "16-mixed", ...)
+    precision: int | str = "auto"
     checkpoint_every_n_steps: int = 200
     val_every_n_epochs: int = 1
 
@@ -161,12 +162,16 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, int if hint is int else int | float) and not isinstance(value, bool)
     if hint is str:
         return isinstance(value, str)
+    if typing.get_origin(hint) is list:
+        return isinstance(value, list) and all(_matches(v, typing.get_args(hint)[0]) for v in value)
     return True  # tuples: normalised and checked by their section's __post_init__
 
 
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_describe(h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is list:  # "a list of whole numbers"
+        return "a list of " + _describe(typing.get_args(hint)[0]).removeprefix("a ") + "s"
     names = {int: "a whole number", float: "a number", bool: "true or false", str: "text", type(None): "null"}
     return names.get(hint, str(hint))
 

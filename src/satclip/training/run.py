@@ -81,7 +81,7 @@ def _train_transform(d: DataConfig, color_groups: list[list[int]]) -> Any:
     )
 
 
-def _precision(cfg: TrainConfig) -> str:
+def _precision(cfg: TrainConfig) -> int | str:
     if cfg.precision != "auto":
         return cfg.precision
     return "bf16-mixed" if torch.cuda.is_available() and cfg.accelerator != "cpu" else "32-true"

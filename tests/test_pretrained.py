@@ -32,6 +32,13 @@ def test_unknown_name_lists_valid_ones():
         satclip.load("satclip-resnet51-l40")
 
 
+def test_the_recommended_model_ships_in_the_package():
+    from satclip.pretrained import RECOMMENDED
+
+    assert PRETRAINED[RECOMMENDED].bundled, "the default of embed/raster/map/evaluate must work offline"
+    assert satclip.load(RECOMMENDED).dim == 256
+
+
 def test_a_device_that_is_not_here_is_refused_by_name():
     with pytest.raises(ValueError, match="device 'gpu' is not a torch device; use e.g. 'cpu', 'cuda'"):
         satclip.load("satclip-bluemarble-l10", device="gpu")

@@ -100,7 +100,6 @@ PRETRAINED: dict[str, PretrainedModel] = {
 # The model to use when none is named (``satclip embed``, ``raster``, ``map``, SatCLIPFeatures):
 # the best of the shipped ones on the evaluation suite (EVALUATION.md).
 RECOMMENDED = "satclip-bluemarble-viirs-l40-v2"
-assert RECOMMENDED in PRETRAINED and PRETRAINED[RECOMMENDED].bundled
 
 
 def list_pretrained() -> list[str]:

@@ -108,6 +108,9 @@ def exclusive_lock(lock: str | os.PathLike[str], what: str) -> Iterator[None]:
         yield
         return
     lock = Path(lock)
+    # The guarded output's folder is created as atomic_path creates it: `satclip embed -o
+    # new/dir/x.npy` failed on the lock file, a name the user never gave.
+    lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666)
         try:

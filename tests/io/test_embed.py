@@ -83,6 +83,15 @@ def test_csv_columns_layout_and_points_geoparquet(tmp_path, encoder):
     np.testing.assert_allclose(emb, encoder.embed_array(lonlat), atol=1e-5)
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".parquet"])
+def test_output_folders_are_created(tmp_path, encoder, suffix):
+    src = tmp_path / "p.csv"
+    src.write_text("lon,lat\n2.35,48.86\n-74.0,40.71\n")
+    out = tmp_path / "new" / "dir" / f"emb{suffix}"
+    assert embed_file(encoder, src, out, progress=False) == 2
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name], "no lock or temp file left"
+
+
 def test_geometry_col_and_lon_lat_cols_choose_the_points(tmp_path, encoder, frame):
     src = tmp_path / "in.parquet"
     frame.assign(lon=0.0, lat=0.0).to_parquet(src)

@@ -236,7 +236,16 @@ def test_rewrites_an_existing_zarr_store_but_not_another_directory(enc, tmp_path
 @pytest.mark.parametrize(
     ("bbox", "res", "match"),
     [
-        ((3, 40, -2, 43), RES, "west 3.0 must be less than east -2.0.*antimeridian"),
+        (
+            (3, 40, -2, 43),
+            RES,
+            "west 3.0 must be less than east -2.0.*antimeridian give east past 180 .* 358",
+        ),
+        (
+            (170, 40, 531, 43),
+            RES,
+            r"east = 531.0 is outside \[-180, 180\] \(or, across the antimeridian, \(180, west \+ 360\]\)",
+        ),
         ((-2, 43, 3, 40), RES, "south 43.0 must be less than north 40.0"),
         ((-2, 40, 3, 95), RES, r"north = 95.0 is outside \[-90, 90\]"),
         ((-200, 40, 3, 43), RES, r"west = -200.0 is outside \[-180, 180\]"),
@@ -252,6 +261,26 @@ def test_bad_grids_are_rejected(enc, tmp_path, bbox, res, match):
     with pytest.raises(ValueError, match=match):
         embedding_raster(enc, bbox, res, tmp_path / "x.tif", progress=False)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".zarr"])
+def test_a_raster_across_the_antimeridian(enc, tmp_path, suffix):
+    # Fiji: 170°E to 170°W, written as GDAL writes such grids, with east past 180°.
+    out = embedding_raster(enc, (170, -20, 190, -10), 1.0, tmp_path / f"fiji{suffix}", tile=8, progress=False)
+    lons = np.arange(170.5, 190, 1.0)
+    lats = np.arange(-10.5, -20, -1.0)
+    lon_g, lat_g = np.meshgrid(np.where(lons > 180, lons - 360, lons), lats)
+    expected = enc.embed(lon_g.ravel(), lat_g.ravel()).T.reshape(-1, len(lats), len(lons))
+    if suffix == ".tif":
+        with rasterio.open(out) as src:
+            assert src.transform.almost_equals(from_origin(170.0, -10.0, 1.0, 1.0))
+            assert (src.height, src.width) == (10, 20)
+            values = src.read()
+    else:
+        values = np.asarray(zarr.open_group(str(out), mode="r")["embedding"])
+    np.testing.assert_allclose(values, expected, atol=1e-5)
+    # Either side of the antimeridian, the same place: 179.5 and 180.5 are neighbours.
+    np.testing.assert_allclose(values[:, :, 9], enc.embed(np.full(10, 179.5), lats).T, atol=1e-5)
 
 
 def test_float_rounding_in_the_bbox_is_tolerated():

@@ -34,11 +34,15 @@ class RasterGrid:
             )
         if not (np.isfinite(res) and res > 0):
             raise ValueError(f"resolution must be a positive number of degrees, got {resolution!r}")
-        for name, v in (("west", w), ("east", e)):
-            if not -180 <= v <= 180:
-                raise ValueError(
-                    f"bbox {name} = {v} is outside [-180, 180]; is the bbox (W, S, E, N) in degrees?"
-                )
+        if not -180 <= w <= 180:
+            raise ValueError(f"bbox west = {w} is outside [-180, 180]; is the bbox (W, S, E, N) in degrees?")
+        # East may run past 180° for a raster across the antimeridian (170 to 190 = 170°E to 170°W),
+        # as GDAL writes such grids; the pixel centres beyond 180° are embedded at lon - 360.
+        if not -180 <= e <= 180 and not (180 < e <= w + 360):
+            raise ValueError(
+                f"bbox east = {e} is outside [-180, 180] (or, across the antimeridian, (180, west + 360]); "
+                "is the bbox (W, S, E, N) in degrees?"
+            )
         for name, v in (("south", s), ("north", n)):
             if not -90 <= v <= 90:
                 raise ValueError(
@@ -46,8 +50,8 @@ class RasterGrid:
                 )
         if w >= e:
             raise ValueError(
-                f"bbox west {w} must be less than east {e}: give (W, S, E, N); a bbox across the "
-                "antimeridian is not supported, write two rasters (W to 180 and -180 to E)"
+                f"bbox west {w} must be less than east {e}: give (W, S, E, N); for a bbox across the "
+                f"antimeridian give east past 180 (east + 360 = {e + 360:g})"
             )
         if s >= n:
             raise ValueError(f"bbox south {s} must be less than north {n}: give (W, S, E, N)")

@@ -108,6 +108,34 @@ def test_python_api_returns_the_suite_rows_as_a_frame(tmp_path, houses, cache):
         evaluate(path, ["sh10"], target="value", splits=["block"], block_deg=0)
 
 
+def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
+    from satclip.evaluation.custom import task_from_frame
+
+    path = tmp_path / "houses.csv"
+    houses.to_csv(path, index=False)
+    # Spreadsheet names, found without lon_col / lat_col; the columns in another order.
+    frame = houses.rename(columns={"lon": "Longitude", "lat": "Latitude"})[
+        ["band", "value", "Latitude", "Longitude"]
+    ]
+    quiet = {"say": lambda _: None}
+    for target in ("value", "band"):
+        from_file, from_frame = task_from_file(path, target, **quiet), task_from_frame(frame, target, **quiet)
+        assert from_frame.kind == from_file.kind
+        np.testing.assert_array_equal(from_frame.lonlat, from_file.lonlat)
+        np.testing.assert_array_equal(from_frame.y, from_file.y)
+    args = {"encoders": ["sh10"], "target": "value", "splits": ["block"], "block_deg": 1.0}
+    scores = evaluate(frame, **args)["score"].to_numpy()
+    np.testing.assert_array_equal(scores, evaluate(path, **args)["score"].to_numpy())
+    with pytest.raises(ValueError, match="no target column 'price'"):
+        task_from_frame(frame, "price")
+    with pytest.raises(ValueError, match="'Latitude' is a coordinate column"):
+        task_from_frame(frame, "Latitude")
+    with pytest.raises(ValueError, match=r"no longitude column among \['band', 'value', 'Latitude'\]"):
+        task_from_frame(frame.drop(columns="Longitude"), "value")
+    with pytest.raises(ValueError, match="a DataFrame task needs target="):
+        evaluate(frame, ["sh10"])
+
+
 def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):
     path = tmp_path / "houses.csv"
     houses.to_csv(path, index=False)

@@ -59,11 +59,68 @@ def task_from_file(
         raise ValueError(f"{table.path}: no data rows")
     points = np.concatenate(lonlat)
     values = np.array([v for part in labels for v in part], dtype=object)
-    name = name or Path(path).stem
     decimal_comma = table.kind == "csv" and table.delimiter not in (None, ",")
+    return _labelled_task(
+        points,
+        values,
+        target,
+        kind,
+        name or Path(path).stem,
+        str(table.path),
+        decimal_comma,
+        min_class_count,
+        say,
+    )
+
+
+def task_from_frame(
+    frame: Any,
+    target: str,
+    kind: str | None = None,
+    name: str = "frame",
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    min_class_count: int = MIN_CLASS_COUNT,
+    say: Callable[[str], None] = print,
+) -> Task:
+    """:func:`task_from_file` for a DataFrame in memory (pandas, or anything with ``columns``
+    and ``[]``): its ``lon_col``/``lat_col`` columns, found by name when not given (``lon``,
+    ``Longitude``, ``decimalLatitude``, ... in any case), and its ``target`` column."""
+    from satclip._coords import as_lonlat_array, frame_coordinates
+
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if target not in frame.columns:
+        raise ValueError(f"{name}: no target column {target!r}; columns are {list(frame.columns)[:20]}")
+    if lon_col is None or lat_col is None:
+        found_lon, found_lat = frame_coordinates(frame)
+        lon = frame[lon_col] if lon_col is not None else found_lon
+        lat = frame[lat_col] if lat_col is not None else found_lat
+    else:
+        lon, lat = frame[lon_col], frame[lat_col]
+    if target in (getattr(lon, "name", None), getattr(lat, "name", None)):
+        raise ValueError(f"{name}: the target {target!r} is a coordinate column; name another")
+    points = as_lonlat_array(lon, lat)
+    values = np.asarray(frame[target], dtype=object)
+    return _labelled_task(points, values, target, kind, name, name, False, min_class_count, say)
+
+
+def _labelled_task(
+    points: np.ndarray,
+    values: np.ndarray,
+    target: str,
+    kind: str | None,
+    name: str,
+    where: str,
+    decimal_comma: bool,
+    min_class_count: int,
+    say: Callable[[str], None],
+) -> Task:
+    """The task from validated (N, 2) points and their raw labels: the kind inferred and
+    stated, rows without a label and classes too rare to split dropped and stated."""
     kind = kind or _infer_kind(values, target, say)
     if kind == "regression":
-        y, keep = _numbers(values, target, table.path, decimal_comma)
+        y, keep = _numbers(values, target, where, decimal_comma)
     else:
         y, keep = _texts(values)
     if not keep.all():
@@ -72,7 +129,7 @@ def task_from_file(
     if kind == "classification":
         points, y = _frequent_classes(points, y, min_class_count, name, say)
     if len(y) < 10:
-        raise ValueError(f"{table.path}: only {len(y)} labelled rows; a split needs at least 10")
+        raise ValueError(f"{where}: only {len(y)} labelled rows; a split needs at least 10")
     lon, lat = points[:, 0], points[:, 1]
     if kind == "regression":
         return Task(name, kind, points, y.astype(np.float64), continents(lon, lat))
@@ -103,7 +160,7 @@ def _infer_kind(values: np.ndarray, target: str, say: Callable[[str], None]) -> 
 
 
 def _numbers(
-    values: np.ndarray, target: str, path: Path, decimal_comma: bool
+    values: np.ndarray, target: str, where: str, decimal_comma: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     y = np.full(len(values), np.nan)
     for i, v in enumerate(values):
@@ -114,7 +171,7 @@ def _numbers(
             y[i] = float(text)
         except (TypeError, ValueError):
             raise ValueError(
-                f"{path}: row {i}: {target} value {v!r} is not a number, which a regression needs "
+                f"{where}: row {i}: {target} value {v!r} is not a number, which a regression needs "
                 "(rows count data rows from 0); fix it, or pass --kind classification for class labels"
             ) from None
     keep = np.isfinite(y)

@@ -174,7 +174,7 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -
 
 
 def evaluate(
-    task: str | os.PathLike[str] | Task,
+    task: str | os.PathLike[str] | Task | Any,
     encoders: Sequence[str],
     target: str | None = None,
     kind: str | None = None,
@@ -191,16 +191,27 @@ def evaluate(
     """Per-fold scores of ``encoders`` on one task, as a pandas DataFrame (columns as in
     ``results.csv``: encoder, task, metric, probe, split, fold, score, n_train, n_test, seconds).
 
-    ``task``: a built-in task name, a :class:`Task`, or a file of labelled points (CSV, Parquet,
-    GeoParquet, vector files) whose ``target`` column is the label; ``kind``, the coordinate
-    options and ``delimiter`` are those of :func:`satclip.evaluation.custom.task_from_file`.
+    ``task``: a built-in task name, a :class:`Task`, a file of labelled points (CSV, Parquet,
+    GeoParquet, vector files) or a DataFrame, whose ``target`` column is the label; ``kind``, the
+    coordinate options and ``delimiter`` are those of
+    :func:`satclip.evaluation.custom.task_from_file` (a frame's coordinate columns are found by
+    name when ``lon_col``/``lat_col`` are not given).
 
         >>> evaluate("houses.csv", ["satclip-bluemarble-viirs-l40-v2", "sh40"], target="value")
+        >>> evaluate(frame, ["satclip-bluemarble-viirs-l40-v2", "sh40"], target="value")
     """
     import pandas as pd
 
     if isinstance(task, Task):
         resolved: str | Task = task
+    elif hasattr(task, "columns"):  # a DataFrame in memory
+        if target is None:
+            raise ValueError("a DataFrame task needs target=, the column that holds the label")
+        from satclip.evaluation.custom import task_from_frame
+
+        resolved = task_from_frame(
+            task, target, kind, lon_col=lon_col, lat_col=lat_col, say=print if progress else (lambda _: None)
+        )
     elif isinstance(task, str) and task in list_tasks() and target is None:
         resolved = task
     else:

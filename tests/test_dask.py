@@ -97,6 +97,18 @@ def test_in_memory_encoder_cache_key_is_its_content(encoder):
     assert satclip.dask._load(ref).config == encoder.config, "the shipped bytes rebuild the model"
 
 
+def test_coordinate_columns_are_found_by_name():
+    frame = _points(50)
+    ddf = dd.from_pandas(frame.rename(columns={"lon": "Longitude", "lat": "LAT"}), npartitions=2)
+    out = satclip.dask.embed(ddf, MODEL).compute()
+    emb = out[[c for c in out.columns if c.startswith("emb_")]].to_numpy()
+    np.testing.assert_array_equal(emb, satclip.load(MODEL).embed(frame["lon"], frame["lat"]))
+    with pytest.raises(
+        ValueError, match=r"columns \['Longitude', 'lng'\] could each be the lon; name one with lon_col="
+    ):
+        satclip.dask.embed(ddf.assign(lng=0.0), MODEL)
+
+
 def test_bad_inputs_are_refused_before_computing():
     ddf = dd.from_pandas(_points(100)[["lon", "site"]], npartitions=2)
     with pytest.raises(ValueError, match=r"no column\(s\) \['lat'\]; columns are \['lon', 'site'\]"):

@@ -84,6 +84,20 @@ def test_column_transformer_pandas_output_and_renamed_columns(houses):
     )
     with pytest.raises(ValueError, match=r"no column\(s\) \['lon', 'lat'\]"):
         SatCLIPFeatures("satclip-bluemarble-l10").fit(frame)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['x2'\]"):
+        SatCLIPFeatures("satclip-bluemarble-l10", lon="x2", lat="y_deg").fit(frame)
+
+
+def test_coordinate_columns_are_found_by_name_when_not_given(houses):
+    frame = houses.rename(columns={"lon": "Longitude", "lat": "decimalLatitude"})[
+        ["y", "decimalLatitude", "Longitude"]
+    ]
+    feats = SatCLIPFeatures("satclip-bluemarble-l10").fit(frame).transform(frame)
+    np.testing.assert_array_equal(feats, load("satclip-bluemarble-l10").embed(houses["lon"], houses["lat"]))
+    with pytest.raises(
+        ValueError, match=r"columns \['Longitude', 'lng'\] could each be the lon.*SatCLIPFeatures\(lon="
+    ):
+        SatCLIPFeatures("satclip-bluemarble-l10").fit(frame.assign(lng=0.0))
 
 
 def test_grid_search_over_the_model_clone_and_pickle(houses, tmp_path):

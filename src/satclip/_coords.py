@@ -14,14 +14,15 @@ LON_NAMES = ("lon", "lng", "long", "longitude", "decimallongitude")
 LAT_NAMES = ("lat", "latitude", "decimallatitude")
 
 
-def find_coordinate_column(columns: Sequence[str], axis: str, fix: str) -> str | None:
+def find_coordinate_column(columns: Sequence[Any], axis: str, fix: str) -> Any:
     """The column of ``axis`` ("lon" or "lat") among ``columns``: the one called exactly that, else
     the one whose name, stripped and in lower case, is in :data:`LON_NAMES` / :data:`LAT_NAMES`;
-    None when there is none. Two candidates are an error naming both and ``fix`` (how to pick)."""
+    None when there is none. Two candidates are an error naming both and ``fix`` (how to pick).
+    Columns that are not text (a frame's 0, 1, ...) are never found by name."""
     if axis in columns:
         return axis
     names = LON_NAMES if axis == "lon" else LAT_NAMES
-    found = [c for c in columns if c.strip().lower() in names]
+    found = [c for c in columns if isinstance(c, str) and c.strip().lower() in names]
     if len(found) > 1:
         raise ValueError(f"columns {found} could each be the {axis}; name one with {fix}")
     return found[0] if found else None
@@ -31,16 +32,16 @@ def frame_coordinates(frame: Any) -> tuple[Any, Any]:
     """The longitude and latitude columns of a DataFrame (pandas, or anything with ``columns``
     and ``[]``), found by :func:`find_coordinate_column`; never by position, since a frame's
     first column may as well be the latitude."""
-    names = {str(c): c for c in frame.columns}
+    columns = list(frame.columns)
     fix = "enc.embed(frame[LON_COLUMN], frame[LAT_COLUMN])"
-    lon, lat = (find_coordinate_column(list(names), axis, fix) for axis in ("lon", "lat"))
+    lon, lat = (find_coordinate_column(columns, axis, fix) for axis in ("lon", "lat"))
     if lon is None or lat is None:
         raise ValueError(
             f"the frame has no {'longitude' if lon is None else 'latitude'} column among "
-            f"{list(names)[:10]} (found by name, in any case: {', '.join(LON_NAMES + LAT_NAMES)}); "
+            f"{columns[:10]} (found by name, in any case: {', '.join(LON_NAMES + LAT_NAMES)}); "
             f"pass the columns: {fix}"
         )
-    return frame[names[lon]], frame[names[lat]]
+    return frame[lon], frame[lat]
 
 
 def first_bad_row(lonlat: np.ndarray) -> int | None:

@@ -35,7 +35,7 @@ try:
 except ImportError as e:  # dask is an optional extra, not a core dependency
     raise missing_extra("dask[dataframe]", "dask", "satclip.dask", e) from e
 
-from satclip._coords import bad_row_message, first_bad_row
+from satclip._coords import LAT_NAMES, LON_NAMES, bad_row_message, find_coordinate_column, first_bad_row
 from satclip.checkpoints import ModelFileError, load_file, save
 from satclip.encoder import EMBED_BATCH, LocationEncoder
 from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
@@ -174,8 +174,8 @@ def _embed_partition(
 def embed(
     ddf: dd.DataFrame,
     model: ModelLike,
-    lon_col: str = "lon",
-    lat_col: str = "lat",
+    lon_col: str | None = None,
+    lat_col: str | None = None,
     prefix: str = "emb_",
     batch_size: int = EMBED_BATCH,
 ) -> dd.DataFrame:
@@ -184,7 +184,9 @@ def embed(
     ``model`` is a name from :func:`satclip.list_pretrained`, a model file path that every worker
     can read, or a :class:`~satclip.LocationEncoder`. Columns have the encoder's dtype (float32
     for satclip's own models, float64 for published checkpoints). Lazy: nothing is computed
-    here; the model is loaded once per worker process when the result is computed. Missing or
+    here; the model is loaded once per worker process when the result is computed.
+    ``lon_col``/``lat_col`` default to the columns found by name (``lon``, ``Longitude``,
+    ``decimalLatitude``, ... in any case), as in ``satclip embed``. Missing or
     non-numeric columns raise ``ValueError`` now; a bad coordinate raises ``ValueError`` at
     compute time, naming its partition, its index label and its row within the partition.
     """
@@ -194,9 +196,15 @@ def embed(
             "dask.dataframe.from_pandas(df, npartitions=...)"
         )
     columns = list(ddf.columns)
+    fix = "lon_col= / lat_col="
+    lon_col = lon_col if lon_col is not None else find_coordinate_column(columns, "lon", fix) or "lon"
+    lat_col = lat_col if lat_col is not None else find_coordinate_column(columns, "lat", fix) or "lat"
     missing = [c for c in (lon_col, lat_col) if c not in columns]
     if missing:
-        raise ValueError(f"no column(s) {missing}; columns are {columns}. Name them with lon_col= / lat_col=")
+        raise ValueError(
+            f"no column(s) {missing}; columns are {columns}. Name them with {fix} (found by name "
+            f"when not given: {', '.join(LON_NAMES + LAT_NAMES)}, any case)"
+        )
     for c in (lon_col, lat_col):
         dtype = ddf._meta[c].dtype
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):

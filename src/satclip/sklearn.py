@@ -6,8 +6,8 @@
     >>> model = make_pipeline(SatCLIPFeatures("satclip-bluemarble-l10"), RidgeCV())
     >>> model.fit(frame[["lon", "lat"]], frame["y"]).score(test[["lon", "lat"]], test["y"])
 
-Input: a DataFrame with longitude and latitude columns (named by ``lon`` and ``lat``) or an
-(N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns ``satclip_0..``.
+Input: a DataFrame with longitude and latitude columns (named by ``lon`` and ``lat``, or found
+by name) or an (N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns ``satclip_0..``.
 The model is a name or a file path (``satclip.load``), loaded on first use and not pickled, so
 the transformer clones, pickles and grid-searches over ``model`` like any estimator. Needs the
 ``eval`` extra (scikit-learn).
@@ -28,6 +28,7 @@ try:
 except ImportError as e:
     raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
 
+from satclip._coords import LAT_NAMES, LON_NAMES, find_coordinate_column
 from satclip.embedder import Embedder
 from satclip.pretrained import RECOMMENDED
 
@@ -38,16 +39,17 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
     Args:
         model: a pretrained name (``satclip list``) or a model file path; by default the
             recommended one (``satclip.pretrained.RECOMMENDED``).
-        lon: the longitude column of a DataFrame (an array's first column is the longitude).
-        lat: the latitude column of a DataFrame (an array's second column).
+        lon: the longitude column of a DataFrame; None finds it by name (``lon``, ``Longitude``,
+            ``decimalLongitude``, ... in any case). An array's first column is the longitude.
+        lat: the latitude column of a DataFrame, likewise (an array's second column).
         batch_size: points per batch (None: the model's default).
     """
 
     def __init__(
         self,
         model: str | os.PathLike[str] = RECOMMENDED,
-        lon: str = "lon",
-        lat: str = "lat",
+        lon: str | None = None,
+        lat: str | None = None,
         batch_size: int | None = None,
     ) -> None:
         self.model = model
@@ -82,18 +84,28 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
         """(N, 2) float64 lon/lat from a frame's two columns or a two-column array, with
         scikit-learn's own checks (sparse, complex, empty, non-finite, feature counts)."""
         if hasattr(X, "columns"):  # a DataFrame: only its coordinate columns count
-            missing = [c for c in (self.lon, self.lat) if c not in X.columns]
+            columns = list(X.columns)
+            fix = "SatCLIPFeatures(lon=..., lat=...)"
+            names = [
+                given if given is not None else find_coordinate_column(columns, axis, fix)
+                for given, axis in ((self.lon, "lon"), (self.lat, "lat"))
+            ]
+            axes = ("lon", "lat")
+            missing = [
+                n or axis for n, axis in zip(names, axes, strict=True) if n is None or n not in columns
+            ]
             if missing:
                 raise ValueError(
-                    f"the frame has no column(s) {missing}; name the coordinate columns with "
-                    f"SatCLIPFeatures(lon=..., lat=...) (columns: {list(X.columns)[:10]})"
+                    f"the frame has no column(s) {missing}; name the coordinate columns with {fix} "
+                    f"(found by name when not given: {', '.join(LON_NAMES + LAT_NAMES)}, any case; "
+                    f"columns: {columns[:10]})"
                 )
-            X = X[[self.lon, self.lat]]
+            X = X[names]
         arr = validate_data(self, X, reset=fitting, dtype=np.float64)
         if arr.shape[1] != 2:
             raise ValueError(
-                f"expected (lon, lat) rows of shape (N, 2) or a DataFrame with {self.lon!r} and "
-                f"{self.lat!r} columns, got {arr.shape[1]} feature(s)"
+                f"expected (lon, lat) rows of shape (N, 2) or a DataFrame with longitude and "
+                f"latitude columns, got {arr.shape[1]} feature(s)"
             )
         return arr
 

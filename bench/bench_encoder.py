@@ -82,8 +82,9 @@ def make_variant(variant: str, batch: int, hidden: int) -> Callable[[np.ndarray]
 
         def sh_only(lonlat: np.ndarray) -> None:
             # The encoder's own path: float32 coordinates in, float32 features out, batch by batch,
-            # into one reused features buffer.
-            features = torch.empty(batch, L * L)
+            # into one reused features buffer in the encoding's own layout.
+            sh = satclip.create_encoding("sphericalharmonics", legendre_polys=L)
+            features = sh._features_buffer(batch, torch.float32, torch.device("cpu"))
             for i in range(0, lonlat.shape[0], batch):
                 ll = torch.from_numpy(lonlat[i : i + batch]).float()
                 spherical_harmonics(ll, L, "satclip", out=features[: ll.shape[0]])

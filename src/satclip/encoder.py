@@ -227,7 +227,7 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         with self._inference():
             device = self.device
             # One features buffer for all batches of the call (see EMBED_BATCH).
-            features = torch.empty(rows, self.encoding.dim, dtype=self.feature_dtype, device=device)
+            features = self.encoding._features_buffer(rows, self.feature_dtype, device)
 
             def run(lonlat: np.ndarray) -> np.ndarray:
                 chunk = torch.from_numpy(lonlat).to(device)

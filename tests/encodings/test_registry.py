@@ -50,6 +50,11 @@ def test_contract(name, dtype, sphere_points):
     torch.testing.assert_close(buf, y, rtol=0, atol=0)
     with pytest.raises(ValueError, match="out must"):
         enc.encode(x, out=torch.empty(len(x) + 1, enc.dim, dtype=dtype))
+    # So does a leading slice of the encoding's own buffer, in whatever layout it picks.
+    part = enc._features_buffer(len(x) + 5, dtype, x.device)[: len(x)]
+    assert part.shape == y.shape and part.dtype == dtype
+    assert enc.encode(x, out=part) is part
+    torch.testing.assert_close(part, y, rtol=0, atol=0)
 
 
 def test_encode_into_is_a_deprecated_alias_of_encode_out():

@@ -1,5 +1,6 @@
 import importlib
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -206,46 +207,63 @@ def test_numba_matches_torch(sphere_points, convention, L):
     )
 
 
+def _column_major(n: int, features: int, dtype: Any = np.float64) -> np.ndarray:
+    """An (n, features) NaN array whose columns are contiguous and 7 points longer than n, as
+    a slice of a padded features buffer is."""
+    return np.full((features, n + 7), np.nan, dtype).T[:n]
+
+
 @pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
-@pytest.mark.parametrize("n", [1, 15, 16, 17, 33])
-def test_numba_blocks_of_points_cover_every_row_once(n):
-    # The kernel works on blocks of points side by side: partial blocks, and ranges that start
-    # inside a block (a thread's share), must write exactly their own rows.
+@pytest.mark.parametrize("layout", ["rows", "column-major"])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 33, 255, 256, 257, 600])
+def test_numba_blocks_of_points_cover_every_row_once(n, layout):
+    # The kernel works on blocks of points side by side (32 for rows, 256 column-major):
+    # partial blocks, and ranges that start inside a block (a thread's share), must write
+    # exactly their own points, in either layout, and nothing past them.
     from satclip.encodings import _sh_numba
 
     rng = np.random.default_rng(n)
     pts = np.stack([rng.uniform(-180, 180, n), rng.uniform(-90, 90, n)], 1)
     ref = spherical_harmonics(torch.from_numpy(pts), 6, "satclip", backend="torch").numpy()
-    out = np.full((n, 36), np.nan)
+    out = np.full((n, 36), np.nan) if layout == "rows" else _column_major(n, 36)
+    rows, flat, stride, features_major = _sh_numba._layout(out)
+    assert features_major == (layout == "column-major")
     a, ab, diag = _sh_numba._coefficients(6)
     start = n // 3
-    _sh_numba._harmonics_points(pts, a, ab, diag, True, out, start, n)
+    args = (pts, a, ab, diag, True, rows, flat, stride, features_major, 256 if features_major else 32)
+    _sh_numba._harmonics_points(*args, start, n)
     assert np.isnan(out[:start]).all()
     np.testing.assert_allclose(out[start:], ref[start:], rtol=0, atol=1e-13)
-    _sh_numba._harmonics_points(pts, a, ab, diag, True, out, 0, start)
+    _sh_numba._harmonics_points(*args, 0, start)
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-13)
+    if layout == "column-major":
+        assert np.isnan(out.base[:, n:]).all()  # the padding past the points is never written
 
 
 @pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
 @pytest.mark.parametrize("threads", [2, 3])
 def test_numba_ranges_handed_to_threads_cover_every_row_once(threads):
     # 3 001 points of L=40 over 2-3 threads: ranges of whole blocks, taken as threads ask, and a
-    # partial last one; every row written once, equal to the single-thread result bit for bit.
+    # partial last one; every row written once, equal to the single-thread result bit for bit,
+    # in both layouts.
     from satclip.encodings import _sh_numba
 
     rng = np.random.default_rng(threads)
     pts = np.stack([rng.uniform(-180, 180, 3001), rng.uniform(-90, 90, 3001)], 1)
-    a, ab, diag = _sh_numba._coefficients(40)
     one = np.full((3001, 1600), np.nan)
-    _sh_numba._harmonics_points(pts, a, ab, diag, True, one, 0, 3001)
+    a, ab, diag = _sh_numba._coefficients(40)
+    _sh_numba._harmonics_points(pts, a, ab, diag, True, one, np.empty(0), 1600, False, 32, 0, 3001)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         many = np.full((3001, 1600), np.nan)
         _sh_numba.harmonics_into(pts, 40, True, many)
+        many_columns = _column_major(3001, 1600)
+        _sh_numba.harmonics_into(pts, 40, True, many_columns)
     finally:
         torch.set_num_threads(before)
     np.testing.assert_array_equal(many, one)
+    np.testing.assert_array_equal(many_columns, one)
 
 
 @pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
@@ -348,10 +366,14 @@ def test_numba_threads_survive_fork_and_concurrent_callers():
         assert child.apply_async(_features_checksum, (n,)).get(timeout=60) == expected
 
 
+@pytest.mark.parametrize("layout", ["rows", "column-major"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_writes_into_a_given_output(sphere_points, backend):
+def test_writes_into_a_given_output(sphere_points, backend, layout):
     pts = torch.from_numpy(sphere_points).float()
-    buf = torch.full((len(pts), 100), float("nan"))
+    if layout == "rows":
+        buf = torch.full((len(pts), 100), float("nan"))
+    else:  # a leading slice of a padded column-major buffer, as embed() passes
+        buf = torch.full((100, len(pts) + 9), float("nan")).T[: len(pts)]
     got = spherical_harmonics(pts, 10, backend=backend, out=buf)
     assert got.data_ptr() == buf.data_ptr()
     assert torch.equal(buf, spherical_harmonics(pts, 10, backend=backend))
@@ -362,7 +384,8 @@ def test_writes_into_a_given_output(sphere_points, backend):
     [
         (torch.empty(5, 99), r"\(5, 100\) torch.float32"),
         (torch.empty(5, 100, dtype=torch.float64), "got a .* torch.float64"),
-        (torch.empty(100, 5).T, "non-contiguous"),
+        (torch.empty(5, 200)[:, ::2], "scattered"),
+        (torch.empty(100, 5).T[:, :1].expand(5, 100), "overlapping"),
     ],
 )
 def test_bad_output_buffer_is_named(out, message):
@@ -381,3 +404,15 @@ def test_sphericart_on_cuda_equals_the_cpu_recurrence_values_and_gradients(spher
     ref.sum().backward()
     got.sum().backward()
     torch.testing.assert_close(gpu.grad.cpu(), cpu.grad, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
+@pytest.mark.parametrize("rows", [1, 1000, 1024])
+def test_features_buffer_is_column_major_where_numba_writes_it(rows):
+    # Column-major with each feature's points not a multiple of 4 KiB apart: the layout embed()
+    # relies on for speed (BENCHMARKS.md, "The L=40 encoder").
+    enc = create_encoding("sphericalharmonics", legendre_polys=40)
+    buf = enc._features_buffer(rows, torch.float32, torch.device("cpu"))
+    assert buf.shape == (rows, 1600) and buf.stride(0) == 1
+    assert buf.stride(1) >= rows and (buf.stride(1) * 4) % 4096 != 0
+    assert enc._features_buffer(rows, torch.float16, torch.device("cpu")).is_contiguous()

@@ -36,7 +36,13 @@ class Encoding(nn.Module, abc.ABC):
     @abc.abstractmethod
     def encode(self, lonlat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Features of validated (N, 2) lon/lat degrees, shape (N, dim): ``out`` itself, filled,
-        when given (a contiguous (N, dim) tensor of the result's dtype and device)."""
+        when given (an (N, dim) tensor of the result's dtype and device, contiguous or a slice
+        of :meth:`_features_buffer`)."""
+
+    def _features_buffer(self, rows: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """An (rows, dim) buffer for ``encode(out=...)`` in the layout this encoding writes
+        fastest; its leading slices ``buf[:n]`` are valid ``out`` arguments too."""
+        return torch.empty(rows, self.dim, dtype=dtype, device=device)
 
     def encode_into(self, lonlat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Deprecated: ``encode(lonlat, out=out)``."""

@@ -28,20 +28,35 @@ def find_coordinate_column(columns: Sequence[Any], axis: str, fix: str) -> Any:
     return found[0] if found else None
 
 
-def frame_coordinates(frame: Any) -> tuple[Any, Any]:
+def coordinate_columns(columns: Sequence[Any], lon: Any, lat: Any, fix: str) -> tuple[Any, Any]:
+    """The longitude and latitude column names: each as given, or where it is None found by
+    :func:`find_coordinate_column` (None when there is none). Given names are not checked."""
+    return (
+        lon if lon is not None else find_coordinate_column(columns, "lon", fix),
+        lat if lat is not None else find_coordinate_column(columns, "lat", fix),
+    )
+
+
+def frame_coordinates(
+    frame: Any, lon: Any = None, lat: Any = None, fix: str = "enc.embed(frame[LON_COLUMN], frame[LAT_COLUMN])"
+) -> tuple[Any, Any]:
     """The longitude and latitude columns of a DataFrame (pandas, or anything with ``columns``
-    and ``[]``), found by :func:`find_coordinate_column`; never by position, since a frame's
-    first column may as well be the latitude."""
+    and ``[]``): ``lon``/``lat`` where given, else found by :func:`find_coordinate_column`; never
+    by position, since a frame's first column may as well be the latitude. ``fix`` says how the
+    caller names the columns, in the errors."""
     columns = list(frame.columns)
-    fix = "enc.embed(frame[LON_COLUMN], frame[LAT_COLUMN])"
-    lon, lat = (find_coordinate_column(columns, axis, fix) for axis in ("lon", "lat"))
-    if lon is None or lat is None:
-        raise ValueError(
-            f"the frame has no {'longitude' if lon is None else 'latitude'} column among "
-            f"{columns[:10]} (found by name, in any case: {', '.join(LON_NAMES + LAT_NAMES)}); "
-            f"pass the columns: {fix}"
-        )
-    return frame[lon], frame[lat]
+    names = coordinate_columns(columns, lon, lat, fix)
+    for name, given, axis in zip(names, (lon, lat), ("longitude", "latitude"), strict=True):
+        if given is not None and given not in columns:
+            raise ValueError(
+                f"the frame has no column {given!r} (given as the {axis}); columns are {columns[:10]}"
+            )
+        if name is None:
+            raise ValueError(
+                f"the frame has no {axis} column among {columns[:10]} (found by name, in any case: "
+                f"{', '.join(LON_NAMES + LAT_NAMES)}); pass the columns: {fix}"
+            )
+    return frame[names[0]], frame[names[1]]
 
 
 def first_bad_row(lonlat: np.ndarray) -> int | None:

@@ -35,7 +35,7 @@ try:
 except ImportError as e:  # dask is an optional extra, not a core dependency
     raise missing_extra("dask[dataframe]", "dask", "satclip.dask", e) from e
 
-from satclip._coords import LAT_NAMES, LON_NAMES, bad_row_message, find_coordinate_column, first_bad_row
+from satclip._coords import LAT_NAMES, LON_NAMES, bad_row_message, coordinate_columns, first_bad_row
 from satclip.checkpoints import ModelFileError, load_file, save
 from satclip.encoder import EMBED_BATCH, LocationEncoder
 from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
@@ -197,8 +197,8 @@ def embed(
         )
     columns = list(ddf.columns)
     fix = "lon_col= / lat_col="
-    lon_col = lon_col if lon_col is not None else find_coordinate_column(columns, "lon", fix) or "lon"
-    lat_col = lat_col if lat_col is not None else find_coordinate_column(columns, "lat", fix) or "lat"
+    lon_found, lat_found = coordinate_columns(columns, lon_col, lat_col, fix)
+    lon_col, lat_col = lon_found or "lon", lat_found or "lat"  # missing: named in the error below
     missing = [c for c in (lon_col, lat_col) if c not in columns]
     if missing:
         raise ValueError(

@@ -28,7 +28,7 @@ try:
 except ImportError as e:
     raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
 
-from satclip._coords import LAT_NAMES, LON_NAMES, find_coordinate_column
+from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns
 from satclip.embedder import Embedder
 from satclip.pretrained import RECOMMENDED
 
@@ -86,13 +86,11 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
         if hasattr(X, "columns"):  # a DataFrame: only its coordinate columns count
             columns = list(X.columns)
             fix = "SatCLIPFeatures(lon=..., lat=...)"
-            names = [
-                given if given is not None else find_coordinate_column(columns, axis, fix)
-                for given, axis in ((self.lon, "lon"), (self.lat, "lat"))
-            ]
-            axes = ("lon", "lat")
+            names = coordinate_columns(columns, self.lon, self.lat, fix)
             missing = [
-                n or axis for n, axis in zip(names, axes, strict=True) if n is None or n not in columns
+                n or axis
+                for n, axis in zip(names, ("lon", "lat"), strict=True)
+                if n is None or n not in columns
             ]
             if missing:
                 raise ValueError(
@@ -100,7 +98,7 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
                     f"(found by name when not given: {', '.join(LON_NAMES + LAT_NAMES)}, any case; "
                     f"columns: {columns[:10]})"
                 )
-            X = X[names]
+            X = X[list(names)]
         arr = validate_data(self, X, reset=fitting, dtype=np.float64)
         if arr.shape[1] != 2:
             raise ValueError(

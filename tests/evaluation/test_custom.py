@@ -134,6 +134,12 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
         task_from_frame(frame.drop(columns="Longitude"), "value")
     with pytest.raises(ValueError, match="a DataFrame task needs target="):
         evaluate(frame, ["sh10"])
+    # One column named, the other found by name: the longitude under a name no list knows.
+    odd = frame.rename(columns={"Longitude": "x_deg"})
+    named = task_from_frame(odd, "value", lon_col="x_deg", **quiet)
+    np.testing.assert_array_equal(named.lonlat, from_file.lonlat)
+    with pytest.raises(ValueError, match=r"frame: the frame has no column 'X' \(given as the longitude\)"):
+        task_from_frame(odd, "value", lon_col="X")
 
 
 def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):

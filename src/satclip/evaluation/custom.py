@@ -92,12 +92,10 @@ def task_from_frame(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if target not in frame.columns:
         raise ValueError(f"{name}: no target column {target!r}; columns are {list(frame.columns)[:20]}")
-    if lon_col is None or lat_col is None:
-        found_lon, found_lat = frame_coordinates(frame)
-        lon = frame[lon_col] if lon_col is not None else found_lon
-        lat = frame[lat_col] if lat_col is not None else found_lat
-    else:
-        lon, lat = frame[lon_col], frame[lat_col]
+    try:
+        lon, lat = frame_coordinates(frame, lon_col, lat_col, fix="lon_col= / lat_col=")
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
     if target in (getattr(lon, "name", None), getattr(lat, "name", None)):
         raise ValueError(f"{name}: the target {target!r} is a coordinate column; name another")
     points = as_lonlat_array(lon, lat)

@@ -149,3 +149,35 @@ def test_rows_or_a_frame_can_be_passed_to_embed_alone():
         r.embed(pd.DataFrame({"lon": [1.0], "y": [2.0]}))
     with pytest.raises(ValueError, match=r"columns \['lng', 'Longitude'\] could each be the lon"):
         r.embed(pd.DataFrame({"lng": [1.0], "Longitude": [1.0], "lat": [2.0]}))
+
+
+def test_lon_lat_arrays_of_one_shape_embed_to_that_shape():
+    # np.meshgrid's arrays (or a 2-D coordinate field) give (rows, cols, dim), point (i, j) at
+    # [i, j]; a bad point is named by its 2-D index.
+    rec = Recorder()
+    lon, lat = np.meshgrid([-170.0, 0.0, 10.0, 190.0], [-60.0, 0.0, 60.0])
+    got = rec.embed(lon, lat)
+    assert got.shape == (3, 4, 2)
+    np.testing.assert_array_equal(got.reshape(-1, 2), rec.embed(lon.ravel(), lat.ravel()))
+    np.testing.assert_array_equal(got[2, 1], [0.0, 60.0])
+    assert got[0, 3, 0] == -170.0  # wrapped like any point
+    lat[2, 1] = 95.0
+    with pytest.raises(ValueError, match=r"latitude out of range .* at index \(2, 1\)"):
+        rec.embed(lon, lat)
+    with pytest.raises(ValueError, match=r"or arrays of one shape\), got shapes \(3, 4\) and \(4,\)"):
+        rec.embed(lon, lat[0])
+
+
+def test_masked_points_are_refused_not_read_through_the_mask():
+    # np.asarray drops a mask and keeps whatever lies beneath (netCDF fill values): refused.
+    rec = Recorder()
+    lon = np.ma.array([10.0, 9.96921e36, 30.0], mask=[False, True, False])
+    with pytest.raises(
+        ValueError, match=r"lon is a masked array with 1 masked value\(s\), the first at index 1"
+    ):
+        rec.embed(lon, [0.0, 0.0, 0.0])
+    rows = np.ma.array([[1.0, 2.0], [3.0, 4.0]], mask=[[False, False], [False, True]])
+    with pytest.raises(ValueError, match=r"first at index \(1, 1\)"):
+        rec.embed_array(rows)
+    # A masked array with nothing masked embeds as its data.
+    np.testing.assert_array_equal(rec.embed(np.ma.array([10.0]), [5.0]), [[10.0, 5.0]])

@@ -83,15 +83,17 @@ def check_lonlat_array(lonlat: np.ndarray, offset: int = 0) -> None:
         raise ValueError(bad_row_message(lonlat, i, offset))
 
 
-def bad_row_message(lonlat: np.ndarray, i: int, offset: int = 0) -> str:
-    """What is wrong with row ``i`` (reported as ``i + offset``) and how to fix it."""
+def bad_row_message(lonlat: np.ndarray, i: int, offset: int = 0, where: str | None = None) -> str:
+    """What is wrong with row ``i`` (reported as ``i + offset``, or as ``where`` when given) and
+    how to fix it."""
+    index = f"{i + offset}" if where is None else where
     if not np.isfinite(lonlat[i]).all():
         return (
-            f"non-finite coordinate at index {i + offset}: (lon, lat) = "
+            f"non-finite coordinate at index {index}: (lon, lat) = "
             f"({lonlat[i, 0]}, {lonlat[i, 1]}); drop or fill NaN/inf rows first"
         )
     return (
-        f"latitude out of range [-90, 90] at index {i + offset}: (lon, lat) = "
+        f"latitude out of range [-90, 90] at index {index}: (lon, lat) = "
         f"({lonlat[i, 0]}, {lonlat[i, 1]}); is the input in (lon, lat) order and in degrees?"
     )
 
@@ -131,15 +133,39 @@ def check_lonlat_tensor(lonlat: torch.Tensor) -> torch.Tensor:
     return torch.stack([wrap_longitude(lon), lat], dim=1)
 
 
-def as_lonlat_array(lon: object, lat: object) -> np.ndarray:
-    """Scalars, lists or arrays of lon and lat → validated float64 (N, 2) array."""
-    lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
-    lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+def as_lonlat_array(lon: Any, lat: Any, any_shape: bool = False) -> np.ndarray:
+    """Scalars, lists or arrays of lon and lat → validated float64 (N, 2) array.
+
+    With ``any_shape``, lon and lat may also be N-D arrays of one shape (a meshgrid, a 2-D
+    coordinate field), taken in C order; errors then name the N-D index of the bad point."""
+    lon_a = np.atleast_1d(float_array(lon, "lon"))
+    lat_a = np.atleast_1d(float_array(lat, "lat"))
+    shape = lon_a.shape
+    if any_shape and lon_a.ndim > 1 and lat_a.shape == shape:
+        lon_a, lat_a = lon_a.ravel(), lat_a.ravel()
     if lon_a.ndim != 1 or lat_a.ndim != 1 or lon_a.shape != lat_a.shape:
         raise ValueError(
-            f"lon and lat must be scalars or 1-D sequences of equal length, got shapes "
-            f"{lon_a.shape} and {lat_a.shape}"
+            f"lon and lat must be scalars or 1-D sequences of equal length"
+            f"{' (or arrays of one shape)' if any_shape else ''}, got shapes {np.shape(lon)} and {np.shape(lat)}"
         )
     lonlat = np.stack([lon_a, lat_a], axis=1)
-    check_lonlat_array(lonlat)
+    i = first_bad_row(lonlat)
+    if i is not None:
+        where = str(tuple(int(k) for k in np.unravel_index(i, shape))) if len(shape) > 1 else None
+        raise ValueError(bad_row_message(lonlat, i, where=where))
     return lonlat
+
+
+def float_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float64 array; a masked array with masked entries is an error, since
+    ``np.asarray`` would silently use whatever lies under the mask."""
+    if np.ma.isMaskedArray(values):
+        mask = np.ma.getmaskarray(values)
+        if mask.any():
+            first = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
+            where = first[0] if len(first) == 1 else tuple(int(k) for k in first)
+            raise ValueError(
+                f"{name} is a masked array with {int(mask.sum())} masked value(s), the first at "
+                f"index {where}; drop those points or fill them before embedding"
+            )
+    return np.asarray(values, dtype=np.float64)

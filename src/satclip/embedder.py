@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from satclip._coords import as_lonlat_array, check_lonlat_array, frame_coordinates, wrap_longitude
+from satclip._coords import (
+    as_lonlat_array,
+    check_lonlat_array,
+    float_array,
+    frame_coordinates,
+    wrap_longitude,
+)
 from satclip._threads import each_on_cores
 
 if TYPE_CHECKING:
@@ -78,8 +84,10 @@ class BatchEmbedder:
         DataFrame whose coordinate columns are found by name (``lon``/``lat``, ``Longitude``,
         ``decimalLatitude``, ... in any case; never by position).
 
-        Returns an (N, dim) numpy array of :attr:`output_dtype`. Raises ``ValueError`` naming
-        the first bad point (non-finite, latitude outside [-90, 90], mismatched lengths).
+        Returns an (N, dim) numpy array of :attr:`output_dtype`; lon and lat given as N-D arrays
+        of one shape (``np.meshgrid``'s, a 2-D coordinate field) give an array of that shape
+        plus ``(dim,)``. Raises ``ValueError`` naming the first bad point (non-finite, latitude
+        outside [-90, 90], masked, mismatched shapes).
         Longitudes are wrapped (190 ≡ -170). ``batch_size`` defaults to
         :attr:`default_batch_size`, the fastest on CPU.
         """
@@ -87,11 +95,13 @@ class BatchEmbedder:
             if not hasattr(lon, "columns"):
                 return self.embed_array(lon, batch_size)
             lon, lat = frame_coordinates(lon)
-        return self._embed_rows(as_lonlat_array(lon, lat), batch_size)
+        emb = self._embed_rows(as_lonlat_array(lon, lat, any_shape=True), batch_size)
+        shape = np.shape(lon)
+        return emb.reshape(*shape, self.dim) if len(shape) > 1 else emb
 
     def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Like :meth:`embed` for an (N, 2) array of (lon, lat) rows."""
-        arr = np.asarray(lonlat, dtype=np.float64)
+        arr = float_array(lonlat, "lonlat")
         check_lonlat_array(arr)
         return self._embed_rows(arr, batch_size)
 

@@ -31,6 +31,16 @@ def points_csv(tmp_path):
     return path, np.stack([lon, lat], axis=1)
 
 
+def test_version_and_no_command(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"satclip {satclip.__version__}"
+    # `satclip` alone lists the commands (argparse said only "the following arguments are required").
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "usage: satclip" in err and "embed" in err and "evaluate" in err and "required" not in err
+
+
 def test_list_and_demo(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

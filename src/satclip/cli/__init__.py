@@ -16,8 +16,11 @@ __all__ = ["CITIES", "build_parser", "main", "parse_bbox"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from satclip import __version__
+
     p = argparse.ArgumentParser(prog="satclip", description="Location embeddings from satellite imagery.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"satclip {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `satclip --help` lists commands in the order they were added, not by group: kept as it was.
     models.add_parsers(sub)  # list, demo
     use.add_parsers(sub)  # embed, raster, map, export-onnx
@@ -62,7 +65,11 @@ def _join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> l
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_join_negative_values(parser, sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # `satclip` alone: the commands, as `git` does, rather than "command is required"
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(_join_negative_values(parser, argv))
     from satclip.sources import SourceError
 
     try:

@@ -9,6 +9,7 @@ import time
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import shapely
@@ -83,7 +84,37 @@ def test_csv_columns_layout_and_points_geoparquet(tmp_path, encoder):
     np.testing.assert_allclose(emb, encoder.embed_array(lonlat), atol=1e-5)
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".parquet"])
+def test_csv_output_for_spreadsheets_keeps_the_columns_and_every_digit(tmp_path, encoder, frame):
+    rng = np.random.default_rng(1)
+    lonlat = np.stack([rng.uniform(-180, 180, 50), rng.uniform(-90, 90, 50)], axis=1)
+    src = tmp_path / "p.csv"
+    src.write_text(
+        "Site;Lat;Lon\n" + "".join(f"s{i};{y!r};{x!r}\n" for i, (x, y) in enumerate(lonlat.tolist()))
+    )
+    out = tmp_path / "out.csv"
+    assert embed_file(encoder, src, out, chunk_rows=16, progress=False) == 50  # 4 parts, one header
+    back = pd.read_csv(out)
+    assert list(back.columns) == ["Site", "Lat", "Lon", *(f"emb_{j}" for j in range(encoder.dim))]
+    assert list(back["Site"]) == [f"s{i}" for i in range(50)]
+    emb = back[[f"emb_{j}" for j in range(encoder.dim)]].to_numpy().astype(np.float32)
+    # Every float32 digit round-trips: equal to the same chunks embedded in memory.
+    expected = np.concatenate([encoder.embed_array(lonlat[i : i + 16]) for i in range(0, 50, 16)])
+    np.testing.assert_array_equal(emb, expected)
+    # Geometries are written as WKT, in full precision, in a column GDAL's CSV driver reads.
+    geo_src = tmp_path / "in.geojson"
+    frame.to_file(geo_src)
+    embed_file(encoder, geo_src, out, progress=False)
+    back = pd.read_csv(out)
+    assert shapely.equals_exact(shapely.from_wkt(back["WKT"]), frame.geometry.values, tolerance=1e-12).all()
+    assert {"point_lon", "point_lat", "emb_0"} <= set(back.columns)
+    assert (
+        gpd.read_file(out).geometry.geom_equals_exact(frame.geometry, tolerance=1e-12).all()
+    )  # GDAL reads it
+    with pytest.raises(ValueError, match=r"a CSV is not GeoParquet; write \.geoparquet"):
+        embed_file(encoder, src, out, geoparquet=True, progress=False)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".parquet", ".csv"])
 def test_output_folders_are_created(tmp_path, encoder, suffix):
     src = tmp_path / "p.csv"
     src.write_text("lon,lat\n2.35,48.86\n-74.0,40.71\n")
@@ -137,7 +168,7 @@ class _DiesAfter:
         return self.encoder.embed_array(lonlat)
 
 
-@pytest.mark.parametrize("suffix", [".parquet", ".npy"])
+@pytest.mark.parametrize("suffix", [".parquet", ".npy", ".csv"])
 def test_resume_neither_redoes_nor_duplicates_chunks(tmp_path, encoder, frame, suffix):
     src = tmp_path / "in.geojson"
     frame.to_file(src)
@@ -154,6 +185,8 @@ def test_resume_neither_redoes_nor_duplicates_chunks(tmp_path, encoder, frame, s
     embed_file(encoder, src, ref, chunk_rows=10, progress=False)
     if suffix == ".npy":
         np.testing.assert_array_equal(np.load(out), np.load(ref))
+    elif suffix == ".csv":
+        assert out.read_bytes() == ref.read_bytes()
     else:
         assert pq.read_table(out).equals(pq.read_table(ref))
     assert not (tmp_path / f".out{suffix}.partial").exists()

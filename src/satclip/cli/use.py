@@ -108,7 +108,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "-o",
         "--output",
         required=True,
-        help=".npy or .parquet (input columns kept; GeoParquet for geometries)",
+        help=".npy, .parquet (input columns kept; GeoParquet for geometries) or .csv (input columns and emb_0..)",
     )
     s.add_argument(
         "--model",

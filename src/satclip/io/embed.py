@@ -29,11 +29,12 @@ from satclip.io.writers import (
     file_crc32,
     geo_metadata,
     merge_parts,
+    merge_parts_csv,
     output_table,
     write_part,
 )
 
-OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet")
+OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet", ".csv")
 
 
 def embed_file(
@@ -59,15 +60,18 @@ def embed_file(
     :class:`satclip.io.readers.InputTable`, which also explains ``crs`` and ``delimiter``).
     ``dst``: ``.npy`` (embeddings only, (N, dim) in the model's output dtype: float32, or
     float64 for float64 models) or ``.parquet`` (input columns plus the embedding, as one fixed-size-list column
-    ``embedding`` or as ``emb_0..`` columns by ``layout``). The Parquet is GeoParquet when the
-    input has a geometry (kept, with its CRS) or ``geoparquet`` asks for point geometries.
+    ``embedding`` or as ``emb_0..`` columns by ``layout``) or ``.csv`` (input columns plus
+    ``emb_0..`` columns, for spreadsheets and R; a geometry is written as WKT, in a column
+    ``WKT`` as GDAL writes it, in the input's CRS, which a CSV cannot record). The Parquet is
+    GeoParquet when the input has a geometry (kept, with its CRS) or ``geoparquet`` asks for
+    point geometries.
     ``ood`` adds ``ood_km`` and ``on_water`` (see :func:`satclip.ood.ood_flags`). ``encoder`` is
     any :class:`~satclip.embedder.Embedder`: a LocationEncoder or the ONNX backend.
     """
     src, dst = Path(src), Path(dst)
     kind = dst.suffix.lower()
     if kind not in OUTPUT_SUFFIXES:
-        raise ValueError(f"{dst}: unsupported output type {kind!r}; use .npy, .parquet or .geoparquet")
+        raise ValueError(f"{dst}: unsupported output type {kind!r}; use .npy, .parquet, .geoparquet or .csv")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if chunk_rows < 1:
@@ -75,6 +79,10 @@ def embed_file(
     geoparquet = geoparquet or kind == ".geoparquet"
     if kind == ".npy" and (geoparquet or ood):
         raise ValueError(f"{dst}: .npy holds embeddings only; write .parquet for --geoparquet or --ood")
+    if kind == ".csv":
+        if geoparquet:
+            raise ValueError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop --geoparquet")
+        layout = "columns"  # a CSV cell holds one number
     table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter)
     if table.coords:
         coords = list(table.coords)
@@ -165,7 +173,11 @@ def _embed_chunks(
                 geo = geo_metadata(table.geometry.column, table.geometry.crs)
             elif geoparquet:
                 geo = geo_metadata("geometry", None)
-            merge_parts([_part(work, i) for i in range(len(state["parts"]))], final, geo)
+            parts = [_part(work, i) for i in range(len(state["parts"]))]
+            if kind == ".csv":
+                merge_parts_csv(parts, final, table.geometry.column if table.geometry is not None else None)
+            else:
+                merge_parts(parts, final, geo)
         os.replace(final, dst)
     except OSError as e:
         # Disk full, permissions, I/O errors: what is recorded as done stays for --resume.

@@ -154,3 +154,31 @@ def merge_parts(parts: list[Path], out: Path, geo: bytes | None) -> None:
     finally:
         if writer is not None:
             writer.close()
+
+
+def merge_parts_csv(parts: list[Path], out: Path, geometry_column: str | None) -> None:
+    """Stream the parts into one CSV (pyarrow's writer: one header, RFC 4180 quoting), the
+    WKB ``geometry_column`` written as WKT in a column ``WKT``, as GDAL's CSV driver writes and
+    reads geometries (``ogr2ogr`` and QGIS find it by that name)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for part in parts:
+            table = pq.read_table(part, memory_map=True, use_threads=False)
+            if geometry_column is not None:
+                import shapely
+
+                i = table.column_names.index(geometry_column)
+                wkb = table.column(i).to_numpy(zero_copy_only=False)
+                wkt = shapely.to_wkt(shapely.from_wkb(wkb), rounding_precision=-1)  # every digit
+                name = "WKT" if "WKT" not in table.column_names else geometry_column
+                table = table.set_column(i, name, pa.array(wkt, pa.string()))
+            if writer is None:
+                writer = pacsv.CSVWriter(out, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()

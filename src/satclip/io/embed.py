@@ -287,6 +287,8 @@ def _start(work: Path, run: dict[str, Any], resume: bool, kind: str, row_bytes: 
 def _bar(total: int | None, done: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
+    # Scaled units (65.5k) for large files; below a thousand tqdm would show "2.00/2.00 rows".
+    scale = total is None or total >= 1000
     return tqdm(
-        total=total, initial=done, unit=" rows", unit_scale=True, disable=not enabled, desc="embedding"
+        total=total, initial=done, unit=" rows", unit_scale=scale, disable=not enabled, desc="embedding"
     )

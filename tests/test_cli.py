@@ -114,7 +114,7 @@ def test_unknown_model_and_output_type(tmp_path, points_csv, model_file, capsys)
     assert main(["embed", str(src), "-o", str(tmp_path / "e.npy"), "--model", "nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["embed", str(src), "-o", str(tmp_path / "e.h5"), "--model", str(model_file)]) == 2
-    assert "use .npy, .parquet or .geoparquet" in capsys.readouterr().err
+    assert "use .npy, .parquet, .geoparquet or .csv" in capsys.readouterr().err
 
 
 def test_data_build_and_preview(tmp_path, cache, capsys):
@@ -190,10 +190,11 @@ def test_every_coordinate_option_takes_negative_values():
     from satclip.cli import _join_negative_values, build_parser
 
     options = _coordinate_options()
-    assert {cmd for cmd, _ in options} == {("raster",), ("data", "s2")}
+    assert {cmd for cmd, _ in options} == {("raster",), ("map",), ("data", "s2")}
     parser = build_parser()
     required = {
         ("raster",): ["--model", "m", "--resolution", "1", "-o", "x.tif"],
+        ("map",): ["-o", "x.png"],
         ("data", "s2"): ["--n", "1", "--out", "d"],
     }
     for cmd, opt in options:

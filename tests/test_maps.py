@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import satclip
 from satclip.maps import embedding_map, pca_rgb
@@ -46,3 +47,31 @@ def test_map_command_side_by_side(tmp_path, cache):
 
     with Image.open(out) as im:
         assert im.width > 1.8 * im.height  # two panels side by side
+
+
+def test_map_grid_fills_the_bbox_with_whole_pixels():
+    from satclip.maps import WORLD, map_grid
+
+    lons, lats = map_grid(WORLD, None)  # default: 720 pixels across, 0.5 degrees for the world
+    assert len(lons) == 720 and len(lats) == 360
+    np.testing.assert_allclose([lons[0], lons[-1], lats[0], lats[-1]], [-179.75, 179.75, 89.75, -89.75])
+    # 0.3 degrees does not divide 10 x 7: pixels are stretched to fill the bbox, centres inside it.
+    lons, lats = map_grid((5, 45, 15, 52), 0.3)
+    assert (len(lons), len(lats)) == (33, 23)
+    np.testing.assert_allclose([lons[0] + lons[-1], lats[0] + lats[-1]], [20, 97])
+    lons, _ = map_grid((170, -20, 190, -10), 1.0)  # across the antimeridian
+    np.testing.assert_allclose(lons[[0, -1]], [170.5, 189.5])
+    with pytest.raises(ValueError, match="bbox west 15.0 must be less than east 5.0"):
+        map_grid((15, 45, 5, 52), None)
+
+
+def test_map_command_of_a_bbox_across_the_antimeridian_and_of_open_ocean(tmp_path, cache):
+    from PIL import Image
+
+    from satclip.cli import main
+
+    for name, bbox, shape in [("fiji", "170,-25,190,-10", (4, 3)), ("ocean", "-40,-10,-30,0", (1, 1))]:
+        out = tmp_path / f"{name}.png"
+        assert main(["map", "--model", "satclip-bluemarble-l10", "--bbox", bbox, "-o", str(out)]) == 0
+        with Image.open(out) as im:
+            assert abs(im.width / im.height - shape[0] / shape[1]) < 0.25  # the bbox's own aspect

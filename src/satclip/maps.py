@@ -1,9 +1,10 @@
-"""World maps of an embedding: its first three principal components as RGB (the SatCLIP paper's
-figure 1 style). Needs matplotlib."""
+"""Maps of an embedding, of the world or of a bbox: its first three principal components as RGB
+(the SatCLIP paper's figure 1 style). Needs matplotlib."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from satclip._files import save_figure
 from satclip._pca import fit_batches
 from satclip.embedder import Embedder
 from satclip.geography import land_mask
+from satclip.raster.grid import check_bbox
 
 
 def pca_rgb(embeddings: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray:
@@ -32,21 +34,42 @@ def pca_rgb(embeddings: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray
     return np.clip((pcs - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
 
 
-def map_rgb(encoder: Embedder, resolution: float, land_only: bool) -> np.ndarray:
-    """(H, W, 3) PCA colours of the embedding on a global grid of pixel centres (row 0 north).
+WORLD = (-180.0, -90.0, 180.0, 90.0)
+# Pixels across a map when no resolution is given: 0.5° for the whole world.
+_DEFAULT_WIDTH_PX = 720
+
+
+def map_grid(bbox: Sequence[float], resolution: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre longitudes (west to east) and latitudes (north to south) of a map of
+    ``bbox`` (W, S, E, N degrees; east past 180 across the antimeridian) at about
+    ``resolution`` degrees (default: 720 pixels across), adjusted so that whole pixels fill it."""
+    w, s, e, n = check_bbox(bbox)
+    res = (e - w) / _DEFAULT_WIDTH_PX if resolution is None else resolution
+    if not 0 < res <= 30:
+        raise ValueError(f"resolution must be in (0, 30] degrees, got {res}")
+    nx, ny = max(1, round((e - w) / res)), max(1, round((n - s) / res))
+    lons = w + (np.arange(nx) + 0.5) * (e - w) / nx
+    lats = n - (np.arange(ny) + 0.5) * (n - s) / ny
+    return lons, lats
+
+
+def map_rgb(
+    encoder: Embedder, resolution: float | None, land_only: bool, bbox: Sequence[float] = WORLD
+) -> np.ndarray:
+    """(H, W, 3) PCA colours of the embedding on a grid of pixel centres over ``bbox`` (row 0
+    north; see :func:`map_grid`).
 
     With ``land_only`` (the land mask is fetched once, see :mod:`satclip.geography`) the components are fitted on
     land, where a land-only model was trained, and the oceans are drawn faded: otherwise the
-    untrained oceans dominate the components."""
-    if not 0 < resolution <= 30:
-        raise ValueError(f"resolution must be in (0, 30] degrees, got {resolution}")
-    lons = np.arange(-180 + resolution / 2, 180, resolution)
-    lats = np.arange(90 - resolution / 2, -90, -resolution)
+    untrained oceans dominate the components. A map with almost no land is fitted on every pixel."""
+    lons, lats = map_grid(bbox, resolution)
     lon_g, lat_g = np.meshgrid(lons, lats)
     emb = encoder.embed_grid(lons, lats).reshape(lon_g.size, -1).astype(np.float64)
     land = None
     if land_only:
-        land = land_mask()(lon_g.ravel(), lat_g.ravel())
+        land = land_mask()(np.where(lon_g > 180, lon_g - 360, lon_g).ravel(), lat_g.ravel())
+        if land.sum() < 10:  # open ocean: nothing to fit on land
+            land = None
     rgb = pca_rgb(emb, land)
     if land is not None:
         rgb[~land] = 0.25 * rgb[~land] + 0.75  # faded towards white
@@ -56,14 +79,18 @@ def map_rgb(encoder: Embedder, resolution: float, land_only: bool) -> np.ndarray
 def embedding_map(
     encoder: Embedder,
     out: str | os.PathLike[str],
-    resolution: float = 0.5,
+    resolution: float | None = None,
     title: str | None = None,
     land_only: bool = True,
     coastlines: bool = True,
     compare: Embedder | None = None,
     compare_title: str | None = None,
+    bbox: Sequence[float] = WORLD,
 ) -> Path:
-    """Write a PNG of the embedding's first three principal components over the globe.
+    """Write a PNG of the embedding's first three principal components over the globe, or over
+    ``bbox`` (W, S, E, N degrees; east past 180 across the antimeridian). ``resolution`` is in
+    degrees per pixel (default: 720 pixels across, 0.5° for the world); the components are
+    fitted on the map's own pixels.
 
     ``coastlines`` draws Natural Earth 1:110m coasts (the ``land-110m`` source, fetched from
     npm once). ``compare`` puts a second model's map beside the first; each map has its own
@@ -82,13 +109,17 @@ def embedding_map(
         from satclip.coastlines import coastlines as load_coastlines
 
         lines = load_coastlines()
-    fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), 5.3), squeeze=False)
+    w, s, e, n = check_bbox(bbox)
+    height = min(max(10 * (n - s) / (e - w), 3.0), 14.0) + 0.3
+    fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), height), squeeze=False)
     for ax, (enc, label) in zip(axes[0], panels, strict=True):
-        ax.imshow(map_rgb(enc, resolution, land_only), extent=(-180, 180, -90, 90), interpolation="nearest")
+        ax.imshow(map_rgb(enc, resolution, land_only, bbox), extent=(w, e, s, n), interpolation="nearest")
         for line in lines:
             ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.4)
-        ax.set_xlim(-180, 180)
-        ax.set_ylim(-90, 90)
+            if e > 180:  # across the antimeridian: the coasts east of it, shifted to the map's axis
+                ax.plot(line[:, 0] + 360, line[:, 1], color="black", linewidth=0.4)
+        ax.set_xlim(w, e)
+        ax.set_ylim(s, n)
         ax.set_xlabel("longitude")
         ax.set_ylabel("latitude")
         ax.set_title(label)

@@ -69,7 +69,7 @@ def _cmd_raster(args: argparse.Namespace) -> int:
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
-    from satclip.maps import embedding_map
+    from satclip.maps import WORLD, embedding_map
     from satclip.pretrained import load
 
     compare = load(args.compare) if args.compare else None
@@ -82,6 +82,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
         coastlines=not args.no_coastlines,
         compare=compare,
         compare_title=args.compare,
+        bbox=WORLD if args.bbox is None else args.bbox,
     )
     print(f"wrote {out}")
     return 0
@@ -151,11 +152,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=_cmd_raster)
 
-    s = sub.add_parser("map", help="world map of a model's first three principal components as RGB")
+    s = sub.add_parser("map", help="map of a model's first three principal components as RGB (world or bbox)")
     s.add_argument("--model", default=RECOMMENDED, help=f"model name or file (default {RECOMMENDED})")
     s.add_argument("-o", "--output", required=True, help="PNG file")
     s.add_argument("--compare", help="a second model, drawn side by side")
-    s.add_argument("--resolution", type=float, default=0.5, help="degrees per pixel")
+    s.add_argument(
+        "--bbox",
+        type=parse_bbox,
+        help="W,S,E,N in degrees (default the world; east past 180 across the antimeridian)",
+    )
+    s.add_argument("--resolution", type=float, help="degrees per pixel (default: 720 pixels across)")
     s.add_argument(
         "--global-pca", action="store_true", help="fit the components on the whole globe, not on land"
     )

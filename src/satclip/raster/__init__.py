@@ -189,4 +189,7 @@ def _publish(tmp: Path, out: Path) -> None:
 def _bar(total: int, enabled: bool) -> Any:
     from tqdm import tqdm  # the raster extra brings it (through io)
 
-    return tqdm(total=total, unit=" px", unit_scale=True, desc="embedding raster", disable=not enabled)
+    # Scaled units (2.6M px) for large rasters; below a thousand tqdm would show "0.00/400 px".
+    return tqdm(
+        total=total, unit=" px", unit_scale=total >= 1000, desc="embedding raster", disable=not enabled
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol
 
 
@@ -13,12 +14,26 @@ class NamedConfig(Protocol):
     name: ClassVar[str]
 
 
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the choice closest to ``name`` (difflib, ignoring case, ``_``
+    and ``-``), or "" when none is close."""
+
+    def key(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+
+    by_key = {key(c): c for c in choices}
+    close = difflib.get_close_matches(key(name), list(by_key), n=1, cutoff=0.75)
+    return f" (did you mean {by_key[close[0]]!r}?)" if close else ""
+
+
 def build_config(
     registry: Mapping[str, tuple[type[Any], Any]], kind: str, name: str, params: dict[str, Any]
 ) -> Any:
     """Config dataclass ``name`` of ``registry`` from ``params``; unknown names/params raise."""
     if name not in registry:
-        raise ValueError(f"unknown {kind} {name!r}; choose one of: {', '.join(registry)}")
+        raise ValueError(
+            f"unknown {kind} {name!r}{did_you_mean(name, registry)}; choose one of: {', '.join(registry)}"
+        )
     cfg_cls = registry[name][0]
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
     unknown = sorted(set(params) - fields)

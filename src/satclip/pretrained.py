@@ -20,6 +20,7 @@ import torch
 
 from satclip import hub
 from satclip._files import cache_root, write_text
+from satclip._registry import did_you_mean
 from satclip.checkpoints import ModelFileError, load_file
 from satclip.encoder import LocationEncoder
 from satclip.hub import HubFile
@@ -126,7 +127,10 @@ def _bundled_path(model: PretrainedModel) -> Path:
 def model_path(name: str) -> Path:
     """Path of a named model's verified file; raises with what to do if it is not available."""
     if name not in PRETRAINED:
-        raise ValueError(f"unknown model {name!r}; choose one of {list_pretrained()} or pass a file path")
+        raise ValueError(
+            f"unknown model {name!r}{did_you_mean(name, PRETRAINED)}; choose one of {list_pretrained()} "
+            "or pass a file path"
+        )
     model = PRETRAINED[name]
     if model.bundled:
         path, expected = _bundled_path(model), model.sha256
@@ -217,5 +221,8 @@ def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu
         return load_file(model_path(key), device)
     path = Path(key).expanduser()
     if not path.exists() and os.sep not in key and "." not in key:
-        raise ValueError(f"unknown model {key!r}; choose one of {list_pretrained()} or pass a file path")
+        raise ValueError(
+            f"unknown model {key!r}{did_you_mean(key, PRETRAINED)}; choose one of {list_pretrained()} "
+            "or pass a file path"
+        )
     return load_file(path, device)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from satclip._files import cache_root, write_bytes
+from satclip._registry import did_you_mean
 
 Registry = Literal["pypi", "debian", "npm"]
 
@@ -249,7 +250,9 @@ def source_path(name: str) -> Path:
 
 def _get(name: str) -> Source:
     if name not in SOURCES:
-        raise ValueError(f"unknown data source {name!r}; choose one of: {', '.join(SOURCES)}")
+        raise ValueError(
+            f"unknown data source {name!r}{did_you_mean(name, SOURCES)}; choose one of: {', '.join(SOURCES)}"
+        )
     return SOURCES[name]
 
 

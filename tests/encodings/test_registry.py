@@ -80,9 +80,13 @@ def test_typo_in_parameter_is_an_error(name):
         create_encoding(name, frequncy_num=3)
 
 
-def test_unknown_name_lists_valid_ones():
-    with pytest.raises(ValueError, match="sphericalharmonics"):
+def test_unknown_name_lists_valid_ones_and_the_closest():
+    with pytest.raises(
+        ValueError, match=r"'spherical_harmonic' \(did you mean 'sphericalharmonics'\?\); choose one"
+    ):
         create_encoding("spherical_harmonic")
+    with pytest.raises(ValueError, match=r"unknown encoding 'rbf'; choose one of: sphericalharmonics"):
+        create_encoding("rbf")  # nothing close: no guess
 
 
 @pytest.mark.parametrize("name", ALL)

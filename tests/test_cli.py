@@ -45,6 +45,12 @@ def test_list_and_demo(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "sphericalharmonics" in out and "siren" in out and "satclip-resnet50-l40" in out
+    lines = {
+        line.split()[1] if line.startswith("  *") else line.split()[0]: line for line in out.splitlines()
+    }
+    assert lines[satclip.pretrained.RECOMMENDED].startswith("  * ")  # the recommended one is marked
+    assert lines[satclip.pretrained.RECOMMENDED].endswith("[in the package]")
+    assert lines["satclip-resnet50-l40"].endswith(("[satclip download satclip-resnet50-l40]", "[downloaded]"))
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "Paris" in out and "dim 256" in out

@@ -23,11 +23,23 @@ CITIES = {
 def _cmd_list(args: argparse.Namespace) -> int:
     from satclip.encodings import list_encodings
     from satclip.networks import list_networks
-    from satclip.pretrained import list_pretrained
+    from satclip.pretrained import PRETRAINED, RECOMMENDED, model_path
 
     print("encodings:", ", ".join(list_encodings()))
     print("networks: ", ", ".join(list_networks()))
-    print("models:   ", ", ".join(list_pretrained()))
+    print("models (satclip.load(NAME); * = recommended, the default of embed, raster and map):")
+    width = max(map(len, PRETRAINED))
+    for name, model in PRETRAINED.items():
+        if model.bundled:
+            where = "in the package"
+        else:
+            try:
+                model_path(name)
+                where = "downloaded"
+            except (FileNotFoundError, ValueError):  # not in the cache, or a damaged copy
+                where = f"satclip download {name}"
+        mark = "*" if name == RECOMMENDED else " "
+        print(f"  {mark} {name:<{width}}  {model.description}  [{where}]")
     return 0
 
 

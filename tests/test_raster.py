@@ -308,3 +308,53 @@ def test_bad_arguments_are_rejected(enc, tmp_path, kwargs, error, match):
 
 def test_wkt_constant_is_epsg_4326():
     assert rasterio.crs.CRS.from_wkt(raster.WGS84_WKT) == rasterio.crs.CRS.from_epsg(4326)
+
+
+def _write_raster(path, crs, transform, width=8, height=5):
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+    ) as dst:
+        dst.write(np.arange(width * height, dtype="float32").reshape(1, height, width))
+
+
+def test_like_an_existing_raster_aligns_pixel_for_pixel(tmp_path, cache, capsys):
+    # A WorldClim-style layer: 2.5 arc-minutes, origin off the degree lines.
+    res = 2.5 / 60
+    like = tmp_path / "bio1.tif"
+    _write_raster(like, "EPSG:4326", from_origin(7.125, 46.875, res, res))
+    bbox, resolution = raster.grid_of(like)
+    np.testing.assert_allclose(bbox, (7.125, 46.875 - 5 * res, 7.125 + 8 * res, 46.875))
+    assert resolution == pytest.approx(res)
+    from satclip.cli import main
+
+    out = tmp_path / "emb.tif"
+    argv = ["raster", "--model", "satclip-bluemarble-l10", "--like", str(like), "-o", str(out), "-q"]
+    assert main(argv) == 0
+    with rasterio.open(like) as a, rasterio.open(out) as b:
+        assert b.transform.almost_equals(a.transform) and (b.width, b.height) == (a.width, a.height)
+    assert main([*argv, "--resolution", "0.1"]) == 2  # --like brings its own
+    assert main(["raster", "--bbox", "5,45,6,46", "-o", str(out)]) == 2
+    assert "give --bbox and --resolution, or --like RASTER" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("crs", "transform", "match"),
+    [
+        ("EPSG:3035", from_origin(4e6, 3e6, 1000, 1000), r"EPSG:3035 \(projected, not degrees\); .*gdalwarp"),
+        ("EPSG:4326", rasterio.Affine(0.5, 0.1, 0.0, 0.0, -0.5, 50.0), "not north-up"),
+        ("EPSG:4326", rasterio.Affine(0.5, 0.0, 0.0, 0.0, -0.25, 50.0), "pixels of 0.5 x 0.25 degrees"),
+    ],
+)
+def test_like_refuses_grids_that_are_not_lon_lat_squares(tmp_path, crs, transform, match):
+    like = tmp_path / "in.tif"
+    _write_raster(like, crs, transform)
+    with pytest.raises(ValueError, match=match):
+        raster.grid_of(like)

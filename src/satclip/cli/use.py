@@ -58,11 +58,21 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 def _cmd_raster(args: argparse.Namespace) -> int:
     from satclip.pretrained import load
-    from satclip.raster import embedding_raster
+    from satclip.raster import embedding_raster, grid_of
 
+    if args.like is not None:
+        if args.bbox is not None or args.resolution is not None:
+            raise ValueError(
+                "--like takes the bbox and resolution from its raster: drop --bbox and --resolution"
+            )
+        bbox, resolution = grid_of(args.like)
+    elif args.bbox is None or args.resolution is None:
+        raise ValueError("give --bbox and --resolution, or --like RASTER to copy an existing raster's grid")
+    else:
+        bbox, resolution = args.bbox, args.resolution
     enc = load(args.model)
     out = embedding_raster(
-        enc, args.bbox, args.resolution, args.output, pca=args.pca, tile=args.tile, progress=not args.quiet
+        enc, bbox, resolution, args.output, pca=args.pca, tile=args.tile, progress=not args.quiet
     )
     print(f"wrote {out}")
     return 0
@@ -142,8 +152,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "raster", help="an embedding raster of a bounding box: Cloud-Optimised GeoTIFF or Zarr"
     )
     s.add_argument("--model", default=RECOMMENDED, help=f"model name or file (default {RECOMMENDED})")
-    s.add_argument("--bbox", required=True, type=parse_bbox, help="W,S,E,N in degrees")
-    s.add_argument("--resolution", required=True, type=float, help="pixel size in degrees")
+    s.add_argument("--bbox", type=parse_bbox, help="W,S,E,N in degrees")
+    s.add_argument("--resolution", type=float, help="pixel size in degrees")
+    s.add_argument(
+        "--like",
+        metavar="RASTER",
+        help="take the bbox and resolution of this lon/lat raster (e.g. a WorldClim layer): "
+        "the output is aligned with it pixel for pixel",
+    )
     s.add_argument("-o", "--output", required=True, help=".tif (COG) or .zarr")
     s.add_argument(
         "--pca", type=int, help="write the first k principal components instead of every dimension"

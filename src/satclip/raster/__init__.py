@@ -42,11 +42,38 @@ __all__ = [
     "RasterGrid",
     "embedding_raster",
     "fit_pca",
+    "grid_of",
 ]
 
 PCA_SAMPLE = 50_000  # pixel centres the principal components are fitted on, at most
 PCA_SEED = 0
 _FORMATS = {".tif": "cog", ".tiff": "cog", ".zarr": "zarr"}
+
+
+def grid_of(path: str | os.PathLike[str]) -> tuple[tuple[float, float, float, float], float]:
+    """The (W, S, E, N) bbox and resolution of an existing raster (GeoTIFF, or anything rasterio
+    opens) whose grid an embedding raster should share pixel for pixel: north-up, square
+    pixels, a geographic CRS (degrees). Anything else is a ``ValueError`` saying how to fix it."""
+    rasterio = require("rasterio", "raster", "reading a raster's grid")
+    with rasterio.open(path) as src:
+        t, crs, width, height = src.transform, src.crs, src.width, src.height
+    if crs is None or not crs.is_geographic:
+        what = "no CRS" if crs is None else f"{crs.to_string()} (projected, not degrees)"
+        raise ValueError(
+            f"{path} has {what}; an embedding raster is a lon/lat grid: warp it first "
+            f"(gdalwarp -t_srs EPSG:4326 ...), or embed its pixel centres as points with satclip embed"
+        )
+    if t.b != 0 or t.d != 0 or t.e >= 0:
+        raise ValueError(
+            f"{path} is not north-up (transform {tuple(t)[:6]}); warp it to a north-up grid first"
+        )
+    if abs(abs(t.e) - t.a) > PIXEL_TOLERANCE * t.a:
+        raise ValueError(
+            f"{path} has pixels of {t.a:g} x {abs(t.e):g} degrees; an embedding raster has square "
+            "pixels: give --bbox and --resolution instead"
+        )
+    west, north = t.c, t.f
+    return (west, north - height * t.a, west + width * t.a, north), t.a
 
 
 def fit_pca(encoder: Embedder, grid: RasterGrid, k: int, batch: int = 4096, sample: int = PCA_SAMPLE) -> Pca:

@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "_optional": 1,
     "_pca": 1,
     "_threads": 1,
+    "_version": 1,
     "sources": 1,
     "encodings": 2,
     "networks": 2,

@@ -8,24 +8,14 @@
 Coordinates are always (longitude, latitude) in degrees, in that order.
 """
 
+from satclip._version import package_version
 from satclip.checkpoints import ModelFileError, save
 from satclip.encoder import LocationEncoder, LocationEncoderConfig
 from satclip.encodings import create_encoding, list_encodings
 from satclip.networks import create_network, list_networks
 from satclip.pretrained import list_pretrained, load
 
-
-def _version() -> str:
-    # One source for the version: the installed package's metadata (pyproject.toml).
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("satclip")
-    except PackageNotFoundError:  # imported from a source tree that was never installed
-        return "0+unknown"
-
-
-__version__ = _version()
+__version__ = package_version()
 
 
 # Subpackages and modules with optional dependencies, imported on first use as attributes

@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 
+from satclip._version import package_version
 from satclip.cli import data, evaluate, models, train, use
 from satclip.cli._args import parse_bbox
 from satclip.cli.models import CITIES
@@ -16,10 +17,8 @@ __all__ = ["CITIES", "build_parser", "main", "parse_bbox"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from satclip import __version__
-
     p = argparse.ArgumentParser(prog="satclip", description="Location embeddings from satellite imagery.")
-    p.add_argument("--version", action="version", version=f"satclip {__version__}")
+    p.add_argument("--version", action="version", version=f"satclip {package_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `satclip --help` lists commands in the order they were added, not by group: kept as it was.
     models.add_parsers(sub)  # list, demo

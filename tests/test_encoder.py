@@ -49,7 +49,8 @@ def test_chunked_embedding_equals_single_batch(enc, sphere_points):
         ([0, np.nan], [0, 0], "non-finite coordinate at index 1"),
         ([0, 0, 0], [0, 0, np.inf], "non-finite coordinate at index 2"),
         ([0, 1], [0], "equal length"),
-        ([[0, 1]], [[0, 1]], "1-D"),
+        # Arrays of one shape embed to that shape (test_embedder); different shapes are refused.
+        ([[0, 1]], [0, 1], r"1-D sequences of equal length \(or arrays of one shape\), got shapes \(1, 2\)"),
     ],
 )
 def test_bad_input_names_the_first_offending_index(enc, lon, lat, message):

@@ -205,7 +205,8 @@ def _error(fn, *args, **kwargs) -> str:
         ([0, np.nan], [0, 0]),
         ([0, 0, 0], [0, 0, np.inf]),
         ([0, 1], [0]),
-        ([[0, 1]], [[0, 1]]),
+        ([[0, 1]], [0, 1]),  # arrays of different shapes
+        ([[0, 1], [2, 3]], [[0, 0], [95, 0]]),  # a 2-D grid, the bad point named by its 2-D index
     ],
 )
 def test_bad_points_raise_what_torch_raises(small, lon, lat):

@@ -181,3 +181,41 @@ def test_masked_points_are_refused_not_read_through_the_mask():
         rec.embed_array(rows)
     # A masked array with nothing masked embeds as its data.
     np.testing.assert_array_equal(rec.embed(np.ma.array([10.0]), [5.0]), [[10.0, 5.0]])
+
+
+def test_a_geodataframe_or_geoseries_of_points_embeds_its_geometry():
+    gpd = pytest.importorskip("geopandas")
+    shapely = pytest.importorskip("shapely")
+    rec = Recorder()
+    lon, lat = [2.35, -74.0, 190.0], [48.86, 40.71, -17.0]
+    # Columns that disagree with the geometry: a GeoDataFrame's points are its geometry.
+    gdf = gpd.GeoDataFrame(
+        {"lon": [0.0] * 3, "lat": [0.0] * 3}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"
+    )
+    expected = rec.embed(lon, lat)
+    np.testing.assert_array_equal(rec.embed(gdf), expected)
+    np.testing.assert_array_equal(rec.embed(gdf.geometry), expected)
+    # Any CRS: reprojected to lon/lat by geopandas (pyproj), longitude first.
+    np.testing.assert_allclose(rec.embed(gdf.to_crs("EPSG:3857")), expected, atol=1e-9)
+    np.testing.assert_allclose(rec.embed(gdf.to_crs("OGC:CRS84")), expected, atol=1e-12)
+    assert rec.embed(gdf.iloc[:0]).shape == (0, 2)
+    with pytest.raises(ValueError, match=r"GeoDataFrame has no CRS.*set_crs\('EPSG:4326'\)"):
+        rec.embed(gdf.set_crs(None, allow_override=True))
+    polygon = gdf.copy()
+    polygon.loc[1, "geometry"] = shapely.box(0, 0, 1, 1)
+    with pytest.raises(
+        ValueError, match=r"not points, the first at index 1 \(label 1\): a Polygon.*embed_geodataframe"
+    ):
+        rec.embed(polygon)
+    with pytest.raises(ValueError, match=r"GeoSeries are not points.*a Polygon"):
+        rec.embed(polygon.geometry)
+    gdf.loc[2, "geometry"] = None
+    with pytest.raises(ValueError, match=r"index 2 \(label 2\): a missing geometry"):
+        rec.embed(gdf)
+    gdf.loc[2, "geometry"] = shapely.Point()
+    with pytest.raises(ValueError, match=r"index 2 \(label 2\): an empty Point"):
+        rec.embed(gdf)
+    # A point off the globe after reprojection is named like any bad point.
+    off = gpd.GeoDataFrame(geometry=gpd.points_from_xy([0.0], [95.0]), crs="EPSG:4326")
+    with pytest.raises(ValueError, match="latitude out of range"):
+        rec.embed(off)

@@ -100,6 +100,15 @@ def test_coordinate_columns_are_found_by_name_when_not_given(houses):
         SatCLIPFeatures("satclip-bluemarble-l10").fit(frame.assign(lng=0.0))
 
 
+def test_a_geodataframe_gives_its_points(houses):
+    gpd = pytest.importorskip("geopandas")
+    points = gpd.points_from_xy(houses["lon"], houses["lat"], crs="EPSG:4326")
+    geo = gpd.GeoDataFrame(houses[["y"]], geometry=points).to_crs("EPSG:3857")
+    feats = SatCLIPFeatures("satclip-bluemarble-l10").fit(geo).transform(geo)
+    expected = load("satclip-bluemarble-l10").embed(houses["lon"], houses["lat"])
+    np.testing.assert_allclose(feats, expected, atol=1e-5)
+
+
 def test_grid_search_over_the_model_clone_and_pickle(houses, tmp_path):
     small = houses.iloc[:600]
     search = GridSearchCV(

@@ -37,13 +37,57 @@ def coordinate_columns(columns: Sequence[Any], lon: Any, lat: Any, fix: str) -> 
     )
 
 
+def is_geo(obj: Any) -> bool:
+    """Whether ``obj`` is a geopandas GeoDataFrame or GeoSeries, told without importing geopandas
+    (the core needs torch and numpy only)."""
+    return all(hasattr(obj, a) for a in ("geometry", "geom_type", "crs", "to_crs"))
+
+
+def geometry_coordinates(obj: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes (degrees) of the point geometries of a GeoDataFrame or GeoSeries,
+    reprojected from its CRS by geopandas' own ``to_crs``. Anything but non-empty points is an
+    error naming the first such row: a polygon has no single location, and which point stands
+    for it is the user's choice (``satclip.embed_geodataframe`` takes equal-area centroids)."""
+    geo = obj.geometry
+    kind = "GeoSeries" if geo is obj else "GeoDataFrame"
+    if geo.crs is None:
+        raise ValueError(
+            f"the {kind} has no CRS, so its coordinates cannot be read as lon/lat; set it first, "
+            "e.g. .set_crs('EPSG:4326') for degrees (or the CRS it really is in)"
+        )
+    types = np.asarray(geo.geom_type, dtype=object)
+    bad = (types != "Point") | np.asarray(geo.is_empty, dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind_i = types[i] if isinstance(types[i], str) else None  # geopandas gives NaN or None
+        what = (
+            "a missing geometry"
+            if kind_i is None
+            else f"an empty {kind_i}"
+            if kind_i == "Point"
+            else f"a {kind_i}"
+        )
+        raise ValueError(
+            f"{int(bad.sum())} row(s) of the {kind} are not points, the first at index {i} "
+            f"(label {geo.index[i]!r}): {what}; embed points (e.g. .representative_point(), or "
+            "satclip.embed_geodataframe(gdf, enc) for equal-area centroids of polygons and lines) "
+            "and drop missing or empty geometries"
+        )
+    if not geo.crs.equals("EPSG:4326"):
+        geo = geo.to_crs("EPSG:4326")  # x is the longitude: geopandas keeps (x, y) order
+    return np.asarray(geo.x, dtype=np.float64), np.asarray(geo.y, dtype=np.float64)
+
+
 def frame_coordinates(
     frame: Any, lon: Any = None, lat: Any = None, fix: str = "enc.embed(frame[LON_COLUMN], frame[LAT_COLUMN])"
 ) -> tuple[Any, Any]:
     """The longitude and latitude columns of a DataFrame (pandas, or anything with ``columns``
     and ``[]``): ``lon``/``lat`` where given, else found by :func:`find_coordinate_column`; never
     by position, since a frame's first column may as well be the latitude. ``fix`` says how the
-    caller names the columns, in the errors."""
+    caller names the columns, in the errors. A GeoDataFrame given no column names gives its
+    point geometries (:func:`geometry_coordinates`), whatever other columns it has."""
+    if lon is None and lat is None and is_geo(frame):
+        return geometry_coordinates(frame)
     columns = list(frame.columns)
     names = coordinate_columns(columns, lon, lat, fix)
     for name, given, axis in zip(names, (lon, lat), ("longitude", "latitude"), strict=True):

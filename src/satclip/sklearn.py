@@ -7,7 +7,8 @@
     >>> model.fit(frame[["lon", "lat"]], frame["y"]).score(test[["lon", "lat"]], test["y"])
 
 Input: a DataFrame with longitude and latitude columns (named by ``lon`` and ``lat``, or found
-by name) or an (N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns ``satclip_0..``.
+by name), a GeoDataFrame of points in any CRS (its geometry, when ``lon`` and ``lat`` are not
+given) or an (N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns ``satclip_0..``.
 The model is a name or a file path (``satclip.load``), loaded on first use and not pickled, so
 the transformer clones, pickles and grid-searches over ``model`` like any estimator. Needs the
 ``eval`` extra (scikit-learn).
@@ -28,7 +29,7 @@ try:
 except ImportError as e:
     raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
 
-from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns
+from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns, geometry_coordinates, is_geo
 from satclip.embedder import Embedder
 from satclip.pretrained import RECOMMENDED
 
@@ -83,7 +84,9 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
     def _lonlat(self, X: Any, fitting: bool) -> np.ndarray:
         """(N, 2) float64 lon/lat from a frame's two columns or a two-column array, with
         scikit-learn's own checks (sparse, complex, empty, non-finite, feature counts)."""
-        if hasattr(X, "columns"):  # a DataFrame: only its coordinate columns count
+        if self.lon is None and self.lat is None and is_geo(X):  # a GeoDataFrame: its points
+            X = np.stack(geometry_coordinates(X), axis=1)
+        elif hasattr(X, "columns"):  # a DataFrame: only its coordinate columns count
             columns = list(X.columns)
             fix = "SatCLIPFeatures(lon=..., lat=...)"
             names = coordinate_columns(columns, self.lon, self.lat, fix)

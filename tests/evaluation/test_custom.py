@@ -140,6 +140,12 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
     np.testing.assert_array_equal(named.lonlat, from_file.lonlat)
     with pytest.raises(ValueError, match=r"frame: the frame has no column 'X' \(given as the longitude\)"):
         task_from_frame(odd, "value", lon_col="X")
+    # A GeoDataFrame: its point geometry, here in a projected CRS.
+    import geopandas as gpd
+
+    points = gpd.points_from_xy(frame["Longitude"], frame["Latitude"], crs="EPSG:4326")
+    geo = gpd.GeoDataFrame(frame[["band", "value"]], geometry=points).to_crs("EPSG:3857")
+    np.testing.assert_allclose(task_from_frame(geo, "value", **quiet).lonlat, from_file.lonlat, atol=1e-9)
 
 
 def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):

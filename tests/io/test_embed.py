@@ -230,7 +230,10 @@ def test_bad_rows_are_named_and_leave_nothing(tmp_path, encoder):
     )
     with pytest.raises(ValueError, match="row 1: empty or missing geometry"):
         embed_file(encoder, geo, out, progress=False)
-    with pytest.raises(ValueError, match="unsupported input type '.xlsx'"):
+    with pytest.raises(ValueError, match="unsupported input type '.dbf'"):
+        (tmp_path / "t.dbf").write_text("x")
+        embed_file(encoder, tmp_path / "t.dbf", out, progress=False)
+    with pytest.raises(ValueError, match="not a readable Excel workbook"):
         (tmp_path / "t.xlsx").write_text("x")
         embed_file(encoder, tmp_path / "t.xlsx", out, progress=False)
     with pytest.raises(ValueError, match="no column"):

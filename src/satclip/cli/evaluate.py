@@ -56,7 +56,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("-q", "--quiet", action="store_true")
     own = s.add_argument_group("your own labelled points")
     own.add_argument(
-        "--task-file", help="CSV, Parquet, GeoParquet or vector file of points with a label column"
+        "--task-file",
+        help="CSV, Parquet, GeoParquet, Excel .xlsx or vector file of points with a label column",
     )
     own.add_argument("--target", help="the label column")
     own.add_argument(

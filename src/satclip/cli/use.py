@@ -109,11 +109,13 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
-        "embed", help="embed the rows of a CSV, (Geo)Parquet or vector file (GeoJSON, GPKG, FlatGeobuf, SHP)"
+        "embed",
+        help="embed the rows of a CSV, (Geo)Parquet, Excel (.xlsx) or vector file (GeoJSON, GPKG, FlatGeobuf, SHP)",
     )
     s.add_argument(
         "input",
-        help="CSV, Parquet, GeoParquet, GeoJSON, GPKG, FlatGeobuf or SHP: lon/lat columns or geometries, any CRS",
+        help="CSV, Parquet, GeoParquet, Excel .xlsx (first sheet), GeoJSON, GPKG, FlatGeobuf or SHP: "
+        "lon/lat columns or geometries, any CRS",
     )
     s.add_argument(
         "-o",

@@ -1,10 +1,11 @@
-"""Input tables for ``satclip embed``: CSV, Parquet, GeoParquet and OGR vector files (GeoJSON,
-GeoPackage, FlatGeobuf, Shapefile), streamed as fixed-size Arrow tables with the (lon, lat)
+"""Input tables for ``satclip embed``: CSV, Parquet, GeoParquet, Excel workbooks and OGR vector
+files (GeoJSON, GeoPackage, FlatGeobuf, Shapefile), streamed as fixed-size Arrow tables with the (lon, lat)
 point of every row.
 
 Rows come from lon/lat columns, or from a geometry column (WKB, any CRS) reduced to one point
 per row by :mod:`satclip.io.points`. Nothing is read whole: CSV and Parquet through pyarrow's
-streaming readers, vector files through GDAL's Arrow stream (pyogrio).
+streaming readers, vector files through GDAL's Arrow stream (pyogrio); an Excel sheet (at most
+~1 M rows) is read whole by :mod:`satclip.io.excel`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from satclip._coords import LAT_NAMES, LON_NAMES, check_lonlat_array, find_coordinate_column
 from satclip._optional import require
+from satclip.io.excel import EXCEL_SUFFIXES, read_xlsx
 from satclip.io.points import is_lonlat_crs
 
 OGR_SUFFIXES = {".geojson", ".json", ".gpkg", ".fgb", ".shp", ".geojsonl", ".geojsons"}
@@ -78,12 +80,27 @@ class InputTable:
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: no such input file")
         suffix = self.path.suffix.lower()
-        if suffix not in OGR_SUFFIXES | TABLE_SUFFIXES:
+        if suffix not in OGR_SUFFIXES | TABLE_SUFFIXES | EXCEL_SUFFIXES:
+            hint = "; save it as .xlsx or CSV UTF-8" if suffix in (".xls", ".ods", ".xlsb") else ""
             raise ValueError(
                 f"{self.path}: unsupported input type {suffix!r}; use .csv, .parquet (GeoParquet too), "
-                ".geojson, .gpkg, .fgb or .shp"
+                f".xlsx, .geojson, .gpkg, .fgb or .shp{hint}"
             )
-        self.kind = "ogr" if suffix in OGR_SUFFIXES else "parquet" if "parquet" in suffix else "csv"
+        self.kind = (
+            "ogr"
+            if suffix in OGR_SUFFIXES
+            else "xlsx"
+            if suffix in EXCEL_SUFFIXES
+            else "parquet"
+            if "parquet" in suffix
+            else "csv"
+        )
+        self._sheet: Any = None  # an Excel sheet, read whole
+        self._rows_note = (
+            "(rows count data rows from 0: row 0 is the sheet's row 2)"
+            if self.kind == "xlsx"
+            else "(rows count data rows from 0)"
+        )
         if delimiter is not None and self.kind != "csv":
             raise ValueError(f"{self.path}: a delimiter applies to CSV files only")
         self.delimiter = _check_delimiter(delimiter) if delimiter is not None else None
@@ -156,6 +173,9 @@ class InputTable:
             except (pa.ArrowInvalid, UnicodeDecodeError) as e:
                 raise ValueError(self._csv_error(e)) from None
             return names, _count_csv_rows(self.path), None
+        if self.kind == "xlsx":
+            self._sheet = read_xlsx(self.path)
+            return self._sheet.column_names, self._sheet.num_rows, None
         if self.kind == "parquet":
             import pyarrow.parquet as pq
 
@@ -181,6 +201,8 @@ class InputTable:
             import pyarrow.parquet as pq
 
             yield from pq.ParquetFile(self.path).iter_batches(batch_size=rows)
+        elif self.kind == "xlsx":
+            yield from self._sheet.to_batches(max_chunksize=rows)
         elif self.kind == "csv":
             # Coordinates are read as text so that a bad value can be reported with its row
             # (_float_column); they are written out as float64.
@@ -234,10 +256,11 @@ class InputTable:
         if self.coords is not None:
             import pyarrow as pa
 
-            decimal_comma = self.kind == "csv" and self.delimiter != ","
+            # A coordinate typed as text in Excel may be "48,86" (no delimiter to clash with).
+            decimal_comma = (self.kind == "csv" and self.delimiter != ",") or self.kind == "xlsx"
             values, problems = [], []
             for c in self.coords:
-                v, problem = _float_column(table, c, first_row, self.path, decimal_comma)
+                v, problem = _float_column(table, c, first_row, self.path, decimal_comma, self._rows_note)
                 if problem is not None:
                     problems.append(problem)
                 elif pa.types.is_string(table.schema.field(c).type):
@@ -278,7 +301,7 @@ class InputTable:
         try:
             check_lonlat_array(lonlat, offset=first_row)
         except ValueError as e:
-            raise ValueError(f"{self.path}: {e} (rows count data rows from 0)") from None
+            raise ValueError(f"{self.path}: {e} {self._rows_note}") from None
 
     def _reproject(self, xy: np.ndarray, first_row: int) -> np.ndarray:
         assert self._transformer is not None
@@ -292,7 +315,7 @@ class InputTable:
             raise ValueError(
                 f"{self.path}: row {first_row + i}: (x, y) = ({xy[i, 0]}, {xy[i, 1]}) has no lon/lat in "
                 f"{_crs_name(self.crs)} (outside the projection's domain?); is --crs right? "
-                "(rows count data rows from 0)"
+                f"{self._rows_note}"
             )
         # Non-finite input stays non-finite and is named by the common check.
         lonlat[~finite] = xy[~finite]
@@ -323,7 +346,12 @@ def _rebatch(batches: Iterator[Any], rows: int, skip: int) -> Iterator[Any]:
 
 
 def _float_column(
-    table: Any, name: str, first_row: int, src: Path, decimal_comma: bool = False
+    table: Any,
+    name: str,
+    first_row: int,
+    src: Path,
+    decimal_comma: bool = False,
+    rows_note: str = "(rows count data rows from 0)",
 ) -> tuple[np.ndarray, tuple[int, str] | None]:
     """A column as float64, and its first value that is not a number (empty, text) as
     (position, message), or None. Such values are NaN in the array.
@@ -348,7 +376,7 @@ def _float_column(
                 except (TypeError, ValueError):
                     # Rows from the first bad one on are not used: stop there.
                     what = "is empty" if not v else f"value {col[i].as_py()!r} is not a number"
-                    msg = f"{src}: row {first_row + i}: {name} {what} (rows count data rows from 0)"
+                    msg = f"{src}: row {first_row + i}: {name} {what} {rows_note}"
                     problem = (i, msg)
                     values[i] = np.nan
                     break
@@ -357,7 +385,7 @@ def _float_column(
         raise ValueError(f"{src}: column {name} has type {col.type}, expected numbers in degrees")
     if col.null_count:
         i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-        problem = (i, f"{src}: row {first_row + i}: {name} is empty (rows count data rows from 0)")
+        problem = (i, f"{src}: row {first_row + i}: {name} is empty {rows_note}")
         col = pc.fill_null(col, np.nan)
     return col.to_numpy().astype(np.float64), problem
 

@@ -1,0 +1,61 @@
+"""Excel workbooks (.xlsx, .xlsm) as Arrow tables, read with openpyxl.
+
+The first worksheet is read, as ``pandas.read_excel`` does by default; its first row is the
+header. A sheet holds at most 1 048 576 rows, so it is read whole; cells hold the values Excel
+last calculated (formulas are not evaluated here).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from satclip._optional import require
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+
+
+def read_xlsx(path: str | os.PathLike[str]) -> Any:
+    """The first worksheet of ``path`` → a ``pyarrow.Table``, one column per header cell.
+
+    A column of numbers (or dates, or text) keeps that type; a column that mixes types is
+    read as text, so that a coordinate typed as text in one cell is reported with its row by
+    the reader rather than lost. Empty rows after the last value (formatting Excel keeps) are
+    dropped; an empty row in between stays, and is reported like a missing value.
+    """
+    openpyxl = require("openpyxl", "io")
+    import pyarrow as pa
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises zipfile, KeyError and its own errors alike
+        raise ValueError(f"{path}: not a readable Excel workbook (.xlsx / .xlsm): {e}") from None
+    try:
+        ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        title = ws.title
+    finally:
+        wb.close()
+    while rows and all(v is None for v in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise ValueError(
+            f"{path}: the first sheet ({title!r}) is empty; put a header row and the points there"
+        )
+    header, data = rows[0], rows[1:]
+    width = max(len(r) for r in rows)
+    names = [
+        str(header[j]).strip() if j < len(header) and header[j] is not None else f"column_{j + 1}"
+        for j in range(width)
+    ]
+    columns = [[r[j] if j < len(r) else None for r in data] for j in range(width)]
+    return pa.Table.from_arrays([_column(c) for c in columns], names=names)
+
+
+def _column(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())

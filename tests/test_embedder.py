@@ -141,6 +141,8 @@ def test_rows_or_a_frame_can_be_passed_to_embed_alone():
     np.testing.assert_array_equal(r.embed([[2.0, 3.0]], batch_size=1), [[2.0, 3.0]])
     with pytest.raises(ValueError, match=r"shape \(N, 2\), got shape \(3,\)"):
         r.embed([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"got shape \(2,\);.*for one point, pass \[\[lon, lat\]\]"):
+        r.embed((2.35, 48.86))
     # A DataFrame's columns are found by name, whatever their order.
     frame = pd.DataFrame({"Latitude": [3.0, 4.0], "site": ["a", "b"], "Longitude": [2.0, 190.0]})
     np.testing.assert_array_equal(r.embed(frame), [[2.0, 3.0], [-170.0, 4.0]])

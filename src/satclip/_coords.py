@@ -118,9 +118,15 @@ def check_lonlat_array(lonlat: np.ndarray, offset: int = 0) -> None:
     ``offset`` is added to reported indices, for callers that check a chunk of a larger input.
     """
     if lonlat.ndim != 2 or lonlat.shape[1] != 2:
+        # (2,) is most often one (lon, lat) pair; it could also be two longitudes without latitudes.
+        one = (
+            "; for one point, pass [[lon, lat]] or (lon, lat) as two arguments"
+            if lonlat.shape == (2,)
+            else ""
+        )
         raise ValueError(
             f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "
-            "stack longitudes and latitudes as columns: np.stack([lon, lat], axis=1)"
+            f"stack longitudes and latitudes as columns: np.stack([lon, lat], axis=1){one}"
         )
     i = first_bad_row(lonlat)
     if i is not None:

@@ -52,7 +52,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         **reader_options(args),
     )
-    print(f"wrote {n} embeddings of dim {enc.dim} to {args.output}")
+    print(f"wrote {n} embedding{'' if n == 1 else 's'} of dim {enc.dim} to {args.output}")
     return 0
 
 

@@ -79,3 +79,14 @@ def test_a_failed_write_leaves_nothing(tmp_path):
         raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
     np.testing.assert_equal(out.exists(), False)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "model.onnx", "emb.npy", "emb.parquet", "notes.txt"])
+def test_a_directory_as_the_output_is_refused_before_writing(tmp_path, encoder, name):
+    write = _writers(tmp_path, encoder)[name]
+    folder = tmp_path / f"out{os.path.splitext(name)[1]}"  # a folder named like the file
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"out\.\w+ is a directory; give the path of a file in it"):
+        write(folder)
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name, "p.csv"]  # no temporary left

@@ -33,6 +33,7 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     replaces, or 0666 less the umask. (Writers differ: safetensors, for one, creates 0600 files.)
     """
     dest = Path(dest)
+    check_not_directory(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(dest, suffix)
     # Created here with 0666 so that the kernel applies the umask: the mode a plain write gets.
@@ -47,6 +48,14 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def check_not_directory(dest: Path) -> None:
+    """Refuse an output path that is an existing folder, before anything is computed or written
+    (``os.replace`` would only fail at the very end)."""
+    if dest.is_dir():
+        name = f"NAME{dest.suffix}" if dest.suffix else "NAME"
+        raise IsADirectoryError(f"{dest} is a directory; give the path of a file in it, e.g. {dest / name}")
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from satclip._files import exclusive_lock, write_json
+from satclip._files import check_not_directory, exclusive_lock, write_json
 from satclip.embedder import Embedder
 from satclip.io.readers import InputTable
 from satclip.io.writers import (
@@ -72,6 +72,7 @@ def embed_file(
     kind = dst.suffix.lower()
     if kind not in OUTPUT_SUFFIXES:
         raise ValueError(f"{dst}: unsupported output type {kind!r}; use .npy, .parquet, .geoparquet or .csv")
+    check_not_directory(dst)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if chunk_rows < 1:

@@ -151,6 +151,14 @@ def test_rows_or_a_frame_can_be_passed_to_embed_alone():
         r.embed(pd.DataFrame({"lon": [1.0], "y": [2.0]}))
     with pytest.raises(ValueError, match=r"columns \['lng', 'Longitude'\] could each be the lon"):
         r.embed(pd.DataFrame({"lng": [1.0], "Longitude": [1.0], "lat": [2.0]}))
+    # A dict of columns and a pyarrow Table, likewise by name (a Table's `columns` are its arrays).
+    import pyarrow as pa
+
+    columns = {"Latitude": [3.0, 4.0], "Longitude": [2.0, 190.0]}
+    np.testing.assert_array_equal(r.embed(columns), r.embed(frame))
+    np.testing.assert_array_equal(r.embed(pa.table(columns)), r.embed(frame))
+    with pytest.raises(ValueError, match=r"no longitude column among \['x', 'lat'\]"):
+        r.embed({"x": [1.0], "lat": [2.0]})
 
 
 def test_lon_lat_arrays_of_one_shape_embed_to_that_shape():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,17 +78,30 @@ def geometry_coordinates(obj: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(geo.x, dtype=np.float64), np.asarray(geo.y, dtype=np.float64)
 
 
+def is_frame(obj: Any) -> bool:
+    """Whether ``obj`` holds named columns: a DataFrame (anything with ``columns``), a pyarrow
+    Table, a dict of columns, a GeoDataFrame or GeoSeries."""
+    return isinstance(obj, Mapping) or hasattr(obj, "columns") or hasattr(obj, "column_names") or is_geo(obj)
+
+
+def frame_columns(frame: Any) -> list[Any]:
+    """The column names of a frame (pyarrow's ``columns`` are the arrays, hence ``column_names``)."""
+    if isinstance(frame, Mapping):
+        return list(frame.keys())
+    return list(frame.column_names if hasattr(frame, "column_names") else frame.columns)
+
+
 def frame_coordinates(
     frame: Any, lon: Any = None, lat: Any = None, fix: str = "enc.embed(frame[LON_COLUMN], frame[LAT_COLUMN])"
 ) -> tuple[Any, Any]:
-    """The longitude and latitude columns of a DataFrame (pandas, or anything with ``columns``
-    and ``[]``): ``lon``/``lat`` where given, else found by :func:`find_coordinate_column`; never
+    """The longitude and latitude columns of a frame (:func:`is_frame`: pandas, pyarrow, a dict
+    of columns, anything with ``columns`` and ``[]``): ``lon``/``lat`` where given, else found by :func:`find_coordinate_column`; never
     by position, since a frame's first column may as well be the latitude. ``fix`` says how the
     caller names the columns, in the errors. A GeoDataFrame given no column names gives its
     point geometries (:func:`geometry_coordinates`), whatever other columns it has."""
     if lon is None and lat is None and is_geo(frame):
         return geometry_coordinates(frame)
-    columns = list(frame.columns)
+    columns = frame_columns(frame)
     names = coordinate_columns(columns, lon, lat, fix)
     for name, given, axis in zip(names, (lon, lat), ("longitude", "latitude"), strict=True):
         if given is not None and given not in columns:

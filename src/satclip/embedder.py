@@ -21,7 +21,7 @@ from satclip._coords import (
     check_lonlat_array,
     float_array,
     frame_coordinates,
-    is_geo,
+    is_frame,
     wrap_longitude,
 )
 from satclip._threads import each_on_cores
@@ -81,10 +81,10 @@ class BatchEmbedder:
 
     def embed(self, lon: Any, lat: Any = None, batch_size: int | None = None) -> np.ndarray:
         """Embeddings of points given as scalars, lists or 1-D arrays of lon and lat (degrees);
-        or passed alone, one (N, 2) array of (lon, lat) rows (as :meth:`embed_array`) or a
-        DataFrame whose coordinate columns are found by name (``lon``/``lat``, ``Longitude``,
-        ``decimalLatitude``, ... in any case; never by position), or a GeoDataFrame or GeoSeries
-        of points in any CRS.
+        or passed alone, one (N, 2) array of (lon, lat) rows (as :meth:`embed_array`); a frame
+        (pandas, a pyarrow Table, a dict of columns, anything with ``columns`` and ``[]``) whose
+        coordinate columns are found by name (``lon``/``lat``, ``Longitude``, ``decimalLatitude``,
+        ... in any case; never by position); or a GeoDataFrame or GeoSeries of points in any CRS.
 
         Returns an (N, dim) numpy array of :attr:`output_dtype`; lon and lat given as N-D arrays
         of one shape (``np.meshgrid``'s, a 2-D coordinate field) give an array of that shape
@@ -94,7 +94,7 @@ class BatchEmbedder:
         :attr:`default_batch_size`, the fastest on CPU.
         """
         if lat is None:
-            if not (hasattr(lon, "columns") or is_geo(lon)):
+            if not is_frame(lon):
                 return self.embed_array(lon, batch_size)
             lon, lat = frame_coordinates(lon)
         emb = self._embed_rows(as_lonlat_array(lon, lat, any_shape=True), batch_size)

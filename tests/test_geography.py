@@ -55,6 +55,33 @@ def test_land_mask_reads_packed_bits_at_the_nearest_node():
     np.testing.assert_array_equal(got, [True, True, True, True, False, False])
 
 
+def test_the_land_mask_is_kept_packed_and_made_again_when_damaged(cache):
+    from satclip import geography
+    from satclip.sources import fetch
+
+    geography.land_mask.cache_clear()
+    try:
+        first = geography.land_mask()  # from the source (or a packed file of an earlier test)
+        (packed,) = fetch("landmask").parent.glob("landmask-*.bits.npy")
+        size = packed.stat().st_size
+        assert size == 21600 * 43200 // 8 + 128  # the bits and the .npy header
+        geography.land_mask.cache_clear()
+        mapped = geography.land_mask()
+        assert isinstance(mapped.bits, np.memmap) and mapped.shape == (21600, 43200)
+        np.testing.assert_array_equal(mapped.bits, first.bits)
+        # Paris and the Sahara are land; the mid-Atlantic and the Tasman Sea water.
+        lon, lat = np.array([2.35, 10.0, -30.0, 150.0]), np.array([48.86, 25.0, 30.0, -40.0])
+        np.testing.assert_array_equal(mapped(lon, lat), [True, True, False, False])
+        with packed.open("r+b") as f:  # a crash while it was written elsewhere: half a file
+            f.truncate(size // 2)
+        geography.land_mask.cache_clear()
+        rebuilt = geography.land_mask()
+        assert not isinstance(rebuilt.bits, np.memmap) and packed.stat().st_size == size
+        np.testing.assert_array_equal(rebuilt.bits, first.bits)
+    finally:
+        geography.land_mask.cache_clear()
+
+
 def test_unit_vectors_give_great_circle_distances():
     rng = np.random.default_rng(1)
     lon1, lon2 = rng.uniform(-180, 180, (2, 200))

@@ -77,12 +77,21 @@ def sample_equirectangular(image: np.ndarray, lon: np.ndarray, lat: np.ndarray) 
 class LandMask:
     """A global grid-registered land/water grid (True = land) as a function of lon/lat degrees.
 
-    Stored as packed bits: the GLOBE 30″ mask takes 117 MB as bytes, 15 MB as bits.
+    Stored as packed bits: the GLOBE 30″ mask takes 933 MB as bytes, 117 MB as bits.
     """
 
     def __init__(self, land: np.ndarray) -> None:
         self.shape = land.shape
         self.bits = np.packbits(land, axis=1)
+
+    @classmethod
+    def from_bits(cls, bits: np.ndarray, width: int) -> LandMask:
+        """A mask from rows packed by ``np.packbits(land, axis=1)``; ``width`` columns."""
+        if bits.ndim != 2 or bits.shape[1] != -(-width // 8):
+            raise ValueError(f"packed bits of shape {bits.shape} do not hold rows of {width} columns")
+        mask = cls.__new__(cls)
+        mask.shape, mask.bits = (bits.shape[0], width), bits
+        return mask
 
     def __call__(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         rows, cols = equirect_index(lon, lat, self.shape, "grid")
@@ -92,11 +101,31 @@ class LandMask:
 @functools.lru_cache(maxsize=1)
 def land_mask() -> LandMask:
     """The GLOBE 30″ land mask (the ``landmask`` source, from PyPI ``global-land-mask``), loaded
-    once per process."""
-    from satclip.sources import fetch
+    once per process.
 
-    with np.load(fetch("landmask")) as f:
-        return LandMask(~f["mask"])
+    Decompressing the source and packing it takes ~5 s, longer than a small ``satclip map``; the
+    packed bits (117 MB) are therefore kept beside the verified source, named by its sha256, and
+    later processes map them from disk, reading only the pages they look up.
+    """
+    from satclip._files import atomic_path
+    from satclip.sources import SOURCES, fetch
+
+    src = fetch("landmask")
+    packed = src.with_name(f"landmask-{SOURCES['landmask'].sha256[:16]}.bits.npy")
+    width = 43200  # columns of the GLOBE grid (21600 x 43200)
+    try:
+        return LandMask.from_bits(np.load(packed, mmap_mode="r"), width)
+    except (OSError, ValueError):  # absent, truncated or not ours: made again below
+        pass
+    with np.load(src) as f:
+        mask = LandMask(~f["mask"])
+    if mask.shape[1] == width:
+        try:
+            with atomic_path(packed, suffix=".npy") as tmp:
+                np.save(tmp, mask.bits)
+        except OSError:  # a read-only cache: the mask is still right, only slower next time
+            pass
+    return mask
 
 
 def sample_land_points(n: int, seed: int, is_land: LandMask) -> tuple[np.ndarray, np.ndarray]:

@@ -64,7 +64,9 @@ def map_rgb(
     untrained oceans dominate the components. A map with almost no land is fitted on every pixel."""
     lons, lats = map_grid(bbox, resolution)
     lon_g, lat_g = np.meshgrid(lons, lats)
-    emb = encoder.embed_grid(lons, lats).reshape(lon_g.size, -1).astype(np.float64)
+    # In the model's precision: colours need no more, and a float64 copy of a 720 x 720 map's
+    # embeddings took 1 GB and 2 s.
+    emb = encoder.embed_grid(lons, lats).reshape(lon_g.size, -1)
     land = None
     if land_only:
         land = land_mask()(np.where(lon_g > 180, lon_g - 360, lon_g).ravel(), lat_g.ravel())

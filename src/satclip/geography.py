@@ -105,7 +105,7 @@ def land_mask() -> LandMask:
 
     Decompressing the source and packing it takes ~5 s, longer than a small ``satclip map``; the
     packed bits (117 MB) are therefore kept beside the verified source, named by its sha256, and
-    later processes map them from disk, reading only the pages they look up.
+    later processes read them from there.
     """
     from satclip._files import atomic_path
     from satclip.sources import SOURCES, fetch
@@ -114,7 +114,8 @@ def land_mask() -> LandMask:
     packed = src.with_name(f"landmask-{SOURCES['landmask'].sha256[:16]}.bits.npy")
     width = 43200  # columns of the GLOBE grid (21600 x 43200)
     try:
-        return LandMask.from_bits(np.load(packed, mmap_mode="r"), width)
+        # Read, not memory-mapped: a mapped file cut short by anything would crash the process.
+        return LandMask.from_bits(np.load(packed), width)
     except (OSError, ValueError):  # absent, truncated or not ours: made again below
         pass
     with np.load(src) as f:

@@ -74,6 +74,11 @@ class LocationEncoderConfig:
             raise ValueError(f"malformed location-encoder config ({e!r}): {d!r}") from e
 
 
+def _features_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the encoding computes in for a network of ``dtype``: float32 for half precision."""
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
 class LocationEncoder(BatchEmbedder, nn.Module):
     """(lon, lat) degrees → embedding.
 
@@ -99,6 +104,7 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         # embed() calls in flight, and the mode to return to after them (see _inference).
         self._embed_calls = 0
         self._mode_before_embed = False
+        self._switched_mode = False
 
     @classmethod
     def from_config(cls, config: LocationEncoderConfig) -> LocationEncoder:
@@ -133,8 +139,7 @@ class LocationEncoder(BatchEmbedder, nn.Module):
     @property
     def feature_dtype(self) -> torch.dtype:
         """The dtype the encoding computes in: the network's, or float32 for half precision."""
-        dtype = self.dtype
-        return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+        return _features_dtype(self.dtype)
 
     @property
     def output_dtype(self) -> np.dtype:
@@ -180,11 +185,17 @@ class LocationEncoder(BatchEmbedder, nn.Module):
     ) -> torch.Tensor:
         # Features are computed in the network's precision (coordinates cast first), into
         # ``features`` (N, encoding dim) when given.
-        coords = lonlat.to(device=self.device, dtype=self.feature_dtype)
+        # The dtype and device are looked up once: each lookup walks the module's parameters,
+        # which is a fair share of a one-point embed call.
+        dtype = self.dtype
+        if features is None:
+            coords = lonlat.to(device=self.device, dtype=_features_dtype(dtype))
+        else:
+            coords = lonlat.to(device=features.device, dtype=features.dtype)
         feats = self.encoding.encode(coords, out=features)
         if feature_scale is not None:
             feats = feats * feature_scale.to(device=feats.device, dtype=feats.dtype)
-        return self.network(feats.to(self.dtype))
+        return self.network(feats.to(dtype))
 
     def embed_grid(self, lons: Any, lats: Any) -> np.ndarray:
         """Embeddings of every pixel of the grid ``lons`` x ``lats``: (len(lats), len(lons), dim).
@@ -206,7 +217,11 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         with _MODE_LOCK:
             if self._embed_calls == 0:
                 self._mode_before_embed = self.training
-                self.eval()
+                # Switching walks every submodule: skipped for a model already in eval mode
+                # (as loaded), which halves the overhead of a one-point call.
+                self._switched_mode = any(m.training for m in self.modules())
+                if self._switched_mode:
+                    self.eval()
             self._embed_calls += 1
         try:
             with torch.inference_mode():
@@ -214,7 +229,7 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         finally:
             with _MODE_LOCK:
                 self._embed_calls -= 1
-                if self._embed_calls == 0:
+                if self._embed_calls == 0 and self._switched_mode:
                     self.train(self._mode_before_embed)
 
     def _batch_threads(self) -> int:

@@ -68,13 +68,23 @@ def test_vector_inputs_in_any_crs_give_geoparquet(tmp_path, encoder, frame, suff
     np.testing.assert_allclose(np.stack(back["embedding"]), encoder.embed_array(got), atol=1e-5)
 
 
-def test_csv_columns_layout_and_points_geoparquet(tmp_path, encoder):
-    rng = np.random.default_rng(0)
+def _points_csv(path, seed: int, spreadsheet: bool = False) -> np.ndarray:
+    """50 random points written as a CSV with a site column, every digit kept: ``site,lon,lat``,
+    or as a European spreadsheet saves it, ``Site;Lat;Lon``. Returns their (lon, lat)."""
+    rng = np.random.default_rng(seed)
     lonlat = np.stack([rng.uniform(-180, 180, 50), rng.uniform(-90, 90, 50)], axis=1)
+    if spreadsheet:
+        rows = [f"s{i};{y!r};{x!r}" for i, (x, y) in enumerate(lonlat.tolist())]
+        path.write_text("Site;Lat;Lon\n" + "".join(r + "\n" for r in rows))
+    else:
+        rows = [f"s{i},{x!r},{y!r}" for i, (x, y) in enumerate(lonlat.tolist())]
+        path.write_text("site,lon,lat\n" + "".join(r + "\n" for r in rows))
+    return lonlat
+
+
+def test_csv_columns_layout_and_points_geoparquet(tmp_path, encoder):
     src = tmp_path / "p.csv"
-    src.write_text(
-        "site,lon,lat\n" + "".join(f"s{i},{x!r},{y!r}\n" for i, (x, y) in enumerate(lonlat.tolist()))
-    )
+    lonlat = _points_csv(src, seed=0)
     out = tmp_path / "out.parquet"
     embed_file(encoder, src, out, layout="columns", geoparquet=True, chunk_rows=16, progress=False)
     back = gpd.read_parquet(out)
@@ -85,12 +95,8 @@ def test_csv_columns_layout_and_points_geoparquet(tmp_path, encoder):
 
 
 def test_csv_output_for_spreadsheets_keeps_the_columns_and_every_digit(tmp_path, encoder, frame):
-    rng = np.random.default_rng(1)
-    lonlat = np.stack([rng.uniform(-180, 180, 50), rng.uniform(-90, 90, 50)], axis=1)
     src = tmp_path / "p.csv"
-    src.write_text(
-        "Site;Lat;Lon\n" + "".join(f"s{i};{y!r};{x!r}\n" for i, (x, y) in enumerate(lonlat.tolist()))
-    )
+    lonlat = _points_csv(src, seed=1, spreadsheet=True)
     out = tmp_path / "out.csv"
     assert embed_file(encoder, src, out, chunk_rows=16, progress=False) == 50  # 4 parts, one header
     back = pd.read_csv(out)

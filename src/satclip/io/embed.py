@@ -55,8 +55,8 @@ def embed_file(
 ) -> int:
     """Embed every row of ``src`` into ``dst`` and return the number of rows.
 
-    ``src``: CSV, Parquet, GeoParquet or a vector file (GeoJSON, GeoPackage, FlatGeobuf,
-    Shapefile); points from ``lon_col``/``lat_col`` or from a geometry (see
+    ``src``: CSV, Parquet, GeoParquet, an Excel workbook (its first sheet) or a vector file
+    (GeoJSON, GeoPackage, FlatGeobuf, Shapefile); points from ``lon_col``/``lat_col`` or from a geometry (see
     :class:`satclip.io.readers.InputTable`, which also explains ``crs`` and ``delimiter``).
     ``dst``: ``.npy`` (embeddings only, (N, dim) in the model's output dtype: float32, or
     float64 for float64 models) or ``.parquet`` (input columns plus the embedding, as one fixed-size-list column

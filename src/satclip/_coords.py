@@ -95,10 +95,11 @@ def frame_coordinates(
     frame: Any, lon: Any = None, lat: Any = None, fix: str = "enc.embed(frame[LON_COLUMN], frame[LAT_COLUMN])"
 ) -> tuple[Any, Any]:
     """The longitude and latitude columns of a frame (:func:`is_frame`: pandas, pyarrow, a dict
-    of columns, anything with ``columns`` and ``[]``): ``lon``/``lat`` where given, else found by :func:`find_coordinate_column`; never
-    by position, since a frame's first column may as well be the latitude. ``fix`` says how the
-    caller names the columns, in the errors. A GeoDataFrame given no column names gives its
-    point geometries (:func:`geometry_coordinates`), whatever other columns it has."""
+    of columns, anything with ``columns`` and ``[]``): ``lon``/``lat`` where given, else found
+    by :func:`find_coordinate_column`; never by position, since a frame's first column may as
+    well be the latitude. ``fix`` says how the caller names the columns, in the errors. A
+    GeoDataFrame given no column names gives its point geometries
+    (:func:`geometry_coordinates`), whatever other columns it has."""
     if lon is None and lat is None and is_geo(frame):
         return geometry_coordinates(frame)
     columns = frame_columns(frame)
@@ -209,7 +210,8 @@ def as_lonlat_array(lon: Any, lat: Any, any_shape: bool = False) -> np.ndarray:
     if lon_a.ndim != 1 or lat_a.ndim != 1 or lon_a.shape != lat_a.shape:
         raise ValueError(
             f"lon and lat must be scalars or 1-D sequences of equal length"
-            f"{' (or arrays of one shape)' if any_shape else ''}, got shapes {np.shape(lon)} and {np.shape(lat)}"
+            f"{' (or arrays of one shape)' if any_shape else ''}, "
+            f"got shapes {np.shape(lon)} and {np.shape(lat)}"
         )
     lonlat = np.stack([lon_a, lat_a], axis=1)
     i = first_bad_row(lonlat)

@@ -110,7 +110,8 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "embed",
-        help="embed the rows of a CSV, (Geo)Parquet, Excel (.xlsx) or vector file (GeoJSON, GPKG, FlatGeobuf, SHP)",
+        help="embed the rows of a CSV, (Geo)Parquet, Excel (.xlsx) or vector file "
+        "(GeoJSON, GPKG, FlatGeobuf, SHP)",
     )
     s.add_argument(
         "input",
@@ -121,7 +122,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "-o",
         "--output",
         required=True,
-        help=".npy, .parquet (input columns kept; GeoParquet for geometries) or .csv (input columns and emb_0..)",
+        help=".npy, .parquet (input columns kept; GeoParquet for geometries) "
+        "or .csv (input columns and emb_0..)",
     )
     s.add_argument(
         "--model",

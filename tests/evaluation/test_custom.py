@@ -148,7 +148,7 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
     np.testing.assert_allclose(task_from_frame(geo, "value", **quiet).lonlat, from_file.lonlat, atol=1e-9)
 
 
-def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):
+def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys, monkeypatch):
     path = tmp_path / "houses.csv"
     houses.to_csv(path, index=False)
     out = tmp_path / "report"
@@ -161,6 +161,13 @@ def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys):
     assert set(rows["task"]) == {"houses"} and len(rows) == 2 * 3
     assert main(["evaluate", "--encoders", "sh10", "--target", "band", "-o", str(out)]) == 2
     assert "add --task-file" in capsys.readouterr().err
+    # Without -o: the same table printed, and nothing written.
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main([*args, "--split", "random", "-q"]) == 0
+    printed_only = capsys.readouterr().out
+    assert "houses (accuracy)" in printed_only and "add -o DIR to keep these scores" in printed_only
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_command_line_defaults_compare_the_recommended_model_with_raw_features(

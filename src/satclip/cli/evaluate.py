@@ -33,9 +33,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         tasks.append(task_from_file(args.task_file, args.target, args.kind, **reader_options(args)))
     splits = suite.parse_names(args.split, SPLITS, "split(s)")
     rows = suite.run(encoders, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg)
-    out = suite.write_outputs(rows, args.output)
     print(suite.markdown(rows))
-    print(f"wrote {out / 'results.csv'}, {out / 'results.md'} and a chart per task")
+    if args.output is None:
+        print("(add -o DIR to keep these scores as results.csv, results.md and a chart per task)")
+    else:
+        out = suite.write_outputs(rows, args.output)
+        print(f"wrote {out / 'results.csv'}, {out / 'results.md'} and a chart per task")
     return 0
 
 
@@ -52,7 +55,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--probe", default="linear", choices=["linear", "mlp", "knn"])
     s.add_argument("--split", default="random,block", help="comma list of random, block, continent, or 'all'")
     s.add_argument("--block-deg", type=float, help="block size of the block split in degrees (default 10)")
-    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument(
+        "-o", "--output", help="folder for results.csv, results.md and the charts (default: print only)"
+    )
     s.add_argument("-q", "--quiet", action="store_true")
     own = s.add_argument_group("your own labelled points")
     own.add_argument(

@@ -1,11 +1,11 @@
 """Input tables for ``satclip embed``: CSV, Parquet, GeoParquet, Excel workbooks and OGR vector
-files (GeoJSON, GeoPackage, FlatGeobuf, Shapefile), streamed as fixed-size Arrow tables with the (lon, lat)
-point of every row.
+files (GeoJSON, GeoPackage, FlatGeobuf, Shapefile), streamed as fixed-size Arrow tables with the
+(lon, lat) point of every row.
 
 Rows come from lon/lat columns, or from a geometry column (WKB, any CRS) reduced to one point
-per row by :mod:`satclip.io.points`. Nothing is read whole: CSV and Parquet through pyarrow's
-streaming readers, vector files through GDAL's Arrow stream (pyogrio); an Excel sheet (at most
-~1 M rows) is read whole by :mod:`satclip.io.excel`.
+per row by :mod:`satclip.io.points`. CSV and Parquet stream through pyarrow's readers and
+vector files through GDAL's Arrow stream (pyogrio), never read whole; only an Excel sheet (at
+most ~1 M rows) is read whole, by :mod:`satclip.io.excel`.
 """
 
 from __future__ import annotations

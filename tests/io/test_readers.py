@@ -10,7 +10,8 @@ from pyproj import Transformer
 
 import satclip
 from satclip.io import embed_file
-from satclip.io.readers import InputTable, sniff_delimiter
+from satclip.io.readers import InputTable
+from satclip.io.text import sniff_delimiter
 
 LONLAT = np.array([[2.35, 48.86], [-74.0, 40.71], [151.21, -33.87], [-0.13, 51.51]])
 

@@ -25,10 +25,12 @@ def encoder():
     return satclip.LocationEncoder(sh, satclip.create_network("siren", dim_in=sh.dim, dim_out=4)).eval()
 
 
-def _workbook(path, rows, header=("Site", "Longitude", "Latitude", "Visited", "count")):
+def _workbook(path, rows, header=("Site", "Longitude", "Latitude", "Visited", "count"), above=()):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "sites"
+    for r in above:
+        ws.append(list(r))
     ws.append(list(header))
     for r in rows:
         ws.append(list(r))
@@ -103,7 +105,25 @@ def test_unreadable_and_unsupported_workbooks_say_what_to_do(tmp_path):
 
 def test_a_header_cell_left_empty_gets_a_name(tmp_path):
     src = _workbook(tmp_path / "h.xlsx", [(1.0, 2.0, "a")], header=("lon", "lat"))
-    assert read_xlsx(src).column_names == ["lon", "lat", "column_3"]
+    table, first = read_xlsx(src)
+    assert table.column_names == ["lon", "lat", "column_3"] and first == 2
+
+
+def test_a_title_and_blank_lines_above_the_header_are_passed_over(tmp_path):
+    above = [("Oak survey 2024",), (), (None, None, "(degrees)")]
+    src = _workbook(tmp_path / "titled.xlsx", _sites(), above=above)
+    table, first = read_xlsx(src)
+    assert table.column_names[:3] == ["Site", "Longitude", "Latitude"] and first == 5
+    np.testing.assert_allclose(np.concatenate([c.lonlat for c in InputTable(src).chunks(10)]), LONLAT)
+    bad = _workbook(tmp_path / "titled-bad.xlsx", [("x", 10.0, 95.0, None, 1)], above=above)
+    with pytest.raises(ValueError, match=r"latitude out of range.*row 0 is the sheet's row 5"):
+        list(InputTable(bad).chunks(10))
+    lonely = tmp_path / "lonely.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["just a title"])
+    wb.save(lonely)
+    with pytest.raises(ValueError, match=r"no row of the first sheet \('Sheet'\) has two cells filled"):
+        read_xlsx(lonely)
 
 
 def test_command_line(tmp_path, encoder):

@@ -15,8 +15,13 @@ from satclip._optional import require
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 
 
-def read_xlsx(path: str | os.PathLike[str]) -> Any:
-    """The first worksheet of ``path`` → a ``pyarrow.Table``, one column per header cell.
+def read_xlsx(path: str | os.PathLike[str]) -> tuple[Any, int]:
+    """The first worksheet of ``path`` → (a ``pyarrow.Table`` with one column per header cell,
+    the sheet's row number of the first data row).
+
+    The header is the first row with two or more cells filled: a title and blank lines above
+    the table, as hand-made sheets have them, are passed over (a table of points needs two
+    columns at least).
 
     A column of numbers (or dates, or text) keeps that type; a column that mixes types is
     read as text, so that a coordinate typed as text in one cell is reported with its row by
@@ -42,14 +47,21 @@ def read_xlsx(path: str | os.PathLike[str]) -> Any:
         raise ValueError(
             f"{path}: the first sheet ({title!r}) is empty; put a header row and the points there"
         )
-    header, data = rows[0], rows[1:]
+    top = next((i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2), None)
+    if top is None:
+        raise ValueError(
+            f"{path}: no row of the first sheet ({title!r}) has two cells filled; the header row "
+            "should name the columns (e.g. lon, lat)"
+        )
+    header, data = rows[top], rows[top + 1 :]
     width = max(len(r) for r in rows)
     names = [
         str(header[j]).strip() if j < len(header) and header[j] is not None else f"column_{j + 1}"
         for j in range(width)
     ]
     columns = [[r[j] if j < len(r) else None for r in data] for j in range(width)]
-    return pa.Table.from_arrays([_column(c) for c in columns], names=names)
+    # Rows are numbered from 1 in a sheet; the data start below the header.
+    return pa.Table.from_arrays([_column(c) for c in columns], names=names), top + 2
 
 
 def _column(values: list[Any]) -> Any:

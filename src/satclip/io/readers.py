@@ -93,11 +93,7 @@ class InputTable:
             else "csv"
         )
         self._sheet: Any = None  # an Excel sheet, read whole
-        self._rows_note = (
-            "(rows count data rows from 0: row 0 is the sheet's row 2)"
-            if self.kind == "xlsx"
-            else "(rows count data rows from 0)"
-        )
+        self._rows_note = "(rows count data rows from 0)"  # and where row 0 is, for a sheet
         if delimiter is not None and self.kind != "csv":
             raise ValueError(f"{self.path}: a delimiter applies to CSV files only")
         self.delimiter = check_delimiter(delimiter) if delimiter is not None else None
@@ -171,7 +167,8 @@ class InputTable:
                 raise ValueError(self._csv_error(e)) from None
             return names, count_csv_rows(self.path), None
         if self.kind == "xlsx":
-            self._sheet = read_xlsx(self.path)
+            self._sheet, first = read_xlsx(self.path)
+            self._rows_note = f"(rows count data rows from 0: row 0 is the sheet's row {first})"
             return self._sheet.column_names, self._sheet.num_rows, None
         if self.kind == "parquet":
             import pyarrow.parquet as pq

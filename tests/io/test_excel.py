@@ -9,6 +9,7 @@ import torch
 
 import satclip
 from satclip.cli import main
+from satclip.evaluation.custom import task_from_file
 from satclip.io import embed_file
 from satclip.io.excel import read_xlsx
 from satclip.io.readers import InputTable
@@ -95,7 +96,7 @@ def test_unreadable_and_unsupported_workbooks_say_what_to_do(tmp_path):
         read_xlsx(fake)
     empty = tmp_path / "empty.xlsx"
     openpyxl.Workbook().save(empty)
-    with pytest.raises(ValueError, match=r"the first sheet \('Sheet'\) is empty"):
+    with pytest.raises(ValueError, match=r"the sheet 'Sheet' is empty"):
         read_xlsx(empty)
     old = tmp_path / "old.xls"
     old.write_bytes(b"\xd0\xcf\x11\xe0")
@@ -122,7 +123,7 @@ def test_a_title_and_blank_lines_above_the_header_are_passed_over(tmp_path):
     wb = openpyxl.Workbook()
     wb.active.append(["just a title"])
     wb.save(lonely)
-    with pytest.raises(ValueError, match=r"no row of the first sheet \('Sheet'\) has two cells filled"):
+    with pytest.raises(ValueError, match=r"no row of the sheet 'Sheet' has two cells filled"):
         read_xlsx(lonely)
 
 
@@ -134,3 +135,35 @@ def test_command_line(tmp_path, encoder):
     assert main(["embed", str(src), "-o", str(out), "--model", str(model), "-q"]) == 0
     header = out.read_text().splitlines()[0]
     assert header.startswith('"Site","Longitude","Latitude","Visited","count","emb_0"')
+
+
+def test_a_sheet_is_chosen_by_name(tmp_path, encoder):
+    src = _workbook(tmp_path / "sites.xlsx", _sites())
+    wb = openpyxl.load_workbook(src)
+    wb.move_sheet("notes", offset=-1)  # the points are no longer on the first sheet
+    other = wb.create_sheet("more")
+    other.append(["lon", "lat"])
+    other.append([5.0, 6.0])
+    wb.save(src)
+    with pytest.raises(ValueError, match=r"no row of the sheet 'notes' has two cells filled"):
+        InputTable(src)
+    np.testing.assert_allclose(
+        np.concatenate([c.lonlat for c in InputTable(src, sheet="sites").chunks(10)]), LONLAT
+    )
+    np.testing.assert_array_equal(next(InputTable(src, sheet="more").chunks(10)).lonlat, [[5.0, 6.0]])
+    with pytest.raises(ValueError, match=r"no sheet 'Sites' \(did you mean 'sites'\?\); its sheets are"):
+        InputTable(src, sheet="Sites")
+    csv = tmp_path / "p.csv"
+    csv.write_text("lon,lat\n1,2\n")
+    with pytest.raises(ValueError, match="a sheet applies to Excel workbooks only"):
+        InputTable(csv, sheet="sites")
+    # Through the command line, for embed and for evaluate --task-file.
+    model = tmp_path / "m.safetensors"
+    satclip.save(encoder, model)
+    out = tmp_path / "sites.npy"
+    assert main(["embed", str(src), "-o", str(out), "--model", str(model), "--sheet", "sites", "-q"]) == 0
+    np.testing.assert_allclose(np.load(out), encoder.embed_array(LONLAT), atol=1e-6)
+    with pytest.raises(ValueError, match="a classification needs more labelled rows"):
+        task_from_file(src, "Site", sheet="sites", say=lambda _: None)  # read from the sheet: 4 names
+    with pytest.raises(ValueError, match="no row of the sheet 'notes'"):
+        task_from_file(src, "Site", say=lambda _: None)

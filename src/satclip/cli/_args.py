@@ -20,7 +20,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 def add_reader_options(parser: Any) -> None:
     """The options that say where a file's points are: ``--lon-col``, ``--lat-col``,
-    ``--geometry-col``, ``--crs``, ``--delimiter`` (see :class:`satclip.io.readers.InputTable`)."""
+    ``--geometry-col``, ``--crs``, ``--delimiter``, ``--sheet`` (see :class:`satclip.io.readers.InputTable`)."""
     parser.add_argument(
         "--lon-col",
         help="longitude column (default: the one named lon, lng, long, longitude or decimalLongitude, any case)",
@@ -40,6 +40,9 @@ def add_reader_options(parser: Any) -> None:
         help="CSV delimiter: one character, or tab, comma, semicolon, pipe (default: sniffed; with "
         "a delimiter other than a comma, decimal commas are read)",
     )
+    parser.add_argument(
+        "--sheet", help="the sheet of an Excel workbook to read, by name (default: the first)"
+    )
 
 
 def reader_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,4 +53,5 @@ def reader_options(args: argparse.Namespace) -> dict[str, Any]:
         "geometry_col": args.geometry_col,
         "crs": args.crs,
         "delimiter": args.delimiter,
+        "sheet": args.sheet,
     }

@@ -33,6 +33,7 @@ def task_from_file(
     geometry_col: str | None = None,
     crs: Any | None = None,
     delimiter: str | None = None,
+    sheet: str | None = None,
     min_class_count: int = MIN_CLASS_COUNT,
     say: Callable[[str], None] = print,
 ) -> Task:
@@ -46,7 +47,7 @@ def task_from_file(
 
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    table = InputTable(path, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter)
+    table = InputTable(path, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
     if target not in table.columns:
         raise ValueError(f"{table.path}: no target column {target!r}; columns are {table.columns}")
     if target in (table.coords or ()):

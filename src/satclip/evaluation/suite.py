@@ -186,14 +186,15 @@ def evaluate(
     geometry_col: str | None = None,
     crs: Any | None = None,
     delimiter: str | None = None,
+    sheet: str | None = None,
     progress: bool = False,
 ) -> Any:
     """Per-fold scores of ``encoders`` on one task, as a pandas DataFrame (columns as in
     ``results.csv``: encoder, task, metric, probe, split, fold, score, n_train, n_test, seconds).
 
     ``task``: a built-in task name, a :class:`Task`, a file of labelled points (CSV, Parquet,
-    GeoParquet, vector files) or a DataFrame, whose ``target`` column is the label; ``kind``, the
-    coordinate options and ``delimiter`` are those of
+    GeoParquet, Excel, vector files) or a DataFrame, whose ``target`` column is the label; ``kind``, the
+    coordinate options, ``delimiter`` and ``sheet`` are those of
     :func:`satclip.evaluation.custom.task_from_file` (a frame's coordinate columns are found by
     name when ``lon_col``/``lat_col`` are not given).
 
@@ -221,7 +222,7 @@ def evaluate(
 
         resolved = task_from_file(
             task, target, kind, lon_col=lon_col, lat_col=lat_col, geometry_col=geometry_col,
-            crs=crs, delimiter=delimiter, say=print if progress else (lambda _: None),
+            crs=crs, delimiter=delimiter, sheet=sheet, say=print if progress else (lambda _: None),
         )  # fmt: skip
     rows = run(list(encoders), [resolved], probe, list(splits), progress=progress, block_deg=block_deg)
     return pd.DataFrame(rows, columns=FIELDS)

@@ -52,12 +52,14 @@ def embed_file(
     progress: bool = True,
     crs: Any | None = None,
     delimiter: str | None = None,
+    sheet: str | None = None,
 ) -> int:
     """Embed every row of ``src`` into ``dst`` and return the number of rows.
 
-    ``src``: CSV, Parquet, GeoParquet, an Excel workbook (its first sheet) or a vector file
+    ``src``: CSV, Parquet, GeoParquet, an Excel workbook (its first sheet, or ``sheet``) or a vector file
     (GeoJSON, GeoPackage, FlatGeobuf, Shapefile); points from ``lon_col``/``lat_col`` or from a geometry (see
-    :class:`satclip.io.readers.InputTable`, which also explains ``crs`` and ``delimiter``).
+    :class:`satclip.io.readers.InputTable`, which also explains ``crs``, ``delimiter`` and
+    ``sheet``).
     ``dst``: ``.npy`` (embeddings only, (N, dim) in the model's output dtype: float32, or
     float64 for float64 models) or ``.parquet`` (input columns plus the embedding, as one fixed-size-list column
     ``embedding`` or as ``emb_0..`` columns by ``layout``) or ``.csv`` (input columns plus
@@ -84,7 +86,7 @@ def embed_file(
         if geoparquet:
             raise ValueError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop --geoparquet")
         layout = "columns"  # a CSV cell holds one number
-    table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter)
+    table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
     if table.coords:
         coords = list(table.coords)
     else:
@@ -103,6 +105,7 @@ def embed_file(
         "chunk_rows": chunk_rows,
         "crs": table.crs,
         "delimiter": table.delimiter,
+        "sheet": table.sheet,
         "model": encoder.fingerprint(),
     }
     work = dst.parent / f".{dst.name}.partial"

@@ -1,8 +1,9 @@
 """Excel workbooks (.xlsx, .xlsm) as Arrow tables, read with openpyxl.
 
-The first worksheet is read, as ``pandas.read_excel`` does by default; its first row is the
-header. A sheet holds at most 1 048 576 rows, so it is read whole; cells hold the values Excel
-last calculated (formulas are not evaluated here).
+The first worksheet is read unless another is named, as with ``pandas.read_excel``; the
+header is its first row with two or more cells filled. A sheet holds at most 1 048 576 rows,
+so it is read whole; cells hold the values Excel last calculated (formulas are not evaluated
+here).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import os
 from typing import Any
 
 from satclip._optional import require
+from satclip._registry import did_you_mean
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 
 
-def read_xlsx(path: str | os.PathLike[str]) -> tuple[Any, int]:
-    """The first worksheet of ``path`` → (a ``pyarrow.Table`` with one column per header cell,
-    the sheet's row number of the first data row).
+def read_xlsx(path: str | os.PathLike[str], sheet: str | None = None) -> tuple[Any, int]:
+    """Worksheet ``sheet`` of ``path`` (default: the first) → (a ``pyarrow.Table`` with one
+    column per header cell, the sheet's row number of the first data row).
 
     The header is the first row with two or more cells filled: a title and blank lines above
     the table, as hand-made sheets have them, are passed over (a table of points needs two
@@ -36,7 +38,14 @@ def read_xlsx(path: str | os.PathLike[str]) -> tuple[Any, int]:
     except Exception as e:  # openpyxl raises zipfile, KeyError and its own errors alike
         raise ValueError(f"{path}: not a readable Excel workbook (.xlsx / .xlsm): {e}") from None
     try:
-        ws = wb.worksheets[0]
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif sheet in wb.sheetnames:
+            ws = wb[sheet]
+        else:
+            raise ValueError(
+                f"{path}: no sheet {sheet!r}{did_you_mean(sheet, wb.sheetnames)}; its sheets are {wb.sheetnames}"
+            )
         rows = [list(r) for r in ws.iter_rows(values_only=True)]
         title = ws.title
     finally:
@@ -44,13 +53,11 @@ def read_xlsx(path: str | os.PathLike[str]) -> tuple[Any, int]:
     while rows and all(v is None for v in rows[-1]):
         rows.pop()
     if not rows:
-        raise ValueError(
-            f"{path}: the first sheet ({title!r}) is empty; put a header row and the points there"
-        )
+        raise ValueError(f"{path}: the sheet {title!r} is empty; put a header row and the points there")
     top = next((i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2), None)
     if top is None:
         raise ValueError(
-            f"{path}: no row of the first sheet ({title!r}) has two cells filled; the header row "
+            f"{path}: no row of the sheet {title!r} has two cells filled; the header row "
             "should name the columns (e.g. lon, lat)"
         )
     header, data = rows[top], rows[top + 1 :]

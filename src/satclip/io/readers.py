@@ -60,7 +60,8 @@ class InputTable:
     input it names the CRS of a file that declares none. CSV files may have a UTF-8 byte-order
     mark (Excel), quoted headers, and a delimiter that is sniffed from ``,`` ``;`` tab ``|``
     unless ``delimiter`` is given; with a delimiter other than a comma, decimal commas
-    (``48,86``) are read as decimal points.
+    (``48,86``) are read as decimal points. An Excel workbook's ``sheet`` (a name) is read,
+    by default its first (:mod:`satclip.io.excel`).
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class InputTable:
         geometry_col: str | None = None,
         crs: Any | None = None,
         delimiter: str | None = None,
+        sheet: str | None = None,
     ) -> None:
         require("pyarrow", "io")
         self.path = Path(path)
@@ -96,6 +98,9 @@ class InputTable:
         self._rows_note = "(rows count data rows from 0)"  # and where row 0 is, for a sheet
         if delimiter is not None and self.kind != "csv":
             raise ValueError(f"{self.path}: a delimiter applies to CSV files only")
+        if sheet is not None and self.kind != "xlsx":
+            raise ValueError(f"{self.path}: a sheet applies to Excel workbooks only")
+        self.sheet = sheet
         self.delimiter = check_delimiter(delimiter) if delimiter is not None else None
         self.columns, self.total_rows, geometry = self._inspect()
         if geometry_col is not None and lon_col is None and lat_col is None:
@@ -167,7 +172,7 @@ class InputTable:
                 raise ValueError(self._csv_error(e)) from None
             return names, count_csv_rows(self.path), None
         if self.kind == "xlsx":
-            self._sheet, first = read_xlsx(self.path)
+            self._sheet, first = read_xlsx(self.path, self.sheet)
             self._rows_note = f"(rows count data rows from 0: row 0 is the sheet's row {first})"
             return self._sheet.column_names, self._sheet.num_rows, None
         if self.kind == "parquet":

@@ -37,6 +37,8 @@ def test_the_recommended_model_ships_in_the_package():
 
     assert PRETRAINED[RECOMMENDED].bundled, "the default of embed/raster/map/evaluate must work offline"
     assert satclip.load(RECOMMENDED).dim == 256
+    # `satclip.load()` with no name is that model, as the command line's default is.
+    assert satclip.load().fingerprint() == satclip.load(RECOMMENDED).fingerprint()
 
 
 def test_a_device_that_is_not_here_is_refused_by_name():

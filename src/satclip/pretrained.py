@@ -207,8 +207,13 @@ def _quietly(progress: bool, fn: Callable[[], Path]) -> Path:
         enable_progress_bars()
 
 
-def load(name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LocationEncoder:
-    """A :class:`LocationEncoder` from a name in :func:`list_pretrained` or a model file path.
+def load(
+    name_or_path: str | os.PathLike[str] = RECOMMENDED, device: str | torch.device = "cpu"
+) -> LocationEncoder:
+    """A :class:`LocationEncoder` from a name in :func:`list_pretrained` or a model file path;
+    by default the recommended model (``satclip.pretrained.RECOMMENDED``, as in ``satclip
+    embed`` and :class:`satclip.sklearn.SatCLIPFeatures`). Name it in work that must give the
+    same embeddings after an upgrade: a later version may recommend another model.
 
     Files are our ``.safetensors`` model files or published SatCLIP ``.ckpt`` checkpoints, local
     or on the Hugging Face Hub as ``hf://OWNER/REPO/FILE[@REVISION]`` (:mod:`satclip.hub`).

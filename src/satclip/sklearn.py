@@ -8,7 +8,12 @@
 
 Input: a DataFrame with longitude and latitude columns (named by ``lon`` and ``lat``, or found
 by name), a GeoDataFrame of points in any CRS (its geometry, when ``lon`` and ``lat`` are not
-given) or an (N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns ``satclip_0..``.
+given) or an (N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns
+``satclip_0..``, standardised by default to zero mean and unit variance per column on the
+points ``fit`` saw (``standardize=False``: the model's raw embeddings). Raw embeddings have a
+spread of ~0.004 per column, so estimators whose penalty or kernel assumes unit-scale
+features (``RidgeCV()``, ``LogisticRegression()``, ``SVR()`` at their defaults) would
+underfit them badly.
 The model is a name or a file path (``satclip.load``), loaded on first use and not pickled, so
 the transformer clones, pickles and grid-searches over ``model`` like any estimator. Needs the
 ``eval`` extra (scikit-learn).
@@ -25,6 +30,7 @@ from satclip._optional import missing_extra
 
 try:
     from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.preprocessing import StandardScaler
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as e:
     raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
@@ -44,6 +50,9 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
             ``decimalLongitude``, ... in any case). An array's first column is the longitude.
         lat: the latitude column of a DataFrame, likewise (an array's second column).
         batch_size: points per batch (None: the model's default).
+        standardize: scale each embedding column to zero mean and unit variance over the
+            points given to ``fit`` (scikit-learn's ``StandardScaler``); False gives the
+            model's raw embeddings, as ``enc.embed`` does.
     """
 
     def __init__(
@@ -52,25 +61,45 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
         lon: str | None = None,
         lat: str | None = None,
         batch_size: int | None = None,
+        standardize: bool = True,
     ) -> None:
         self.model = model
         self.lon = lon
         self.lat = lat
         self.batch_size = batch_size
+        self.standardize = standardize
 
     def fit(self, X: Any, y: Any = None) -> SatCLIPFeatures:
-        """Load the model (nothing is learned) and check the input's columns."""
-        self._lonlat(X, fitting=True)
-        self.encoder_ = self._load()
-        self.n_features_out_ = self.encoder_.dim
+        """Load the model, check the input's columns and, with ``standardize``, learn each
+        embedding column's mean and spread on ``X``."""
+        self._fit(X)
         return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        # Embeds X once, where TransformerMixin's fit(X).transform(X) would embed it twice.
+        return self._fit(X)
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "n_features_out_")
-        lonlat = self._lonlat(X, fitting=False)
+        return self._scaled(self._embed(self._lonlat(X, fitting=False)))
+
+    def _fit(self, X: Any) -> np.ndarray:
+        lonlat = self._lonlat(X, fitting=True)
+        self.encoder_ = self._load()
+        self.n_features_out_ = self.encoder_.dim
+        emb = self._embed(lonlat)
+        # copy=False: the embeddings are this call's own, scaled in place.
+        self.scaler_ = StandardScaler(copy=False).fit(emb) if self.standardize else None
+        return self._scaled(emb)
+
+    def _embed(self, lonlat: np.ndarray) -> np.ndarray:
         if getattr(self, "encoder_", None) is None:  # unpickled: the model is loaded again
             self.encoder_ = self._load()
         return self.encoder_.embed_array(lonlat, self.batch_size)
+
+    def _scaled(self, emb: np.ndarray) -> np.ndarray:
+        scaler = getattr(self, "scaler_", None)  # None also in a pickle made before standardize
+        return emb if scaler is None else scaler.transform(emb)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "n_features_out_")

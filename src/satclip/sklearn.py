@@ -10,8 +10,9 @@ Input: a DataFrame with longitude and latitude columns (named by ``lon`` and ``l
 by name), a GeoDataFrame of points in any CRS (its geometry, when ``lon`` and ``lat`` are not
 given) or an (N, 2) array of (lon, lat) degrees. Output: an (N, dim) float array, columns
 ``satclip_0..``, standardised by default to zero mean and unit variance per column on the
-points ``fit`` saw (``standardize=False``: the model's raw embeddings). Raw embeddings have a
-spread of ~0.004 per column, so estimators whose penalty or kernel assumes unit-scale
+points ``fit`` saw (``standardize=False``: the model's raw embeddings). Each model has its
+own scale (a spread of ~0.005 per column for the recommended one, ~2.3 for
+``satclip-bluemarble-l10``), and estimators whose penalty or kernel assumes unit-scale
 features (``RidgeCV()``, ``LogisticRegression()``, ``SVR()`` at their defaults) would
 underfit them badly.
 The model is a name or a file path (``satclip.load``), loaded on first use and not pickled, so

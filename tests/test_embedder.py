@@ -193,6 +193,18 @@ def test_masked_points_are_refused_not_read_through_the_mask():
     np.testing.assert_array_equal(rec.embed(np.ma.array([10.0]), [5.0]), [[10.0, 5.0]])
 
 
+def test_none_and_text_that_is_not_a_number_are_named():
+    rec = Recorder()
+    with pytest.raises(ValueError, match="lonlat is None; pass longitudes and latitudes"):
+        rec.embed(None)
+    with pytest.raises(ValueError, match=r"lon must be numbers in degrees: .*'paris'.*geocode them first"):
+        rec.embed("paris", "france")
+    with pytest.raises(ValueError, match="lonlat must be numbers in degrees: float"):
+        rec.embed_array(np.array([object(), object()]))
+    # Numbers written as text are read, as numpy reads them.
+    np.testing.assert_array_equal(rec.embed("2.5", "4"), [[2.5, 4.0]])
+
+
 def test_a_geodataframe_or_geoseries_of_points_embeds_its_geometry():
     gpd = pytest.importorskip("geopandas")
     shapely = pytest.importorskip("shapely")

@@ -233,4 +233,11 @@ def float_array(values: Any, name: str) -> np.ndarray:
                 f"{name} is a masked array with {int(mask.sum())} masked value(s), the first at "
                 f"index {where}; drop those points or fill them before embedding"
             )
-    return np.asarray(values, dtype=np.float64)
+    if values is None:
+        raise ValueError(f"{name} is None; pass longitudes and latitudes in degrees")
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        # A ValueError here is text that is not a number, most often a place name.
+        hint = " (place names are not looked up: geocode them first)" if isinstance(e, ValueError) else ""
+        raise ValueError(f"{name} must be numbers in degrees: {e}{hint}") from None

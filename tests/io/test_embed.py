@@ -204,7 +204,7 @@ def test_resume_refuses_other_options_and_discards_unrecorded_parts(tmp_path, en
     with pytest.raises(_Killed):
         embed_file(_DiesAfter(encoder, n=1), src, out, chunk_rows=10, progress=False)
     work = tmp_path / ".out.parquet.partial"
-    (work / "part-000001.parquet").write_bytes(b"written after the last recorded state")
+    (work / "part-000001.arrow").write_bytes(b"written after the last recorded state")
     with pytest.raises(ValueError, match=r"differs in \['layout'\]"):
         embed_file(encoder, src, out, chunk_rows=10, layout="columns", resume=True, progress=False)
     embed_file(encoder, src, out, chunk_rows=10, resume=True, progress=False)

@@ -85,7 +85,7 @@ def test_damaged_run_folder_resumes_to_the_uninterrupted_result(
     out = tmp_path / f"out{suffix}"
     work = _run_until(monkeypatch, encoder, src, out, chunks=5)
     state_file = work / "state.json"
-    data = work / "data.npy" if suffix == ".npy" else work / "part-000002.parquet"
+    data = work / "data.npy" if suffix == ".npy" else work / "part-000002.arrow"
     if damage == "truncated-state":
         state_file.write_bytes(state_file.read_bytes()[:17])
     elif damage == "garbage-state":
@@ -99,7 +99,7 @@ def test_damaged_run_folder_resumes_to_the_uninterrupted_result(
     elif damage == "short-part":
         data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
     else:
-        (work / ".part-000005.parquet.123.abcd.tmp").write_bytes(b"half a part")
+        (work / ".part-000005.arrow.123.abcd.tmp").write_bytes(b"half a part")
     assert embed_file(encoder, src, out, chunk_rows=10, resume=True, progress=False) == N
     _same(_read(out), _reference(tmp_path, encoder, src, suffix))
     assert not work.exists()

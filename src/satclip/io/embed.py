@@ -25,6 +25,7 @@ from satclip.io.readers import InputTable
 from satclip.io.writers import (
     LAYOUTS,
     NPY_HEADER_BYTES,
+    PART_SUFFIX,
     NpyData,
     file_crc32,
     geo_metadata,
@@ -107,6 +108,7 @@ def embed_file(
         "delimiter": table.delimiter,
         "sheet": table.sheet,
         "model": encoder.fingerprint(),
+        "part_format": PART_SUFFIX,  # a run left by a version that wrote Parquet parts is not resumed
     }
     work = dst.parent / f".{dst.name}.partial"
     with exclusive_lock(dst.parent / f".{dst.name}.lock", str(dst)):
@@ -204,7 +206,7 @@ def _embed_chunks(
 
 
 def _part(work: Path, i: int) -> Path:
-    return work / f"part-{i:06d}.parquet"
+    return work / f"part-{i:06d}{PART_SUFFIX}"
 
 
 def _read_state(state_file: Path) -> dict[str, Any] | None:
@@ -268,7 +270,7 @@ def _start(work: Path, run: dict[str, Any], resume: bool, kind: str, row_bytes: 
             write_json(state_file, old)
         # Parts written after the last recorded state (a kill between the two) are redone, and
         # temporary files of a killed write are dropped.
-        for p in work.glob("part-*.parquet"):
+        for p in work.glob(f"part-*{PART_SUFFIX}"):
             if int(p.stem.split("-")[1]) >= len(old["parts"]):
                 p.unlink()
         for p in work.glob(".*.tmp*"):

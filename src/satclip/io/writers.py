@@ -3,8 +3,10 @@ continued and a half-written file never has its final name.
 
 ``.npy`` is one data file with a fixed-size header that is filled in at the end; a resumed run
 truncates it to the rows recorded as done. Parquet cannot be appended to once its writer dies
-(the footer is missing), so each chunk is its own small Parquet part, renamed into place when
-complete, and the parts are streamed into the final file at the end.
+(the footer is missing), so each chunk is its own part, renamed into place when complete, and
+the parts are streamed into the final file at the end. Parts are Arrow IPC files: written and
+read back at the speed of a copy, so the Parquet encoding is paid once, in the final file
+(BENCHMARKS.md, "Embedding files at scale").
 """
 
 from __future__ import annotations
@@ -125,15 +127,28 @@ def file_crc32(path: Path) -> int:
     return crc
 
 
+PART_SUFFIX = ".arrow"
+
+
 def write_part(table: Any, path: Path) -> int:
-    """One chunk as a Parquet file, renamed into place only once complete; returns its CRC-32
-    (checked when a run is resumed)."""
-    import pyarrow.parquet as pq
+    """One chunk as an (uncompressed) Arrow IPC file, renamed into place only once complete;
+    returns its CRC-32 (checked when a run is resumed)."""
+    import pyarrow as pa
 
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="none", use_dictionary=_dictionary_columns(table.column_names))
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
         crc = file_crc32(tmp)
     return crc
+
+
+def read_part(path: Path) -> Any:
+    """A part written by :func:`write_part`, as a ``pyarrow.Table``."""
+    import pyarrow as pa
+
+    # Read, not memory-mapped: a mapped file cut short under the process would kill it (SIGBUS).
+    with pa.OSFile(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
 
 
 def merge_parts(parts: list[Path], out: Path, geo: bytes | None) -> None:
@@ -143,8 +158,7 @@ def merge_parts(parts: list[Path], out: Path, geo: bytes | None) -> None:
     writer = None
     try:
         for part in parts:
-            # Memory-mapped and single-threaded: a part is read without extra buffered copies.
-            table = pq.read_table(part, memory_map=True, use_threads=False)
+            table = read_part(part)
             if writer is None:
                 schema = table.schema
                 if geo is not None:
@@ -162,12 +176,11 @@ def merge_parts_csv(parts: list[Path], out: Path, geometry_column: str | None) -
     reads geometries (``ogr2ogr`` and QGIS find it by that name)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
 
     writer = None
     try:
         for part in parts:
-            table = pq.read_table(part, memory_map=True, use_threads=False)
+            table = read_part(part)
             if geometry_column is not None:
                 import shapely
 

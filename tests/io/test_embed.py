@@ -207,6 +207,14 @@ def test_resume_refuses_other_options_and_discards_unrecorded_parts(tmp_path, en
     (work / "part-000001.arrow").write_bytes(b"written after the last recorded state")
     with pytest.raises(ValueError, match=r"differs in \['layout'\]"):
         embed_file(encoder, src, out, chunk_rows=10, layout="columns", resume=True, progress=False)
+    # A run folder left by a version that wrote Parquet parts (no part_format recorded).
+    state = json.loads((work / "state.json").read_text())
+    del state["run"]["part_format"]
+    (work / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match=r"differs in \['part_format'\]"):
+        embed_file(encoder, src, out, chunk_rows=10, resume=True, progress=False)
+    state["run"]["part_format"] = ".arrow"
+    (work / "state.json").write_text(json.dumps(state))
     embed_file(encoder, src, out, chunk_rows=10, resume=True, progress=False)
     assert pq.read_table(out).num_rows == len(frame)
 

@@ -89,8 +89,7 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
         self.encoder_ = self._load()
         self.n_features_out_ = self.encoder_.dim
         emb = self._embed(lonlat)
-        # copy=False: the embeddings are this call's own, scaled in place.
-        self.scaler_ = StandardScaler(copy=False).fit(emb) if self.standardize else None
+        self.scaler_ = StandardScaler().fit(emb) if self.standardize else None
         return self._scaled(emb)
 
     def _embed(self, lonlat: np.ndarray) -> np.ndarray:
@@ -100,7 +99,8 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
 
     def _scaled(self, emb: np.ndarray) -> np.ndarray:
         scaler = getattr(self, "scaler_", None)  # None also in a pickle made before standardize
-        return emb if scaler is None else scaler.transform(emb)
+        # copy=False: the embeddings are this call's own, so they are scaled in place.
+        return emb if scaler is None else scaler.transform(emb, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "n_features_out_")

@@ -108,6 +108,9 @@ def test_missing_column_and_unparseable_value(tmp_path, model_file, points_csv, 
     out = tmp_path / "emb.parquet"
     assert main(["embed", str(src), "-o", str(out), "--model", str(model_file), "-q"]) == 2
     assert "no column(s) ['lon', 'lat']" in capsys.readouterr().err
+    argv = ["embed", str(src), "-o", str(out), "--model", str(model_file), "-q", "--lon-col", "X"]
+    assert main([*argv, "--lat-col", "y"]) == 2
+    assert "no column(s) ['X'] (did you mean 'x'?)" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("lon,lat\n1.0,2.0\nabc,3.0\n")
     assert main(["embed", str(bad), "-o", str(out), "--model", str(model_file), "-q"]) == 2

@@ -62,6 +62,8 @@ def test_bad_labels_give_clear_errors(tmp_path, houses, cache):
         task_from_file(path, "value", kind="regression")
     with pytest.raises(ValueError, match="no target column 'price'"):
         task_from_file(path, "price")
+    with pytest.raises(ValueError, match=r"no target column 'Value' \(did you mean 'value'\?\)"):
+        task_from_file(path, "Value")
     with pytest.raises(ValueError, match="is a coordinate column"):
         task_from_file(path, "lat")
     with pytest.raises(ValueError, match="fewer than 2 classes"):
@@ -128,6 +130,8 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
     np.testing.assert_array_equal(scores, evaluate(path, **args)["score"].to_numpy())
     with pytest.raises(ValueError, match="no target column 'price'"):
         task_from_frame(frame, "price")
+    with pytest.raises(ValueError, match=r"no target column 'valeu' \(did you mean 'value'\?\)"):
+        task_from_frame(frame, "valeu")
     with pytest.raises(ValueError, match="'Latitude' is a coordinate column"):
         task_from_frame(frame, "Latitude")
     with pytest.raises(ValueError, match=r"no longitude column among \['band', 'value', 'Latitude'\]"):

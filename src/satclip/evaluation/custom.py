@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from satclip._registry import did_you_mean
 from satclip.evaluation.geodata import continents
 from satclip.evaluation.tasks import MIN_CLASS_COUNT, Task
 
@@ -49,7 +50,10 @@ def task_from_file(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     table = InputTable(path, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
     if target not in table.columns:
-        raise ValueError(f"{table.path}: no target column {target!r}; columns are {table.columns}")
+        raise ValueError(
+            f"{table.path}: no target column {target!r}{did_you_mean(target, table.columns)}; "
+            f"columns are {table.columns}"
+        )
     if target in (table.coords or ()):
         raise ValueError(f"{table.path}: the target {target!r} is a coordinate column; name another")
     lonlat, labels = [], []
@@ -92,7 +96,11 @@ def task_from_frame(
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if target not in frame.columns:
-        raise ValueError(f"{name}: no target column {target!r}; columns are {list(frame.columns)[:20]}")
+        columns = [str(c) for c in frame.columns]
+        raise ValueError(
+            f"{name}: no target column {target!r}{did_you_mean(str(target), columns)}; "
+            f"columns are {columns[:20]}"
+        )
     try:
         lon, lat = frame_coordinates(frame, lon_col, lat_col, fix="lon_col= / lat_col=")
     except ValueError as e:

@@ -21,6 +21,7 @@ import numpy as np
 
 from satclip._coords import LAT_NAMES, LON_NAMES, check_lonlat_array, find_coordinate_column
 from satclip._optional import require
+from satclip._registry import did_you_mean
 from satclip.io.excel import EXCEL_SUFFIXES, read_xlsx
 from satclip.io.points import is_lonlat_crs
 from satclip.io.text import check_delimiter, count_csv_rows, float_column, sniff_delimiter
@@ -122,7 +123,8 @@ class InputTable:
             missing = [c for c in self.coords if c not in self.columns]
             if missing:
                 raise ValueError(
-                    f"{self.path}: no column(s) {missing}; columns are {self.columns}. Name them with "
+                    f"{self.path}: no column(s) {missing}{did_you_mean(missing[0], self.columns)}; "
+                    f"columns are {self.columns}. Name them with "
                     "--lon-col / --lat-col, or --geometry-col for a geometry column (found by "
                     f"themselves, in any case: {', '.join(LON_NAMES)}; {', '.join(LAT_NAMES)})"
                 )

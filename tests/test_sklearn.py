@@ -112,6 +112,8 @@ def test_column_transformer_pandas_output_and_renamed_columns(houses):
         SatCLIPFeatures("satclip-bluemarble-l10").fit(frame)
     with pytest.raises(ValueError, match=r"no column\(s\) \['x2'\]"):
         SatCLIPFeatures("satclip-bluemarble-l10", lon="x2", lat="y_deg").fit(frame)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['Y_deg'\] \(did you mean 'y_deg'\?\)"):
+        SatCLIPFeatures("satclip-bluemarble-l10", lon="x", lat="Y_deg").fit(frame)
 
 
 def test_coordinate_columns_are_found_by_name_when_not_given(houses):

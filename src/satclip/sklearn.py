@@ -37,6 +37,7 @@ except ImportError as e:
     raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
 
 from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns, geometry_coordinates, is_geo
+from satclip._registry import did_you_mean
 from satclip.embedder import Embedder
 from satclip.pretrained import RECOMMENDED
 
@@ -127,7 +128,8 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
             ]
             if missing:
                 raise ValueError(
-                    f"the frame has no column(s) {missing}; name the coordinate columns with {fix} "
+                    f"the frame has no column(s) {missing}{did_you_mean(str(missing[0]), map(str, columns))}; "
+                    f"name the coordinate columns with {fix} "
                     f"(found by name when not given: {', '.join(LON_NAMES + LAT_NAMES)}, any case; "
                     f"columns: {columns[:10]})"
                 )

@@ -8,6 +8,7 @@ import torch
 
 import satclip
 from satclip.cli import main
+from satclip.sources import SOURCES
 
 
 @pytest.fixture
@@ -135,8 +136,13 @@ def test_data_build_and_preview(tmp_path, cache, capsys):
     png = tmp_path / "grid.png"
     assert main(["data", "preview", str(out), "-o", str(png), "--patches", "4"]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
     assert main(["data", "list"]) == 0
-    assert "bluemarble" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("bluemarble ")
+    # Columns line up: every description starts at the same place.
+    starts = {line.index(SOURCES[line.split()[0]].description) for line in lines}
+    assert len(lines) == len(SOURCES) and len(starts) == 1
     assert main(["data", "fetch", "nope"]) == 2
     assert "unknown data source 'nope'" in capsys.readouterr().err
 

@@ -10,9 +10,16 @@ from satclip.cli._args import parse_bbox
 def _cmd_data_list(args: argparse.Namespace) -> int:
     from satclip.sources import SOURCES, source_path
 
-    for name, src in SOURCES.items():
-        cached = "cached" if source_path(name).exists() else "-"
-        print(f"{name:16s} {src.registry:6s} {src.package}=={src.version}  [{cached}]  {src.description}")
+    rows = [
+        (name, src.registry, f"{src.package}=={src.version}", "cached" if source_path(name).exists() else "-")
+        for name, src in SOURCES.items()
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for (name, registry, package, cached), src in zip(rows, SOURCES.values(), strict=True):
+        print(
+            f"{name:{widths[0]}s}  {registry:{widths[1]}s}  {package:{widths[2]}s}  "
+            f"{cached:6s}  {src.description}"
+        )
     return 0
 
 

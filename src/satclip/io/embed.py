@@ -30,7 +30,6 @@ from satclip.io.writers import (
     file_crc32,
     geo_metadata,
     merge_parts,
-    merge_parts_csv,
     output_table,
     write_part,
 )
@@ -174,16 +173,14 @@ def _embed_chunks(
             npy = None
             os.replace(work / "data.npy", final)
         else:
-            geo = None
+            geo, geometry_column = None, None
             if table.geometry is not None:
                 geo = geo_metadata(table.geometry.column, table.geometry.crs)
+                geometry_column = table.geometry.column
             elif geoparquet:
                 geo = geo_metadata("geometry", None)
             parts = [_part(work, i) for i in range(len(state["parts"]))]
-            if kind == ".csv":
-                merge_parts_csv(parts, final, table.geometry.column if table.geometry is not None else None)
-            else:
-                merge_parts(parts, final, geo)
+            merge_parts(parts, final, geo, geometry_column)
         os.replace(final, dst)
     except OSError as e:
         # Disk full, permissions, I/O errors: what is recorded as done stays for --resume.

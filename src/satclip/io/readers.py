@@ -28,7 +28,6 @@ from satclip.io.text import check_delimiter, count_csv_rows, float_column, sniff
 
 OGR_SUFFIXES = {".geojson", ".json", ".gpkg", ".fgb", ".shp", ".geojsonl", ".geojsons"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
-# Delimiters tried when a CSV's is not given: comma, semicolon (European locales), tab, pipe.
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+# Delimiters tried when a CSV's is not given: comma, semicolon (European locales), tab, pipe.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 1 << 16
 

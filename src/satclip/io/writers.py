@@ -151,37 +151,21 @@ def read_part(path: Path) -> Any:
         return pa.ipc.open_file(source).read_all()
 
 
-def merge_parts(parts: list[Path], out: Path, geo: bytes | None) -> None:
-    """Stream the parts, one at a time, into a single Parquet file (plus ``geo`` metadata)."""
-    import pyarrow.parquet as pq
-
-    writer = None
-    try:
-        for part in parts:
-            table = read_part(part)
-            if writer is None:
-                schema = table.schema
-                if geo is not None:
-                    schema = schema.with_metadata({b"geo": geo})
-                writer = pq.ParquetWriter(out, schema, use_dictionary=_dictionary_columns(schema.names))
-            writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-
-
-def merge_parts_csv(parts: list[Path], out: Path, geometry_column: str | None) -> None:
-    """Stream the parts into one CSV (pyarrow's writer: one header, RFC 4180 quoting), the
+def merge_parts(parts: list[Path], out: Path, geo: bytes | None, geometry_column: str | None) -> None:
+    """Stream the parts, one at a time, into a single file: Parquet (plus ``geo`` metadata), or
+    a CSV when ``out`` ends in ``.csv`` (pyarrow's writer: one header, RFC 4180 quoting), its
     WKB ``geometry_column`` written as WKT in a column ``WKT``, as GDAL's CSV driver writes and
     reads geometries (``ogr2ogr`` and QGIS find it by that name)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
 
+    csv = out.suffix == ".csv"
     writer = None
     try:
         for part in parts:
             table = read_part(part)
-            if geometry_column is not None:
+            if csv and geometry_column is not None:
                 import shapely
 
                 i = table.column_names.index(geometry_column)
@@ -189,8 +173,11 @@ def merge_parts_csv(parts: list[Path], out: Path, geometry_column: str | None) -
                 wkt = shapely.to_wkt(shapely.from_wkb(wkb), rounding_precision=-1)  # every digit
                 name = "WKT" if "WKT" not in table.column_names else geometry_column
                 table = table.set_column(i, name, pa.array(wkt, pa.string()))
-            if writer is None:
+            if writer is None and csv:
                 writer = pacsv.CSVWriter(out, table.schema)
+            elif writer is None:
+                schema = table.schema if geo is None else table.schema.with_metadata({b"geo": geo})
+                writer = pq.ParquetWriter(out, schema, use_dictionary=_dictionary_columns(schema.names))
             writer.write_table(table)
     finally:
         if writer is not None:

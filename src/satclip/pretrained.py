@@ -124,13 +124,17 @@ def _bundled_path(model: PretrainedModel) -> Path:
     return Path(str(resources.files("satclip") / "weights" / model.filename))
 
 
+def _unknown_model(name: str) -> ValueError:
+    return ValueError(
+        f"unknown model {name!r}{did_you_mean(name, PRETRAINED)}; choose one of {list_pretrained()} "
+        "or pass a file path"
+    )
+
+
 def model_path(name: str) -> Path:
     """Path of a named model's verified file; raises with what to do if it is not available."""
     if name not in PRETRAINED:
-        raise ValueError(
-            f"unknown model {name!r}{did_you_mean(name, PRETRAINED)}; choose one of {list_pretrained()} "
-            "or pass a file path"
-        )
+        raise _unknown_model(name)
     model = PRETRAINED[name]
     if model.bundled:
         path, expected = _bundled_path(model), model.sha256
@@ -226,8 +230,5 @@ def load(
         return load_file(model_path(key), device)
     path = Path(key).expanduser()
     if not path.exists() and os.sep not in key and "." not in key:
-        raise ValueError(
-            f"unknown model {key!r}{did_you_mean(key, PRETRAINED)}; choose one of {list_pretrained()} "
-            "or pass a file path"
-        )
+        raise _unknown_model(key)
     return load_file(path, device)

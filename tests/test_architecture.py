@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "_coords": 1,
     "_registry": 1,
     "_files": 1,
+    "errors": 1,
     "_optional": 1,
     "_pca": 1,
     "_threads": 1,

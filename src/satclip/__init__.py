@@ -9,9 +9,16 @@ Coordinates are always (longitude, latitude) in degrees, in that order.
 """
 
 from satclip._version import package_version
-from satclip.checkpoints import ModelFileError, save
+from satclip.checkpoints import save
 from satclip.encoder import LocationEncoder, LocationEncoderConfig
 from satclip.encodings import create_encoding, list_encodings
+from satclip.errors import (
+    InputError,
+    MissingDependencyError,
+    ModelFileError,
+    ModelNotFoundError,
+    SatCLIPError,
+)
 from satclip.networks import create_network, list_networks
 from satclip.pretrained import list_pretrained, load
 
@@ -52,9 +59,13 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "InputError",
     "LocationEncoder",
     "LocationEncoderConfig",
+    "MissingDependencyError",
     "ModelFileError",
+    "ModelNotFoundError",
+    "SatCLIPError",
     "create_encoding",
     "create_network",
     "embed_geodataframe",

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from satclip.errors import InputError, InputTypeError
+
 # Coordinate column names found when none are given, compared case-insensitively: the common
 # spellings, and Darwin Core's decimalLongitude / decimalLatitude (GBIF occurrence downloads).
 LON_NAMES = ("lon", "lng", "long", "longitude", "decimallongitude")
@@ -24,7 +26,7 @@ def find_coordinate_column(columns: Sequence[Any], axis: str, fix: str) -> Any:
     names = LON_NAMES if axis == "lon" else LAT_NAMES
     found = [c for c in columns if isinstance(c, str) and c.strip().lower() in names]
     if len(found) > 1:
-        raise ValueError(f"columns {found} could each be the {axis}; name one with {fix}")
+        raise InputError(f"columns {found} could each be the {axis}; name one with {fix}")
     return found[0] if found else None
 
 
@@ -51,7 +53,7 @@ def geometry_coordinates(obj: Any) -> tuple[np.ndarray, np.ndarray]:
     geo = obj.geometry
     kind = "GeoSeries" if geo is obj else "GeoDataFrame"
     if geo.crs is None:
-        raise ValueError(
+        raise InputError(
             f"the {kind} has no CRS, so its coordinates cannot be read as lon/lat; set it first, "
             "e.g. .set_crs('EPSG:4326') for degrees (or the CRS it really is in)"
         )
@@ -67,7 +69,7 @@ def geometry_coordinates(obj: Any) -> tuple[np.ndarray, np.ndarray]:
             if kind_i == "Point"
             else f"a {kind_i}"
         )
-        raise ValueError(
+        raise InputError(
             f"{int(bad.sum())} row(s) of the {kind} are not points, the first at index {i} "
             f"(label {geo.index[i]!r}): {what}; embed points (e.g. .representative_point(), or "
             "satclip.embed_geodataframe(gdf, enc) for equal-area centroids of polygons and lines) "
@@ -106,11 +108,11 @@ def frame_coordinates(
     names = coordinate_columns(columns, lon, lat, fix)
     for name, given, axis in zip(names, (lon, lat), ("longitude", "latitude"), strict=True):
         if given is not None and given not in columns:
-            raise ValueError(
+            raise InputError(
                 f"the frame has no column {given!r} (given as the {axis}); columns are {columns[:10]}"
             )
         if name is None:
-            raise ValueError(
+            raise InputError(
                 f"the frame has no {axis} column among {columns[:10]} (found by name, in any case: "
                 f"{', '.join(LON_NAMES + LAT_NAMES)}); pass the columns: {fix}"
             )
@@ -138,13 +140,13 @@ def check_lonlat_array(lonlat: np.ndarray, offset: int = 0) -> None:
             if lonlat.shape == (2,)
             else ""
         )
-        raise ValueError(
+        raise InputError(
             f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "
             f"stack longitudes and latitudes as columns: np.stack([lon, lat], axis=1){one}"
         )
     i = first_bad_row(lonlat)
     if i is not None:
-        raise ValueError(bad_row_message(lonlat, i, offset))
+        raise InputError(bad_row_message(lonlat, i, offset))
 
 
 def bad_row_message(lonlat: np.ndarray, i: int, offset: int = 0, where: str | None = None) -> str:
@@ -175,13 +177,13 @@ def check_lonlat_tensor(lonlat: torch.Tensor) -> torch.Tensor:
         name = (
             kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
         )
-        raise TypeError(
+        raise InputTypeError(
             f"expected an (N, 2) torch tensor of (lon, lat) degrees, got {name}; wrap it with "
             "torch.as_tensor(...), or call the encoder's embed / embed_array, which take numpy "
             "arrays and lists"
         )
     if lonlat.ndim != 2 or lonlat.shape[-1] != 2:
-        raise ValueError(
+        raise InputError(
             f"expected (lon, lat) coordinates of shape (N, 2), got shape {tuple(lonlat.shape)}; "
             "stack longitudes and latitudes as columns: torch.stack([lon, lat], dim=1)"
         )
@@ -208,7 +210,7 @@ def as_lonlat_array(lon: Any, lat: Any, any_shape: bool = False) -> np.ndarray:
     if any_shape and lon_a.ndim > 1 and lat_a.shape == shape:
         lon_a, lat_a = lon_a.ravel(), lat_a.ravel()
     if lon_a.ndim != 1 or lat_a.ndim != 1 or lon_a.shape != lat_a.shape:
-        raise ValueError(
+        raise InputError(
             f"lon and lat must be scalars or 1-D sequences of equal length"
             f"{' (or arrays of one shape)' if any_shape else ''}, "
             f"got shapes {np.shape(lon)} and {np.shape(lat)}"
@@ -217,7 +219,7 @@ def as_lonlat_array(lon: Any, lat: Any, any_shape: bool = False) -> np.ndarray:
     i = first_bad_row(lonlat)
     if i is not None:
         where = str(tuple(int(k) for k in np.unravel_index(i, shape))) if len(shape) > 1 else None
-        raise ValueError(bad_row_message(lonlat, i, where=where))
+        raise InputError(bad_row_message(lonlat, i, where=where))
     return lonlat
 
 
@@ -229,15 +231,15 @@ def float_array(values: Any, name: str) -> np.ndarray:
         if mask.any():
             first = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
             where = first[0] if len(first) == 1 else tuple(int(k) for k in first)
-            raise ValueError(
+            raise InputError(
                 f"{name} is a masked array with {int(mask.sum())} masked value(s), the first at "
                 f"index {where}; drop those points or fill them before embedding"
             )
     if values is None:
-        raise ValueError(f"{name} is None; pass longitudes and latitudes in degrees")
+        raise InputError(f"{name} is None; pass longitudes and latitudes in degrees")
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as e:
         # A ValueError here is text that is not a number, most often a place name.
         hint = " (place names are not looked up: geocode them first)" if isinstance(e, ValueError) else ""
-        raise ValueError(f"{name} must be numbers in degrees: {e}{hint}") from None
+        raise InputError(f"{name} must be numbers in degrees: {e}{hint}") from None

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from satclip.errors import BusyError, InputError, OutputIsDirectoryError
+
 
 def _temp_name(dest: Path, suffix: str) -> Path:
     # Unique per process and call: two writers of the same destination never share a temp file.
@@ -55,14 +57,16 @@ def check_not_directory(dest: Path) -> None:
     (``os.replace`` would only fail at the very end)."""
     if dest.is_dir():
         name = f"NAME{dest.suffix}" if dest.suffix else "NAME"
-        raise IsADirectoryError(f"{dest} is a directory; give the path of a file in it, e.g. {dest / name}")
+        raise OutputIsDirectoryError(
+            f"{dest} is a directory; give the path of a file in it, e.g. {dest / name}"
+        )
 
 
 @contextmanager
 def atomic_open(dest: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """``open(dest, mode)`` through :func:`atomic_path`; ``mode`` is ``"w"`` or ``"wb"``."""
     if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_open writes new files only (mode 'w' or 'wb'), got {mode!r}")
+        raise InputError(f"atomic_open writes new files only (mode 'w' or 'wb'), got {mode!r}")
     with atomic_path(dest) as tmp, open(tmp, mode, **kwargs) as f:
         yield f
 
@@ -97,10 +101,6 @@ def save_figure(fig: Any, out: str | os.PathLike[str], dpi: int = 110) -> Path:
     finally:
         plt.close(fig)
     return out
-
-
-class BusyError(OSError):
-    """Another process holds the lock of an output that this one was asked to write."""
 
 
 @contextmanager

@@ -5,10 +5,16 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from satclip.errors import MissingDependencyError
 
-def missing_extra(package: str, extra: str, purpose: str | None, error: Exception | str) -> ImportError:
-    """The ``ImportError`` to raise when ``package`` is missing: it says which extra installs it."""
-    return ImportError(f"{purpose or 'this'} needs {package}: pip install 'satclip[{extra}]' ({error})")
+
+def missing_extra(
+    package: str, extra: str, purpose: str | None, error: Exception | str
+) -> MissingDependencyError:
+    """The error to raise when ``package`` is missing: it says which extra installs it."""
+    return MissingDependencyError(
+        f"{purpose or 'this'} needs {package}: pip install 'satclip[{extra}]' ({error})"
+    )
 
 
 def require(module: str, extra: str, purpose: str | None = None, min_major: int | None = None) -> ModuleType:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from satclip.errors import InputError
+
 
 @dataclass(frozen=True)
 class Pca:
@@ -58,23 +60,23 @@ def fit_batches(batches: Iterable[np.ndarray], k: int, seed: int | None = None) 
     for batch in batches:
         e = np.asarray(batch, dtype=np.float64)
         if e.ndim != 2:
-            raise ValueError(f"PCA batches must be (rows, dim) arrays, got shape {e.shape}")
+            raise InputError(f"PCA batches must be (rows, dim) arrays, got shape {e.shape}")
         if shift is None:
             if len(e) == 0:
                 continue  # an empty first batch has no mean to shift by
             shift = e.mean(axis=0)
             s, ss = np.zeros(e.shape[1]), np.zeros((e.shape[1], e.shape[1]))
         elif e.shape[1] != len(shift):
-            raise ValueError(f"PCA batches differ in width: {e.shape[1]} after {len(shift)}")
+            raise InputError(f"PCA batches differ in width: {e.shape[1]} after {len(shift)}")
         d = e - shift
         s += d.sum(axis=0)
         ss += d.T @ d
         n += len(e)
     if shift is None:
-        raise ValueError("PCA needs at least one row")
+        raise InputError("PCA needs at least one row")
     dim = len(shift)
     if not 1 <= k <= dim:
-        raise ValueError(f"PCA components must number from 1 to the dimension {dim}, got {k}")
+        raise InputError(f"PCA components must number from 1 to the dimension {dim}, got {k}")
     mean_d = s / n
     cov = (ss - n * np.outer(mean_d, mean_d)) / max(n - 1, 1)
     evals, evecs = np.linalg.eigh(cov)  # ascending

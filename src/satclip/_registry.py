@@ -7,6 +7,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol
 
+from satclip.errors import InputError
+
 
 class NamedConfig(Protocol):
     """A component's config dataclass: registered under its ``name``."""
@@ -31,14 +33,14 @@ def build_config(
 ) -> Any:
     """Config dataclass ``name`` of ``registry`` from ``params``; unknown names/params raise."""
     if name not in registry:
-        raise ValueError(
+        raise InputError(
             f"unknown {kind} {name!r}{did_you_mean(name, registry)}; choose one of: {', '.join(registry)}"
         )
     cfg_cls = registry[name][0]
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
     unknown = sorted(set(params) - fields)
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"{kind} {name!r} has no parameter(s) {', '.join(unknown)}; "
             f"valid: {', '.join(sorted(fields)) or '(none)'}"
         )
@@ -50,7 +52,7 @@ def build_config(
         and f.default_factory is dataclasses.MISSING
     )
     if missing:
-        raise ValueError(f"{kind} {name!r} needs parameter(s) {', '.join(missing)}")
+        raise InputError(f"{kind} {name!r} needs parameter(s) {', '.join(missing)}")
     return cfg_cls(**params)
 
 

@@ -21,6 +21,7 @@ import torch
 from satclip._files import atomic_path
 from satclip.encoder import LocationEncoder, LocationEncoderConfig
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
+from satclip.errors import InputError, InputTypeError, ModelFileError
 from satclip.networks import Siren, SirenConfig, SirenLayer
 
 FORMAT_NAME = "satclip-location-encoder"
@@ -30,14 +31,6 @@ FORMAT_VERSION = "1"
 TRAINING_INDEX_KEY = "satclip.training_index"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
-
-
-class ModelFileError(ValueError):
-    """A model file is missing, truncated, or not a location-encoder file."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = Path(path)
 
 
 def content_sha256(encoder: LocationEncoder) -> str:
@@ -65,7 +58,7 @@ def save(encoder: LocationEncoder, path: str | os.PathLike[str], training_index:
     if index is not None:
         index = np.asarray(index, dtype=np.float32)
         if index.ndim != 2 or index.shape[1] != 2 or not np.isfinite(index).all():
-            raise ValueError(f"training_index must be a finite (K, 2) lon/lat array, got shape {index.shape}")
+            raise InputError(f"training_index must be a finite (K, 2) lon/lat array, got shape {index.shape}")
         tensors[TRAINING_INDEX_KEY] = torch.from_numpy(np.ascontiguousarray(index))
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -204,7 +197,7 @@ def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
     W·(s ⊙ y) = (W diag s)·y), so the encoder alone reproduces the trained location side."""
     net = enc.network
     if not isinstance(net, Siren):
-        raise TypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
+        raise InputTypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
     first = net.layers[0] if len(net.layers) else net.last_layer
     assert isinstance(first, SirenLayer)  # Siren.layers holds SirenLayers
     scale = degree_scale(enc.config.encoding.legendre_polys, decay)
@@ -291,14 +284,14 @@ def _available_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(
+        raise InputError(
             f"device {device!r} is not a torch device; use e.g. 'cpu', 'cuda', 'cuda:1' or 'mps'"
         ) from None
     missing = (dev.type == "cuda" and not torch.cuda.is_available()) or (
         dev.type == "mps" and not torch.backends.mps.is_available()
     )
     if missing:
-        raise ValueError(
+        raise InputError(
             f"device {str(dev)!r} is not available here: torch {torch.__version__} finds no "
             f"{'CUDA GPU' if dev.type == 'cuda' else 'Apple GPU (MPS)'}; use device='cpu'"
         )

@@ -36,8 +36,9 @@ except ImportError as e:  # dask is an optional extra, not a core dependency
     raise missing_extra("dask[dataframe]", "dask", "satclip.dask", e) from e
 
 from satclip._coords import LAT_NAMES, LON_NAMES, bad_row_message, coordinate_columns, first_bad_row
-from satclip.checkpoints import ModelFileError, load_file, save
+from satclip.checkpoints import load_file, save
 from satclip.encoder import EMBED_BATCH, LocationEncoder
+from satclip.errors import InputError, InputTypeError, ModelFileError, ModelNotFoundError
 from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
 
 ModelLike = str | os.PathLike[str] | LocationEncoder
@@ -73,7 +74,7 @@ def _model_ref(model: ModelLike) -> _ModelRef:
             data = save(model, Path(d) / "model.safetensors").read_bytes()
         return _ModelRef("bytes", model.fingerprint(), data=data)
     if not isinstance(model, str | os.PathLike):
-        raise TypeError(
+        raise InputTypeError(
             f"model must be a model name, a model file path or a LocationEncoder, got {type(model).__name__}"
         )
     key = os.fspath(model)
@@ -96,7 +97,7 @@ def _load(ref: _ModelRef) -> LocationEncoder:
     else:
         path = model_path(ref.where) if ref.kind == "name" else Path(ref.where)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise ModelNotFoundError(
                 f"{path}: model file not found on worker host {socket.gethostname()}; a path must be "
                 "readable by every worker (shared storage), or pass the loaded encoder instead"
             )
@@ -164,7 +165,7 @@ def _embed_partition(
         # The encoder's message counts rows within this partition; add what finds the row in
         # the whole frame: the partition number and the row's index label.
         number = partition_info["number"] if partition_info else "?"
-        raise ValueError(
+        raise InputError(
             f"partition {number} of {n_partitions}, row {row} of the partition "
             f"(index label {part.index[row]!r}): {bad_row_message(lonlat, row)}"
         )
@@ -191,7 +192,7 @@ def embed(
     compute time, naming its partition, its index label and its row within the partition.
     """
     if not isinstance(ddf, dd.DataFrame):
-        raise TypeError(
+        raise InputTypeError(
             f"expected a dask DataFrame, got {type(ddf).__name__}; wrap pandas frames with "
             "dask.dataframe.from_pandas(df, npartitions=...)"
         )
@@ -201,23 +202,23 @@ def embed(
     lon_col, lat_col = lon_found or "lon", lat_found or "lat"  # missing: named in the error below
     missing = [c for c in (lon_col, lat_col) if c not in columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"no column(s) {missing}; columns are {columns}. Name them with {fix} (found by name "
             f"when not given: {', '.join(LON_NAMES + LAT_NAMES)}, any case)"
         )
     for c in (lon_col, lat_col):
         dtype = ddf._meta[c].dtype
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            raise ValueError(f"column {c!r} has dtype {dtype}; convert it first: ddf[{c!r}].astype(float)")
+            raise InputError(f"column {c!r} has dtype {dtype}; convert it first: ddf[{c!r}].astype(float)")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise InputError(f"batch_size must be positive, got {batch_size}")
     ref = _model_ref(model)
     # Loading here checks the model and gives dim and dtype for the meta; it also fills this
     # process's cache, which the threaded and synchronous schedulers then reuse.
     encoder = _encoder(ref)
     clash = [c for c in (f"{prefix}{i}" for i in range(encoder.dim)) if c in columns]
     if clash:
-        raise ValueError(f"column(s) {clash[:5]} already exist; pass another prefix=")
+        raise InputError(f"column(s) {clash[:5]} already exist; pass another prefix=")
     np_dtype = np.float64 if encoder.config.dtype == "float64" else np.float32
     meta = _with_embedding(ddf._meta, np.empty((0, encoder.dim), dtype=np_dtype), prefix)
     # One graph key for the model, a dependency of every partition task: the scheduler ships it

@@ -25,6 +25,7 @@ from satclip._coords import (
     wrap_longitude,
 )
 from satclip._threads import each_on_cores
+from satclip.errors import InputError
 
 if TYPE_CHECKING:
     from satclip.encoder import LocationEncoderConfig
@@ -119,7 +120,7 @@ class BatchEmbedder:
     def _embed_rows(self, lonlat: np.ndarray, batch_size: int | None) -> np.ndarray:
         size = self.default_batch_size if batch_size is None else batch_size
         if size < 1:
-            raise ValueError(f"batch_size must be positive, got {size}")
+            raise InputError(f"batch_size must be positive, got {size}")
         n = lonlat.shape[0]
         lonlat = np.ascontiguousarray(lonlat, dtype=np.float64)
         if n and np.abs(lonlat[:, 0]).max() > 180:
@@ -163,7 +164,7 @@ def grid_axes(lons: Any, lats: Any) -> tuple[np.ndarray, np.ndarray]:
     lon = np.asarray(lons, dtype=np.float64)
     lat = np.asarray(lats, dtype=np.float64)
     if lon.ndim != 1 or lat.ndim != 1:
-        raise ValueError(f"grid axes must be 1-D arrays of degrees, got shapes {lon.shape} and {lat.shape}")
+        raise InputError(f"grid axes must be 1-D arrays of degrees, got shapes {lon.shape} and {lat.shape}")
     check_lonlat_array(np.stack([lon, np.zeros_like(lon)], axis=1))  # names the first bad longitude
     check_lonlat_array(np.stack([np.zeros_like(lat), lat], axis=1))
     return wrap_longitude(torch.from_numpy(lon.copy())).numpy(), lat

@@ -20,6 +20,7 @@ from satclip._coords import check_lonlat_tensor
 from satclip._registry import build_config, config_to_dict
 from satclip.embedder import BatchEmbedder, BatchFn, grid_axes
 from satclip.encodings import ENCODINGS, Encoding, encoding_from_config
+from satclip.errors import InputError
 from satclip.networks import NETWORKS, network_from_config
 
 DTYPES: dict[str, torch.dtype] = {
@@ -47,9 +48,9 @@ class LocationEncoderConfig:
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+            raise InputError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         if self.network.dim_in != self.encoding.dim:
-            raise ValueError(
+            raise InputError(
                 f"network dim_in {self.network.dim_in} does not match the {self.encoding.name} "
                 f"encoding's dimension {self.encoding.dim}"
             )
@@ -71,7 +72,7 @@ class LocationEncoderConfig:
                 dtype=d.get("dtype", "float32"),
             )
         except (KeyError, TypeError) as e:
-            raise ValueError(f"malformed location-encoder config ({e!r}): {d!r}") from e
+            raise InputError(f"malformed location-encoder config ({e!r}): {d!r}") from e
 
 
 def _features_dtype(dtype: torch.dtype) -> torch.dtype:

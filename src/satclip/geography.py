@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from satclip.errors import InputError
+
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 EQUATOR_KM = 2 * np.pi * 6378.137  # WGS84 equatorial circumference
 
@@ -88,7 +90,7 @@ class LandMask:
     def from_bits(cls, bits: np.ndarray, shape: tuple[int, int]) -> LandMask:
         """A mask of ``shape`` (rows, columns) from its rows packed by ``np.packbits(land, axis=1)``."""
         if bits.dtype != np.uint8 or bits.shape != (shape[0], -(-shape[1] // 8)):
-            raise ValueError(f"packed bits of shape {bits.shape} ({bits.dtype}) do not hold a {shape} mask")
+            raise InputError(f"packed bits of shape {bits.shape} ({bits.dtype}) do not hold a {shape} mask")
         mask = cls.__new__(cls)
         mask.shape, mask.bits = shape, bits
         return mask

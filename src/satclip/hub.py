@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from satclip._files import cache_root
 from satclip._optional import require
+from satclip.errors import DownloadError, InputError
 
 if TYPE_CHECKING:
     from satclip.encoder import LocationEncoder
@@ -39,11 +40,11 @@ class HubFile:
     def parse(cls, uri: str) -> HubFile:
         """``hf://OWNER/REPO/PATH[@REVISION]`` → its parts; ``ValueError`` says the form."""
         if not uri.startswith(PREFIX):
-            raise ValueError(f"{uri!r} is not an hf:// URI")
+            raise InputError(f"{uri!r} is not an hf:// URI")
         rest, _, revision = uri[len(PREFIX) :].partition("@")
         parts = rest.split("/")
         if len(parts) < 3 or not all(parts) or (_ and not revision):
-            raise ValueError(
+            raise InputError(
                 f"{uri!r}: expected hf://OWNER/REPO/FILE or hf://OWNER/REPO/FILE@REVISION, "
                 "e.g. hf://microsoft/SatCLIP-ResNet18-L10/satclip-resnet18-l10.ckpt"
             )
@@ -78,7 +79,7 @@ def download(file: HubFile, local_dir: Path | None = None) -> Path:
         )
     except (OSError, hf.errors.EntryNotFoundError, httpx.HTTPError) as e:
         first_line = (str(e).strip().splitlines() or [""])[0]
-        raise OSError(
+        raise DownloadError(
             f"could not download {file}: {type(e).__name__}: {first_line}; check the repository, "
             "file and revision, the network, or SATCLIP_HUB_URL / HF_ENDPOINT"
         ) from e

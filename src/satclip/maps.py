@@ -12,6 +12,7 @@ import numpy as np
 from satclip._files import save_figure
 from satclip._pca import fit_batches
 from satclip.embedder import Embedder
+from satclip.errors import InputError
 from satclip.geography import land_mask
 from satclip.raster.grid import check_bbox
 
@@ -46,7 +47,7 @@ def map_grid(bbox: Sequence[float], resolution: float | None) -> tuple[np.ndarra
     w, s, e, n = check_bbox(bbox)
     res = (e - w) / _DEFAULT_WIDTH_PX if resolution is None else resolution
     if not 0 < res <= 30:
-        raise ValueError(f"resolution must be in (0, 30] degrees, got {res}")
+        raise InputError(f"resolution must be in (0, 30] degrees, got {res}")
     nx, ny = max(1, round((e - w) / res)), max(1, round((n - s) / res))
     lons = w + (np.arange(nx) + 0.5) * (e - w) / nx
     lats = n - (np.arange(ny) + 0.5) * (n - s) / ny

@@ -14,16 +14,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from satclip._registry import NamedConfig, build_config
+from satclip.errors import InputError
 
 
 def _check_dims(cfg: Any) -> None:
     for field in ("dim_in", "dim_out", "dim_hidden", "num_layers"):
         value = getattr(cfg, field, 1)
         if not isinstance(value, int) or value < (0 if field == "num_layers" else 1):
-            raise ValueError(f"{cfg.name} network: {field} must be a positive integer, got {value!r}")
+            raise InputError(f"{cfg.name} network: {field} must be a positive integer, got {value!r}")
     dropout = getattr(cfg, "dropout", 0.0)
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{cfg.name} network: dropout must be in [0, 1), got {dropout!r}")
+        raise InputError(f"{cfg.name} network: dropout must be in [0, 1), got {dropout!r}")
 
 
 @dataclass(frozen=True)

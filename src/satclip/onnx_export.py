@@ -38,6 +38,7 @@ from satclip.encoder import LocationEncoder
 from satclip.encodings import Encoding
 from satclip.encodings._sh_recurrence import recurrence_coefficients
 from satclip.encodings.spherical_harmonics import SphericalHarmonics
+from satclip.errors import InputError
 from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
 
 INPUT_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
@@ -168,9 +169,9 @@ def export_onnx(
     import onnx
 
     if input_dtype not in INPUT_DTYPES:
-        raise ValueError(f"input_dtype must be one of {list(INPUT_DTYPES)}, got {input_dtype!r}")
+        raise InputError(f"input_dtype must be one of {list(INPUT_DTYPES)}, got {input_dtype!r}")
     if encoder.dtype not in (torch.float32, torch.float64):
-        raise ValueError(
+        raise InputError(
             f"ONNX export takes float32 or float64 encoders, this one is {encoder.dtype}; "
             "export a float32 copy: export_onnx(copy.deepcopy(encoder).float(), path)"
         )
@@ -190,7 +191,7 @@ def export_onnx(
             verbose=False,
         )
     except Exception as e:
-        raise ValueError(
+        raise InputError(
             f"cannot export encoding {encoder.config.encoding.name!r} with network "
             f"{encoder.config.network.name!r} to ONNX: {type(e).__name__}: {str(e).strip()[:2000]}"
         ) from e

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from satclip._optional import require
-from satclip.checkpoints import ModelFileError
 from satclip.embedder import BatchEmbedder
 from satclip.encoder import LocationEncoderConfig
+from satclip.errors import ModelFileError
 
 FORMAT_NAME = "satclip-onnx-location-encoder"
 FORMAT_VERSION = "1"

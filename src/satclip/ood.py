@@ -15,6 +15,7 @@ import numpy as np
 
 from satclip._coords import as_lonlat_array
 from satclip.embedder import Embedder
+from satclip.errors import InputError
 from satclip.geography import EARTH_RADIUS_KM, land_mask, unit_vectors
 
 
@@ -30,7 +31,7 @@ class OODIndex:
 
         pts = np.asarray(training_lonlat, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) == 0:
-            raise ValueError(
+            raise InputError(
                 f"training index must be a non-empty (K, 2) lon/lat array, got shape {pts.shape}"
             )
         self.tree = KDTree(unit_vectors(pts[:, 0], pts[:, 1]))
@@ -40,7 +41,7 @@ class OODIndex:
     def for_encoder(cls, encoder: Embedder, water: bool = True) -> OODIndex:
         index = encoder.training_index
         if index is None:
-            raise ValueError(
+            raise InputError(
                 "this model file carries no training index (the locations it was pretrained on), so "
                 "out-of-distribution flags cannot be computed; attach them with "
                 "satclip.save(enc, path, training_index=lonlat) or use a model exported by satclip train"

@@ -21,8 +21,9 @@ import torch
 from satclip import hub
 from satclip._files import cache_root, write_text
 from satclip._registry import did_you_mean
-from satclip.checkpoints import ModelFileError, load_file
+from satclip.checkpoints import load_file
 from satclip.encoder import LocationEncoder
+from satclip.errors import DownloadError, InputError, ModelFileError, ModelNotFoundError
 from satclip.hub import HubFile
 
 
@@ -141,7 +142,7 @@ def model_path(name: str) -> Path:
     else:
         path = cache_dir() / model.filename
         if not path.exists():
-            raise FileNotFoundError(
+            raise ModelNotFoundError(
                 f"{name} is not in the cache ({path}); download it once with "
                 f"`satclip download {name}` (needs internet), or pass the path of the .ckpt file"
             )
@@ -168,7 +169,7 @@ def download(name: str, force: bool = False, progress: bool = True) -> Path:
     :data:`PRETRAINED` where one is known. ``progress`` is huggingface_hub's own bar."""
     if name not in PRETRAINED or PRETRAINED[name].bundled:
         downloadable = [n for n, m in PRETRAINED.items() if not m.bundled]
-        raise ValueError(f"{name!r} is not a downloadable model; choose one of {downloadable}")
+        raise InputError(f"{name!r} is not a downloadable model; choose one of {downloadable}")
     model = PRETRAINED[name]
     assert model.repo is not None  # published models have a repository
     dest = cache_dir() / model.filename
@@ -182,7 +183,7 @@ def download(name: str, force: bool = False, progress: bool = True) -> Path:
     try:
         path = _quietly(progress, lambda: hub.download(file, local_dir=dest.parent))
     except OSError as e:
-        raise OSError(f"could not download {name}: {e}") from e
+        raise DownloadError(f"could not download {name}: {e}") from e
     digest = sha256_of(path)
     if model.sha256 is not None and digest != model.sha256:
         path.unlink()

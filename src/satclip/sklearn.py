@@ -39,6 +39,7 @@ except ImportError as e:
 from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns, geometry_coordinates, is_geo
 from satclip._registry import did_you_mean
 from satclip.embedder import Embedder
+from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
 
@@ -127,7 +128,7 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
                 if n is None or n not in columns
             ]
             if missing:
-                raise ValueError(
+                raise InputError(
                     f"the frame has no column(s) {missing}{did_you_mean(str(missing[0]), map(str, columns))}; "
                     f"name the coordinate columns with {fix} "
                     f"(found by name when not given: {', '.join(LON_NAMES + LAT_NAMES)}, any case; "
@@ -136,7 +137,7 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
             X = X[list(names)]
         arr = validate_data(self, X, reset=fitting, dtype=np.float64)
         if arr.shape[1] != 2:
-            raise ValueError(
+            raise InputError(
                 f"expected (lon, lat) rows of shape (N, 2) or a DataFrame with longitude and "
                 f"latitude columns, got {arr.shape[1]} feature(s)"
             )

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from satclip._files import cache_root, write_bytes
 from satclip._registry import did_you_mean
+from satclip.errors import InputError, SourceError
 
 Registry = Literal["pypi", "debian", "npm"]
 
@@ -235,10 +236,6 @@ SOURCES: dict[str, Source] = {
 }
 
 
-class SourceError(RuntimeError):
-    """A source could not be fetched or failed its checksum."""
-
-
 def list_sources() -> list[str]:
     return list(SOURCES)
 
@@ -250,7 +247,7 @@ def source_path(name: str) -> Path:
 
 def _get(name: str) -> Source:
     if name not in SOURCES:
-        raise ValueError(
+        raise InputError(
             f"unknown data source {name!r}{did_you_mean(name, SOURCES)}; choose one of: {', '.join(SOURCES)}"
         )
     return SOURCES[name]

@@ -11,6 +11,7 @@ from satclip._version import package_version
 from satclip.cli import data, evaluate, models, train, use
 from satclip.cli._args import parse_bbox
 from satclip.cli.models import CITIES
+from satclip.errors import SatCLIPError
 
 # CITIES and parse_bbox were importable from the single-module cli; they still are.
 __all__ = ["CITIES", "build_parser", "main", "parse_bbox"]
@@ -69,11 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(_join_negative_values(parser, argv))
-    from satclip.sources import SourceError
-
     try:
         return int(args.func(args))
-    except (ValueError, OSError, ImportError, SourceError) as e:
+    except (SatCLIPError, ValueError, OSError, ImportError) as e:
         # What the user can fix (input, files, disk, extras, registries): one line. Anything
         # else is a bug in satclip or below it, and keeps its traceback.
         print(f"satclip {args.command}: error: {e}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from satclip.cli._args import parse_bbox
+from satclip.errors import InputError
 
 
 def _cmd_data_list(args: argparse.Namespace) -> int:
@@ -39,7 +40,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     try:
         scales = tuple(float(v) for v in args.scales.split(",")) if args.scales else (1.0,)
     except ValueError:
-        raise ValueError(f"--scales must be comma-separated numbers, e.g. 1,4; got {args.scales!r}") from None
+        raise InputError(f"--scales must be comma-separated numbers, e.g. 1,4; got {args.scales!r}") from None
     cfg = BlueMarbleConfig(
         n=args.n,
         size=args.size,

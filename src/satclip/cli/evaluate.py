@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from satclip.cli._args import add_reader_options, reader_options
+from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
 # Without --encoders: the recommended model against the raw features it is built on (L=40
@@ -20,7 +21,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     if args.task_file is None and (args.target or args.kind):
-        raise ValueError("--target and --kind describe a --task-file; add --task-file FILE")
+        raise InputError("--target and --kind describe a --task-file; add --task-file FILE")
     default_tasks = "all" if args.task_file is None else ""
     tasks: list[Any] = suite.parse_names(
         args.tasks if args.tasks is not None else default_tasks, list_tasks(), "task(s)"
@@ -29,7 +30,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from satclip.evaluation.custom import task_from_file
 
         if not args.target:
-            raise ValueError("--task-file needs --target COLUMN, the column that holds the label")
+            raise InputError("--task-file needs --target COLUMN, the column that holds the label")
         tasks.append(task_from_file(args.task_file, args.target, args.kind, **reader_options(args)))
     splits = suite.parse_names(args.split, SPLITS, "split(s)")
     rows = suite.run(encoders, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg)

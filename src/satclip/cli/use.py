@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from satclip.cli._args import add_reader_options, parse_bbox, reader_options
+from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def _load_model(model: str, backend: str = "torch", device: str = "cpu") -> Embe
 
     if backend == "torch":
         if model.lower().endswith(".onnx"):
-            raise ValueError(f"{model} is an ONNX file; pass --backend onnx to run it with onnxruntime")
+            raise InputError(f"{model} is an ONNX file; pass --backend onnx to run it with onnxruntime")
         return load(model, device=device)
     from satclip.onnx_runtime import OnnxEncoder
 
@@ -62,12 +63,12 @@ def _cmd_raster(args: argparse.Namespace) -> int:
 
     if args.like is not None:
         if args.bbox is not None or args.resolution is not None:
-            raise ValueError(
+            raise InputError(
                 "--like takes the bbox and resolution from its raster: drop --bbox and --resolution"
             )
         bbox, resolution = grid_of(args.like)
     elif args.bbox is None or args.resolution is None:
-        raise ValueError("give --bbox and --resolution, or --like RASTER to copy an existing raster's grid")
+        raise InputError("give --bbox and --resolution, or --like RASTER to copy an existing raster's grid")
     else:
         bbox, resolution = args.bbox, args.resolution
     enc = load(args.model)

@@ -30,6 +30,7 @@ import numpy as np
 
 from satclip._files import write_json
 from satclip.data.geometry import aeqd_inverse, patch_offsets_km
+from satclip.errors import InputError, InputFileNotFoundError, OutputExistsError
 from satclip.geography import EQUATOR_KM, land_mask, sample_equirectangular, sample_land_points
 from satclip.geography import LandMask as LandMask  # re-exported from its old home
 from satclip.sources import SOURCES, fetch
@@ -65,26 +66,26 @@ class BlueMarbleConfig:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "scales", tuple(float(v) for v in self.scales))
         if self.n < 1 or self.size < 1:
-            raise ValueError(f"n and size must be positive, got n={self.n}, size={self.size}")
+            raise InputError(f"n and size must be positive, got n={self.n}, size={self.size}")
         if self.pixel_km is not None and self.pixel_km <= 0:
-            raise ValueError(f"pixel_km must be positive, got {self.pixel_km}")
+            raise InputError(f"pixel_km must be positive, got {self.pixel_km}")
         bad = [m for m in self.months if m not in MONTHS]
         if bad:
-            raise ValueError(f"months {bad} are not available; choose from {', '.join(MONTHS)}")
+            raise InputError(f"months {bad} are not available; choose from {', '.join(MONTHS)}")
         not_imagery = [layer for layer in self.layers if layer not in IMAGERY]
         if not_imagery:
-            raise ValueError(
+            raise InputError(
                 f"layers {not_imagery} are not pretraining imagery; choose from {', '.join(IMAGERY)} "
                 "(maps of downstream targets, such as elevation or climate, never enter pretraining)"
             )
         if len(set(self.sources())) != len(self.sources()):
-            raise ValueError(f"a layer is given twice: {list(self.sources())}")
+            raise InputError(f"a layer is given twice: {list(self.sources())}")
         if (
             not self.scales
             or any(not (v > 0) for v in self.scales)
             or len(set(self.scales)) != len(self.scales)
         ):
-            raise ValueError(f"scales must be distinct positive footprint multiples, got {self.scales}")
+            raise InputError(f"scales must be distinct positive footprint multiples, got {self.scales}")
 
     def sources(self) -> tuple[str, ...]:
         """The imagery sources sampled for every view, in channel order."""
@@ -174,10 +175,10 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
             if partial.exists()
             else ""
         )
-        raise FileNotFoundError(f"{root}: no manifest.json, not a finished Blue Marble dataset{hint}")
+        raise InputFileNotFoundError(f"{root}: no manifest.json, not a finished Blue Marble dataset{hint}")
     manifest = json.loads(path.read_text())
     if manifest.get("format") != FORMAT or not manifest.get("complete"):
-        raise ValueError(f"{root}: manifest.json is not a complete {FORMAT} manifest")
+        raise InputError(f"{root}: manifest.json is not a complete {FORMAT} manifest")
     return manifest
 
 
@@ -199,7 +200,7 @@ def build_bluemarble(
         if existing["params"] == params:
             return out  # already built with these parameters
         if not overwrite:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{out} holds a dataset built with other parameters ({existing['params']}); "
                 "choose another --out or pass --overwrite"
             )

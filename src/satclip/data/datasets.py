@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from satclip.data.bluemarble import read_manifest
+from satclip.errors import InputError, InputFileNotFoundError
 
 log = logging.getLogger(__name__)
 Sample = dict[str, torch.Tensor]
@@ -38,7 +39,7 @@ class BlueMarbleDataset(Dataset[Sample]):
         index = pq.read_table(self.root / "index.parquet")
         self.lonlat = np.stack([index.column("lon").to_numpy(), index.column("lat").to_numpy()], axis=1)
         if len(self.images) != len(self.lonlat) or len(self.images) != self.manifest["count"]:
-            raise ValueError(
+            raise InputError(
                 f"{self.root}: images.npy has {len(self.images)} patches, index.parquet "
                 f"{len(self.lonlat)} rows, manifest {self.manifest['count']}; rebuild the dataset"
             )
@@ -77,14 +78,14 @@ class S2100KDataset(Dataset[Sample]):
         self.root = Path(root)
         index = self.root / "index.csv"
         if not index.exists():
-            raise FileNotFoundError(
+            raise InputFileNotFoundError(
                 f"{self.root}: no index.csv; is this an S2-100K folder (index.csv + images/)?"
             )
         with index.open(newline="") as f:
             reader = csv.DictReader(f)
             missing = {"fn", "lon", "lat"} - set(reader.fieldnames or [])
             if missing:
-                raise ValueError(f"{index}: missing columns {sorted(missing)}; expected fn, lon, lat")
+                raise InputError(f"{index}: missing columns {sorted(missing)}; expected fn, lon, lat")
             rows = list(reader)
         self.files: list[Path] = []
         points: list[tuple[float, float]] = []

@@ -27,6 +27,7 @@ import numpy as np
 from satclip._files import atomic_path, write_json
 from satclip._optional import require
 from satclip.data.datasets import S2_BANDS
+from satclip.errors import InputError, InputFileNotFoundError
 
 PLANETARY_COMPUTER = "https://planetarycomputer.microsoft.com/api/stac/v1"
 # L2A asset keys in the S2-100K band order (no B10 in L2A).
@@ -51,14 +52,14 @@ class S2Config:
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.size < 1:
-            raise ValueError(f"n and size must be positive, got n={self.n}, size={self.size}")
+            raise InputError(f"n and size must be positive, got n={self.n}, size={self.size}")
         if self.bbox is not None:
             object.__setattr__(self, "bbox", tuple(float(v) for v in self.bbox))
             w, s_, e, n = self.bbox
             if not (-180 <= w < e <= 180 and -90 <= s_ < n <= 90):
-                raise ValueError(f"bbox must be W,S,E,N in degrees with W < E and S < N, got {self.bbox}")
+                raise InputError(f"bbox must be W,S,E,N in degrees with W < E and S < N, got {self.bbox}")
         if self.sign not in ("auto", "none", "planetary-computer"):
-            raise ValueError(f"sign must be auto, none or planetary-computer, got {self.sign!r}")
+            raise InputError(f"sign must be auto, none or planetary-computer, got {self.sign!r}")
 
 
 def _is_static(catalog: str) -> bool:
@@ -77,7 +78,7 @@ class _Catalog:
             path = Path(cfg.catalog)
             root = path / "catalog.json" if path.is_dir() else path
             if not root.exists():
-                raise FileNotFoundError(f"{root}: no STAC catalog here")
+                raise InputFileNotFoundError(f"{root}: no STAC catalog here")
             cat = pystac.Catalog.from_file(str(root))
             self.static_items = [
                 i for i in cat.get_items(recursive=True) if i.collection_id in (None, cfg.collection)
@@ -238,7 +239,7 @@ def build_s2(cfg: S2Config, out: str | os.PathLike[str], progress: bool = True) 
             if window is None:
                 failures += 1
                 if failures > cfg.max_attempts_per_patch * cfg.n:
-                    raise ValueError(
+                    raise InputError(
                         f"{failures} attempts found only {state['done']} usable patches; "
                         "does the catalogue cover land in the date range with little cloud?"
                     )

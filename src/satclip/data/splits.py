@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from satclip.errors import InputError
 from satclip.geography import block_ids
 
 SPLITS = ("random", "block")
@@ -29,9 +30,9 @@ def split_indices(
         )
         method = _DEPRECATED[method]
     if method not in SPLITS:
-        raise ValueError(f"unknown split {method!r}; choose one of {SPLITS}")
+        raise InputError(f"unknown split {method!r}; choose one of {SPLITS}")
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        raise InputError(f"val_fraction must be in (0, 1), got {val_fraction}")
     n = len(lon)
     rng = np.random.default_rng(seed)
     if method == "random":
@@ -46,5 +47,5 @@ def split_indices(
     val_blocks = blocks[order[:n_blocks]]
     is_val = np.isin(ids, val_blocks)
     if is_val.all():
-        raise ValueError("block split put every point in validation; use smaller blocks")
+        raise InputError("block split put every point in validation; use smaller blocks")
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from satclip.data.geometry import aeqd_inverse
+from satclip.errors import InputError
 
 Sample = dict[str, torch.Tensor]
 
@@ -56,7 +57,7 @@ class RandomCrop:
         img = sample["image"]
         h, w = img.shape[-2:]
         if self.size > min(h, w):
-            raise ValueError(f"crop size {self.size} is larger than the image ({h}x{w})")
+            raise InputError(f"crop size {self.size} is larger than the image ({h}x{w})")
         i = int(_rand(self.generator, 1).item() * (h - self.size + 1))
         j = int(_rand(self.generator, 1).item() * (w - self.size + 1))
         return {**sample, "image": img[..., i : i + self.size, j : j + self.size]}
@@ -72,7 +73,7 @@ class CenterCrop:
         img = sample["image"]
         h, w = img.shape[-2:]
         if self.size > min(h, w):
-            raise ValueError(f"crop size {self.size} is larger than the image ({h}x{w})")
+            raise InputError(f"crop size {self.size} is larger than the image ({h}x{w})")
         i, j = (h - self.size) // 2, (w - self.size) // 2
         return {**sample, "image": img[..., i : i + self.size, j : j + self.size]}
 
@@ -120,9 +121,9 @@ class ColorJitter:
         self, strength: float, groups: Sequence[Sequence[int]], generator: torch.Generator | None = None
     ) -> None:
         if not 0 <= strength < 1:
-            raise ValueError(f"colour jitter strength must be in [0, 1), got {strength}")
+            raise InputError(f"colour jitter strength must be in [0, 1), got {strength}")
         if any(len(g) != 3 for g in groups):
-            raise ValueError(f"colour jitter needs RGB channel triples, got groups {list(groups)}")
+            raise InputError(f"colour jitter needs RGB channel triples, got groups {list(groups)}")
         self.strength, self.groups, self.generator = strength, [list(g) for g in groups], generator
 
     def __call__(self, sample: Sample) -> Sample:
@@ -149,7 +150,7 @@ class CoordinateJitter:
 
     def __init__(self, km: float, generator: torch.Generator | None = None) -> None:
         if km < 0:
-            raise ValueError(f"jitter radius must be >= 0 km, got {km}")
+            raise InputError(f"jitter radius must be >= 0 km, got {km}")
         self.km, self.generator = km, generator
 
     def __call__(self, sample: Sample) -> Sample:

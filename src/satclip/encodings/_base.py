@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from satclip._coords import check_lonlat_tensor
+from satclip.errors import InputError
 
 
 class Encoding(nn.Module, abc.ABC):
@@ -59,7 +60,7 @@ class Encoding(nn.Module, abc.ABC):
         if out is None:
             return features
         if out.shape != features.shape:
-            raise ValueError(f"out must have shape {tuple(features.shape)}, got {tuple(out.shape)}")
+            raise InputError(f"out must have shape {tuple(features.shape)}, got {tuple(out.shape)}")
         return out.copy_(features)
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ import torch
 
 from satclip._threads import run_on_threads
 from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.errors import InputError
 
 # Below this many features (points x L²; 164 points of L=40, ~0.25 ms on one core) a call runs
 # in the calling thread alone: handing a share to the pool costs tens of µs.
@@ -104,7 +105,7 @@ def _layout(out: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool]:
     if out.flags.c_contiguous:
         return out, np.empty(0, out.dtype), out.shape[1], False
     if out.strides[0] != out.itemsize:
-        raise ValueError("out must be C-contiguous or column-major")
+        raise InputError("out must be C-contiguous or column-major")
     n, features = out.shape
     stride = out.strides[1] // out.itemsize
     flat = np.lib.stride_tricks.as_strided(out, shape=((features - 1) * stride + n,), strides=(out.itemsize,))

@@ -31,6 +31,7 @@ from typing import ClassVar
 import torch
 
 from satclip.encodings._base import Encoding
+from satclip.errors import InputError
 
 
 def _radians(lonlat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,9 +189,9 @@ class MultiScaleConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.frequency_num, int) or self.frequency_num < 1:
-            raise ValueError(f"frequency_num must be a positive integer, got {self.frequency_num!r}")
+            raise InputError(f"frequency_num must be a positive integer, got {self.frequency_num!r}")
         if not 0 < self.min_radius <= self.max_radius:
-            raise ValueError(
+            raise InputError(
                 f"need 0 < min_radius <= max_radius (radians), got {self.min_radius}, {self.max_radius}"
             )
 

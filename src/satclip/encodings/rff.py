@@ -15,6 +15,7 @@ import torch
 
 from satclip.encodings._base import Encoding
 from satclip.encodings.baselines import cartesian3d
+from satclip.errors import InputError
 
 
 def random_fourier_features(lonlat: torch.Tensor, projections: torch.Tensor) -> torch.Tensor:
@@ -45,9 +46,9 @@ class RFFConfig:
         # JSON round-trips give lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "sigmas", tuple(float(s) for s in self.sigmas))
         if not isinstance(self.num_features, int) or self.num_features < 1:
-            raise ValueError(f"num_features must be a positive integer, got {self.num_features!r}")
+            raise InputError(f"num_features must be a positive integer, got {self.num_features!r}")
         if not self.sigmas or min(self.sigmas) <= 0:
-            raise ValueError(f"sigmas must be a non-empty tuple of positive scales, got {self.sigmas!r}")
+            raise InputError(f"sigmas must be a non-empty tuple of positive scales, got {self.sigmas!r}")
 
     @property
     def dim(self) -> int:

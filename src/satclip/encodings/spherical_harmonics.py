@@ -30,6 +30,7 @@ import torch
 from satclip.encodings import _sh_sphericart
 from satclip.encodings._base import Encoding
 from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.errors import InputError
 
 Convention = Literal["satclip", "orthonormal"]
 CONVENTIONS: tuple[str, ...] = ("satclip", "orthonormal")
@@ -124,11 +125,11 @@ def spherical_harmonics(
         memory stays near the output's own size.
     """
     if not 1 <= legendre_polys <= MAX_LEGENDRE_POLYS:
-        raise ValueError(f"legendre_polys must be in [1, {MAX_LEGENDRE_POLYS}], got {legendre_polys}")
+        raise InputError(f"legendre_polys must be in [1, {MAX_LEGENDRE_POLYS}], got {legendre_polys}")
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        raise InputError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
     L2 = legendre_polys * legendre_polys
     n = lonlat.shape[0]
     out_dtype = lonlat.dtype if lonlat.is_floating_point() else torch.get_default_dtype()
@@ -147,7 +148,7 @@ def spherical_harmonics(
         or out.device != lonlat.device
         or not _writable_layout(out)
     ):
-        raise ValueError(
+        raise InputError(
             f"out must be a C-contiguous or column-major ({n}, {L2}) {out_dtype} tensor on {lonlat.device}, "
             f"got a{'' if _writable_layout(out) else 'n overlapping or scattered'} {tuple(out.shape)} "
             f"{out.dtype} tensor on {out.device}"
@@ -187,7 +188,7 @@ def _use_sphericart(legendre_polys: int, backend: Backend) -> bool:
     elif _sh_sphericart.calculator(legendre_polys) is None:
         reason = "sphericart-torch is not installed (pip install 'satclip[fast]')"
     if reason is not None and backend == "sphericart":
-        raise ValueError(f"backend='sphericart' cannot be used: {reason}; use backend='auto' or 'torch'")
+        raise InputError(f"backend='sphericart' cannot be used: {reason}; use backend='auto' or 'torch'")
     return reason is None
 
 
@@ -221,7 +222,7 @@ def _numba_backend(lonlat: torch.Tensor, out_dtype: torch.dtype, backend: Backen
     if reason is None:
         return _import_numba_backend()
     if backend == "numba":
-        raise ValueError(f"backend='numba' cannot be used: {reason}; use backend='auto' or 'torch'")
+        raise InputError(f"backend='numba' cannot be used: {reason}; use backend='auto' or 'torch'")
     return None
 
 
@@ -246,11 +247,11 @@ class SphericalHarmonicsConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.legendre_polys, int) or not 1 <= self.legendre_polys <= MAX_LEGENDRE_POLYS:
-            raise ValueError(
+            raise InputError(
                 f"legendre_polys must be an integer in [1, {MAX_LEGENDRE_POLYS}], got {self.legendre_polys!r}"
             )
         if self.convention not in CONVENTIONS:
-            raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
+            raise InputError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
 
     @property
     def dim(self) -> int:

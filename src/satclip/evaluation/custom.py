@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from satclip._registry import did_you_mean
+from satclip.errors import InputError
 from satclip.evaluation.geodata import continents
 from satclip.evaluation.tasks import MIN_CLASS_COUNT, Task
 
@@ -47,21 +48,21 @@ def task_from_file(
     from satclip.io.readers import InputTable
 
     if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
     table = InputTable(path, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
     if target not in table.columns:
-        raise ValueError(
+        raise InputError(
             f"{table.path}: no target column {target!r}{did_you_mean(target, table.columns)}; "
             f"columns are {table.columns}"
         )
     if target in (table.coords or ()):
-        raise ValueError(f"{table.path}: the target {target!r} is a coordinate column; name another")
+        raise InputError(f"{table.path}: the target {target!r} is a coordinate column; name another")
     lonlat, labels = [], []
     for chunk in table.chunks(65536):
         lonlat.append(chunk.lonlat)
         labels.append(chunk.table.column(target).to_pylist())
     if not lonlat:
-        raise ValueError(f"{table.path}: no data rows")
+        raise InputError(f"{table.path}: no data rows")
     points = np.concatenate(lonlat)
     values = np.array([v for part in labels for v in part], dtype=object)
     decimal_comma = table.kind == "csv" and table.delimiter not in (None, ",")
@@ -94,19 +95,19 @@ def task_from_frame(
     from satclip._coords import as_lonlat_array, frame_coordinates
 
     if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
     if target not in frame.columns:
         columns = [str(c) for c in frame.columns]
-        raise ValueError(
+        raise InputError(
             f"{name}: no target column {target!r}{did_you_mean(str(target), columns)}; "
             f"columns are {columns[:20]}"
         )
     try:
         lon, lat = frame_coordinates(frame, lon_col, lat_col, fix="lon_col= / lat_col=")
     except ValueError as e:
-        raise ValueError(f"{name}: {e}") from None
+        raise InputError(f"{name}: {e}") from None
     if target in (getattr(lon, "name", None), getattr(lat, "name", None)):
-        raise ValueError(f"{name}: the target {target!r} is a coordinate column; name another")
+        raise InputError(f"{name}: the target {target!r} is a coordinate column; name another")
     points = as_lonlat_array(lon, lat)
     values = np.asarray(frame[target], dtype=object)
     return _labelled_task(points, values, target, kind, name, name, False, min_class_count, say)
@@ -136,7 +137,7 @@ def _labelled_task(
     if kind == "classification":
         points, y = _frequent_classes(points, y, min_class_count, name, say)
     if len(y) < 10:
-        raise ValueError(f"{where}: only {len(y)} labelled rows; a split needs at least 10")
+        raise InputError(f"{where}: only {len(y)} labelled rows; a split needs at least 10")
     lon, lat = points[:, 0], points[:, 1]
     if kind == "regression":
         return Task(name, kind, points, y.astype(np.float64), continents(lon, lat))
@@ -177,7 +178,7 @@ def _numbers(
         try:
             y[i] = float(text)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise InputError(
                 f"{where}: row {i}: {target} value {v!r} is not a number, which a regression needs "
                 "(rows count data rows from 0); fix it, or pass --kind classification for class labels"
             ) from None
@@ -205,7 +206,7 @@ def _frequent_classes(
         )
         points, y = points[keep], y[keep]
     if len(np.unique(y)) < 2:
-        raise ValueError(
+        raise InputError(
             f"{name}: fewer than 2 classes with at least {min_count} rows each; a classification "
             "needs more labelled rows per class"
         )

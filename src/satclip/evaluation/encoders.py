@@ -20,6 +20,7 @@ import torch
 
 from satclip._optional import require
 from satclip.encodings import create_encoding, list_encodings
+from satclip.errors import InputError
 from satclip.pretrained import list_pretrained, load
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
@@ -66,7 +67,7 @@ def resolve_encoder(name: str) -> FeatureFn:
     if name in list_pretrained() or Path(name).exists():
         return _model_features(name)
     valid = ["sh<L> (e.g. sh10, sh40)", *[e for e in list_encodings() if e != "sphericalharmonics"]]
-    raise ValueError(
+    raise InputError(
         f"unknown encoder {name!r}; valid: {', '.join(valid)}, geoclip, a model file path, "
         f"or a pretrained name ({', '.join(list_pretrained())})"
     )

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from satclip.errors import InputError
+
 PROBES = ("linear", "mlp", "knn")
 ALPHAS = np.logspace(-3, 5, 17)
 MLP_SEEDS = (0, 1, 2)
@@ -96,7 +98,7 @@ def make_probes(probe: str, kind: str) -> list[Any]:
     if probe == "knn":
         knn = KNeighborsRegressor() if regression else KNeighborsClassifier()
         return [GridSearchCV(_pipeline(knn), {"model__n_neighbors": [5, 10, 20]}, cv=3)]
-    raise ValueError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
+    raise InputError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
 
 
 def fit_score(

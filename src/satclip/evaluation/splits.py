@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from satclip.errors import InputError
 from satclip.evaluation.tasks import Task
 from satclip.geography import block_ids
 
@@ -42,7 +43,7 @@ def folds(
         # at least two blocks per fold.
         deg = BLOCK_DEG if block_deg is None else block_deg
         if not deg > 0:
-            raise ValueError(f"block_deg must be a positive number of degrees, got {block_deg!r}")
+            raise InputError(f"block_deg must be a positive number of degrees, got {block_deg!r}")
         groups = block_ids(task.lonlat[:, 0], task.lonlat[:, 1], deg)
         while len(np.unique(groups)) < 2 * BLOCK_FOLDS:
             deg /= 2
@@ -71,4 +72,4 @@ def folds(
             train = np.flatnonzero(known & (task.continent != c))
             yield c, train, test
     else:
-        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+        raise InputError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")

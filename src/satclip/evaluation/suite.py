@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from satclip._files import atomic_open, save_figure, write_text
+from satclip.errors import InputError
 from satclip.evaluation.encoders import resolve_encoder
 from satclip.evaluation.probes import PROBES, fit_score
 from satclip.evaluation.splits import folds
@@ -27,7 +28,7 @@ def parse_names(text: str, valid: list[str] | tuple[str, ...], what: str) -> lis
         return list(valid)
     bad = [n for n in names if n not in valid]
     if bad:
-        raise ValueError(f"unknown {what} {bad}; choose from: {', '.join(valid)} (or 'all')")
+        raise InputError(f"unknown {what} {bad}; choose from: {', '.join(valid)} (or 'all')")
     return names
 
 
@@ -44,7 +45,7 @@ def run(
 
     splits = splits or ["random"]
     if probe not in PROBES:
-        raise ValueError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
+        raise InputError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
     features = {name: resolve_encoder(name) for name in encoders}  # fail fast on bad names
     rows: list[dict[str, Any]] = []
     loaded = {t.name: t for t in (load_task(t) if isinstance(t, str) else t for t in tasks)}
@@ -207,7 +208,7 @@ def evaluate(
         resolved: str | Task = task
     elif hasattr(task, "columns"):  # a DataFrame in memory
         if target is None:
-            raise ValueError("a DataFrame task needs target=, the column that holds the label")
+            raise InputError("a DataFrame task needs target=, the column that holds the label")
         from satclip.evaluation.custom import task_from_frame
 
         resolved = task_from_frame(
@@ -217,7 +218,7 @@ def evaluate(
         resolved = task
     else:
         if target is None:
-            raise ValueError(f"{task}: a task file needs target=, the column that holds the label")
+            raise InputError(f"{task}: a task file needs target=, the column that holds the label")
         from satclip.evaluation.custom import task_from_file
 
         resolved = task_from_file(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from satclip._files import atomic_path, cache_root
+from satclip.errors import InputError
 from satclip.evaluation.geodata import continents, polygon_labels, read_gpkg_layer, read_image
 from satclip.geography import EARTH_RADIUS_KM, grid_lookup, land_mask, sample_land_points, unit_vectors
 from satclip.sources import fetch
@@ -171,7 +172,7 @@ def list_tasks() -> list[str]:
 def load_task(name: str) -> Task:
     """A task, built once and then read from the cache."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose from: {', '.join(TASKS)} (or 'all')")
+        raise InputError(f"unknown task {name!r}; choose from: {', '.join(TASKS)} (or 'all')")
     path = cache_root() / "tasks" / f"{name}-v{TASK_VERSION}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as f:

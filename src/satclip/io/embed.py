@@ -21,6 +21,7 @@ import numpy as np
 
 from satclip._files import check_not_directory, exclusive_lock, write_json
 from satclip.embedder import Embedder
+from satclip.errors import InputError
 from satclip.io.readers import InputTable
 from satclip.io.writers import (
     LAYOUTS,
@@ -73,18 +74,18 @@ def embed_file(
     src, dst = Path(src), Path(dst)
     kind = dst.suffix.lower()
     if kind not in OUTPUT_SUFFIXES:
-        raise ValueError(f"{dst}: unsupported output type {kind!r}; use .npy, .parquet, .geoparquet or .csv")
+        raise InputError(f"{dst}: unsupported output type {kind!r}; use .npy, .parquet, .geoparquet or .csv")
     check_not_directory(dst)
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        raise InputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
+        raise InputError(f"chunk_rows must be positive, got {chunk_rows}")
     geoparquet = geoparquet or kind == ".geoparquet"
     if kind == ".npy" and (geoparquet or ood):
-        raise ValueError(f"{dst}: .npy holds embeddings only; write .parquet for --geoparquet or --ood")
+        raise InputError(f"{dst}: .npy holds embeddings only; write .parquet for --geoparquet or --ood")
     if kind == ".csv":
         if geoparquet:
-            raise ValueError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop --geoparquet")
+            raise InputError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop --geoparquet")
         layout = "columns"  # a CSV cell holds one number
     table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
     if table.coords:
@@ -166,7 +167,7 @@ def _embed_chunks(
             bar.update(len(emb))
         rows = state["rows_done"]
         if rows == 0:
-            raise ValueError(f"{table.path}: no data rows to embed")
+            raise InputError(f"{table.path}: no data rows to embed")
         final = work / f"final{kind}"
         if npy is not None:
             npy.finish(rows)
@@ -211,9 +212,9 @@ def _read_state(state_file: Path) -> dict[str, Any] | None:
     try:
         state = json.loads(state_file.read_text())
         if not isinstance(state, dict) or not {"run", "rows_done", "parts", "crc32"} <= set(state):
-            raise ValueError("fields missing")
+            raise InputError("fields missing")
         if len(state["parts"]) != len(state["crc32"]) or sum(state["parts"]) != state["rows_done"]:
-            raise ValueError("inconsistent counts")
+            raise InputError("inconsistent counts")
         return state
     except FileNotFoundError:
         return None
@@ -252,7 +253,7 @@ def _start(work: Path, run: dict[str, Any], resume: bool, kind: str, row_bytes: 
     if old is not None:
         changed = [k for k in run if old.get("run", {}).get(k) != run[k]]
         if changed:
-            raise ValueError(
+            raise InputError(
                 f"{work}: cannot resume, the earlier run differs in {changed} (input file changed, "
                 "other options or another model); rerun without --resume to start over"
             )

@@ -13,6 +13,7 @@ from typing import Any
 
 from satclip._optional import require
 from satclip._registry import did_you_mean
+from satclip.errors import InputError
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 
@@ -36,14 +37,14 @@ def read_xlsx(path: str | os.PathLike[str], sheet: str | None = None) -> tuple[A
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises zipfile, KeyError and its own errors alike
-        raise ValueError(f"{path}: not a readable Excel workbook (.xlsx / .xlsm): {e}") from None
+        raise InputError(f"{path}: not a readable Excel workbook (.xlsx / .xlsm): {e}") from None
     try:
         if sheet is None:
             ws = wb.worksheets[0]
         elif sheet in wb.sheetnames:
             ws = wb[sheet]
         else:
-            raise ValueError(
+            raise InputError(
                 f"{path}: no sheet {sheet!r}{did_you_mean(sheet, wb.sheetnames)}; its sheets are {wb.sheetnames}"
             )
         rows = [list(r) for r in ws.iter_rows(values_only=True)]
@@ -53,10 +54,10 @@ def read_xlsx(path: str | os.PathLike[str], sheet: str | None = None) -> tuple[A
     while rows and all(v is None for v in rows[-1]):
         rows.pop()
     if not rows:
-        raise ValueError(f"{path}: the sheet {title!r} is empty; put a header row and the points there")
+        raise InputError(f"{path}: the sheet {title!r} is empty; put a header row and the points there")
     top = next((i for i, r in enumerate(rows) if sum(v is not None for v in r) >= 2), None)
     if top is None:
-        raise ValueError(
+        raise InputError(
             f"{path}: no row of the sheet {title!r} has two cells filled; the header row "
             "should name the columns (e.g. lon, lat)"
         )

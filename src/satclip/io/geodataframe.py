@@ -9,6 +9,7 @@ import numpy as np
 
 from satclip.embedder import Embedder
 from satclip.encoder import EMBED_BATCH
+from satclip.errors import InputError, InputTypeError
 from satclip.io.points import representative_lonlat
 from satclip.io.writers import LAYOUTS
 
@@ -28,11 +29,11 @@ def embed_geodataframe(
     arrays; ``"columns"`` adds ``emb_0..emb_{dim-1}``.
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        raise InputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if not hasattr(gdf, "geometry"):
-        raise TypeError(f"expected a geopandas GeoDataFrame, got {type(gdf).__name__}")
+        raise InputTypeError(f"expected a geopandas GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is None:
-        raise ValueError(
+        raise InputError(
             "the GeoDataFrame has no CRS; set it first, e.g. gdf.set_crs('EPSG:4326') for lon/lat degrees"
         )
     if isinstance(model, str | os.PathLike):
@@ -45,7 +46,7 @@ def embed_geodataframe(
     names = [column] if layout == "list" else [f"emb_{j}" for j in range(emb.shape[1])]
     clash = [n for n in names if n in out.columns]
     if clash:
-        raise ValueError(f"the frame already has column(s) {clash[:3]}; pass another column= or drop them")
+        raise InputError(f"the frame already has column(s) {clash[:3]}; pass another column= or drop them")
     if layout == "list":
         out[column] = list(emb)
     else:

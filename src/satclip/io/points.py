@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from satclip.errors import InputError
 from satclip.geography import unit_vectors
 
 # CRSs that already are (lon, lat) degrees in that axis order once always_xy is applied.
@@ -97,7 +98,7 @@ def representative_lonlat(geoms: np.ndarray, crs: Any | None = None, first_row: 
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
-        raise ValueError(
+        raise InputError(
             f"row {first_row + i}: empty or missing geometry; drop such rows or give lon/lat columns"
         )
     geoms = to_lonlat(geoms, crs)

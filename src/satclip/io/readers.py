@@ -22,6 +22,7 @@ import numpy as np
 from satclip._coords import LAT_NAMES, LON_NAMES, check_lonlat_array, find_coordinate_column
 from satclip._optional import require
 from satclip._registry import did_you_mean
+from satclip.errors import InputError, InputFileNotFoundError
 from satclip.io.excel import EXCEL_SUFFIXES, read_xlsx
 from satclip.io.points import is_lonlat_crs
 from satclip.io.text import check_delimiter, count_csv_rows, float_column, sniff_delimiter
@@ -77,11 +78,11 @@ class InputTable:
         require("pyarrow", "io")
         self.path = Path(path)
         if not self.path.exists():
-            raise FileNotFoundError(f"{self.path}: no such input file")
+            raise InputFileNotFoundError(f"{self.path}: no such input file")
         suffix = self.path.suffix.lower()
         if suffix not in OGR_SUFFIXES | TABLE_SUFFIXES | EXCEL_SUFFIXES:
             hint = "; save it as .xlsx or CSV UTF-8" if suffix in (".xls", ".ods", ".xlsb") else ""
-            raise ValueError(
+            raise InputError(
                 f"{self.path}: unsupported input type {suffix!r}; use .csv, .parquet (GeoParquet too), "
                 f".xlsx, .geojson, .gpkg, .fgb or .shp{hint}"
             )
@@ -97,15 +98,15 @@ class InputTable:
         self._sheet: Any = None  # an Excel sheet, read whole
         self._rows_note = "(rows count data rows from 0)"  # and where row 0 is, for a sheet
         if delimiter is not None and self.kind != "csv":
-            raise ValueError(f"{self.path}: a delimiter applies to CSV files only")
+            raise InputError(f"{self.path}: a delimiter applies to CSV files only")
         if sheet is not None and self.kind != "xlsx":
-            raise ValueError(f"{self.path}: a sheet applies to Excel workbooks only")
+            raise InputError(f"{self.path}: a sheet applies to Excel workbooks only")
         self.sheet = sheet
         self.delimiter = check_delimiter(delimiter) if delimiter is not None else None
         self.columns, self.total_rows, geometry = self._inspect()
         if geometry_col is not None and lon_col is None and lat_col is None:
             if geometry_col not in self.columns:
-                raise ValueError(
+                raise InputError(
                     f"{self.path}: no geometry column {geometry_col!r}; columns are {self.columns}"
                 )
             crs = geometry.crs if geometry else None
@@ -121,7 +122,7 @@ class InputTable:
             geometry = geometry if geometry and geometry.column in self.columns else None
             missing = [c for c in self.coords if c not in self.columns]
             if missing:
-                raise ValueError(
+                raise InputError(
                     f"{self.path}: no column(s) {missing}{did_you_mean(missing[0], self.columns)}; "
                     f"columns are {self.columns}. Name them with "
                     "--lon-col / --lat-col, or --geometry-col for a geometry column (found by "
@@ -131,7 +132,7 @@ class InputTable:
         if self.crs is not None and self.coords is None:
             assert geometry is not None
             if geometry.crs is not None and not _same_crs(geometry.crs, self.crs):
-                raise ValueError(
+                raise InputError(
                     f"{self.path}: the file declares its CRS ({_crs_name(geometry.crs)}), which differs "
                     f"from --crs {_crs_name(self.crs)}; drop --crs to use the file's own"
                 )
@@ -149,7 +150,7 @@ class InputTable:
         try:
             found = find_coordinate_column(self.columns, axis, f"--{axis}-col")
         except ValueError as e:
-            raise ValueError(f"{self.path}: {e}") from None
+            raise InputError(f"{self.path}: {e}") from None
         return found or axis  # missing: the caller names it
 
     @property
@@ -170,7 +171,7 @@ class InputTable:
                 with self._open_csv({}) as reader:
                     names = reader.schema.names
             except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-                raise ValueError(self._csv_error(e)) from None
+                raise InputError(self._csv_error(e)) from None
             return names, count_csv_rows(self.path), None
         if self.kind == "xlsx":
             self._sheet, first = read_xlsx(self.path, self.sheet)
@@ -182,13 +183,13 @@ class InputTable:
             try:
                 pf = pq.ParquetFile(self.path)
             except Exception as e:
-                raise ValueError(f"{self.path}: not a readable Parquet file: {e}") from None
+                raise InputError(f"{self.path}: not a readable Parquet file: {e}") from None
             return pf.schema_arrow.names, pf.metadata.num_rows, _geoparquet_geometry(pf.schema_arrow.metadata)
         pyogrio = require("pyogrio", "geo")
         try:
             info = pyogrio.read_info(self.path)
         except Exception as e:
-            raise ValueError(f"{self.path}: not a readable vector file: {e}") from None
+            raise InputError(f"{self.path}: not a readable vector file: {e}") from None
         geom_name = info["geometry_name"] or "wkb_geometry"
         crs = _crs_json(info["crs"]) if info["crs"] else None
         n = int(info["features"]) if info["features"] >= 0 else None
@@ -209,7 +210,7 @@ class InputTable:
             try:
                 reader = self._open_csv({c: pa.string() for c in self.coords or ()})
             except pa.ArrowInvalid as e:
-                raise ValueError(self._csv_error(e)) from None
+                raise InputError(self._csv_error(e)) from None
             with reader:
                 yield from reader
         else:
@@ -247,9 +248,9 @@ class InputTable:
                 yield Chunk(table, lonlat)
                 first += table.num_rows
         except pa.ArrowInvalid as e:
-            raise ValueError(f"{self.path}: cannot read values: {e}") from None
+            raise InputError(f"{self.path}: cannot read values: {e}") from None
         except UnicodeDecodeError as e:
-            raise ValueError(self._csv_error(e)) from None
+            raise InputError(self._csv_error(e)) from None
 
     def _lonlat(self, table: Any, first_row: int) -> tuple[np.ndarray, Any]:
         """The (n, 2) lon/lat of a table's rows, and the table with text coordinates as float64."""
@@ -276,7 +277,7 @@ class InputTable:
                 lonlat = self._reproject(lonlat, first_row)
             if first_text is not None:
                 self._check(lonlat, first_row)
-                raise ValueError(first_text[1])
+                raise InputError(first_text[1])
         else:
             import shapely
 
@@ -285,7 +286,7 @@ class InputTable:
             try:
                 geoms = shapely.from_wkb(wkb)
             except shapely.errors.GEOSException as e:
-                raise ValueError(
+                raise InputError(
                     f"{self.path}: rows from {first_row}: unreadable WKB geometry: {e}"
                 ) from None
             from satclip.io.points import representative_lonlat
@@ -293,7 +294,7 @@ class InputTable:
             try:
                 lonlat = representative_lonlat(geoms, self.geometry.crs, first_row)
             except ValueError as e:
-                raise ValueError(f"{self.path}: {e}") from None
+                raise InputError(f"{self.path}: {e}") from None
         self._check(lonlat, first_row)
         return lonlat, table
 
@@ -301,7 +302,7 @@ class InputTable:
         try:
             check_lonlat_array(lonlat, offset=first_row)
         except ValueError as e:
-            raise ValueError(f"{self.path}: {e} {self._rows_note}") from None
+            raise InputError(f"{self.path}: {e} {self._rows_note}") from None
 
     def _reproject(self, xy: np.ndarray, first_row: int) -> np.ndarray:
         assert self._transformer is not None
@@ -312,7 +313,7 @@ class InputTable:
         bad = finite & ~np.isfinite(lonlat).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
+            raise InputError(
                 f"{self.path}: row {first_row + i}: (x, y) = ({xy[i, 0]}, {xy[i, 1]}) has no lon/lat in "
                 f"{_crs_name(self.crs)} (outside the projection's domain?); is --crs right? "
                 f"{self._rows_note}"
@@ -353,7 +354,7 @@ def _crs_json(crs: Any) -> dict[str, Any]:
     try:
         return CRS.from_user_input(crs).to_json_dict()
     except CRSError as e:
-        raise ValueError(f"unknown CRS {crs!r}: {e}; give e.g. EPSG:4326 or EPSG:3857") from None
+        raise InputError(f"unknown CRS {crs!r}: {e}; give e.g. EPSG:4326 or EPSG:3857") from None
 
 
 def _crs_name(crs: dict[str, Any]) -> str:
@@ -378,7 +379,7 @@ def _geoparquet_geometry(metadata: dict[bytes, bytes] | None) -> Geometry | None
     name = geo.get("primary_column", "geometry")
     col = geo.get("columns", {}).get(name, {})
     if col.get("encoding", "WKB").upper() != "WKB":
-        raise ValueError(
+        raise InputError(
             f"GeoParquet geometry encoding {col.get('encoding')!r} is not supported; write it as WKB "
             "(geopandas: gdf.to_parquet(path, geometry_encoding='WKB'))"
         )

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from satclip.errors import InputError
+
 # Delimiters tried when a CSV's is not given: comma, semicolon (European locales), tab, pipe.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 1 << 16
@@ -43,7 +45,7 @@ def float_column(
                 try:
                     values[i] = float(v) if v else np.nan
                     if not v or not _is_number_text(v):
-                        raise ValueError(v)
+                        raise InputError(v)
                 except (TypeError, ValueError):
                     # Rows from the first bad one on are not used: stop there.
                     what = "is empty" if not v else f"value {col[i].as_py()!r} is not a number"
@@ -53,7 +55,7 @@ def float_column(
                     break
             return values, problem
     elif not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
-        raise ValueError(f"{src}: column {name} has type {col.type}, expected numbers in degrees")
+        raise InputError(f"{src}: column {name} has type {col.type}, expected numbers in degrees")
     if col.null_count:
         i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
         problem = (i, f"{src}: row {first_row + i}: {name} is empty {rows_note}")
@@ -77,7 +79,7 @@ def check_delimiter(delimiter: str) -> str:
     named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
     d = named.get(delimiter, delimiter)
     if len(d) != 1 or d in '"\r\n':
-        raise ValueError(
+        raise InputError(
             f"delimiter must be one character (or tab, comma, semicolon, pipe), got {delimiter!r}"
         )
     return d

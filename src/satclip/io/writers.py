@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from satclip._files import atomic_path
+from satclip.errors import InputError
 from satclip.io.readers import Geometry
 
 NPY_HEADER_BYTES = 128
@@ -44,7 +45,7 @@ class NpyData:
             self.f.write(b"\0" * NPY_HEADER_BYTES)
             self.f.flush()
         if os.fstat(self.f.fileno()).st_size < size:
-            raise ValueError(
+            raise InputError(
                 f"{path}: shorter than the {rows_done} rows recorded as done; rerun without --resume"
             )
         self.f.truncate(size)
@@ -107,7 +108,7 @@ def output_table(
     cols.update(extra)
     for name, values in cols.items():
         if name in table.column_names:
-            raise ValueError(f"the input already has a column {name!r}; rename it before embedding")
+            raise InputError(f"the input already has a column {name!r}; rename it before embedding")
         table = table.append_column(name, values if isinstance(values, pa.Array) else pa.array(values))
     return table
 

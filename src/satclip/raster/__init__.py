@@ -29,6 +29,7 @@ import numpy as np
 from satclip._optional import require
 from satclip._pca import Pca, fit_batches
 from satclip.embedder import Embedder
+from satclip.errors import InputError, OutputExistsError, OutputIsDirectoryError
 from satclip.raster.cog import _write_cog
 from satclip.raster.grid import PIXEL_TOLERANCE, Bands, RasterGrid, _windows
 from satclip.raster.zarr_store import _ZARR_CHUNK_BYTES, WGS84_WKT, _write_zarr
@@ -59,16 +60,16 @@ def grid_of(path: str | os.PathLike[str]) -> tuple[tuple[float, float, float, fl
         t, crs, width, height = src.transform, src.crs, src.width, src.height
     if crs is None or not crs.is_geographic:
         what = "no CRS" if crs is None else f"{crs.to_string()} (projected, not degrees)"
-        raise ValueError(
+        raise InputError(
             f"{path} has {what}; an embedding raster is a lon/lat grid: warp it first "
             f"(gdalwarp -t_srs EPSG:4326 ...), or embed its pixel centres as points with satclip embed"
         )
     if t.b != 0 or t.d != 0 or t.e >= 0:
-        raise ValueError(
+        raise InputError(
             f"{path} is not north-up (transform {tuple(t)[:6]}); warp it to a north-up grid first"
         )
     if abs(abs(t.e) - t.a) > PIXEL_TOLERANCE * t.a:
-        raise ValueError(
+        raise InputError(
             f"{path} has pixels of {t.a:g} x {abs(t.e):g} degrees; an embedding raster has square "
             "pixels: give --bbox and --resolution instead"
         )
@@ -135,12 +136,12 @@ def embedding_raster(
     out = Path(out)
     kind = _FORMATS.get(out.suffix.lower())
     if kind is None:
-        raise ValueError(f"{out}: unsupported output type {out.suffix!r}; use .tif, .tiff (COG) or .zarr")
+        raise InputError(f"{out}: unsupported output type {out.suffix!r}; use .tif, .tiff (COG) or .zarr")
     grid = RasterGrid.from_bbox(bbox, resolution)
     if not _is_int(tile) or tile < 1:
-        raise ValueError(f"tile must be a positive number of pixels, got {tile!r}")
+        raise InputError(f"tile must be a positive number of pixels, got {tile!r}")
     if pca is not None and (not _is_int(pca) or not 1 <= pca <= encoder.dim):
-        raise ValueError(
+        raise InputError(
             f"pca must be a number of components from 1 to the embedding dimension {encoder.dim}, "
             f"got {pca!r}; use pca=None for the raw embedding"
         )
@@ -185,9 +186,9 @@ def _is_int(v: object) -> bool:
 def _check_target(out: Path, kind: str) -> None:
     """Fail before any work if ``out`` could not be replaced at the end."""
     if kind == "zarr" and out.exists() and not (out.is_dir() and (out / "zarr.json").is_file()):
-        raise FileExistsError(f"{out} exists and is not a Zarr store; remove it or choose another name")
+        raise OutputExistsError(f"{out} exists and is not a Zarr store; remove it or choose another name")
     if kind == "cog" and out.is_dir():
-        raise IsADirectoryError(f"{out} is a directory; remove it or choose another name")
+        raise OutputIsDirectoryError(f"{out} is a directory; remove it or choose another name")
 
 
 def _require(kind: str) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from satclip.errors import InputError
+
 PIXEL_TOLERANCE = 1e-6  # how far from a whole number of pixels a bbox side may be (float rounding)
 
 
@@ -27,7 +29,7 @@ class RasterGrid:
         w, s, e, n = check_bbox(bbox)
         res = float(resolution)
         if not (np.isfinite(res) and res > 0):
-            raise ValueError(f"resolution must be a positive number of degrees, got {resolution!r}")
+            raise InputError(f"resolution must be a positive number of degrees, got {resolution!r}")
         width, height = _pixels("width", w, e, res), _pixels("height", s, n, res)
         return cls(west=w, north=n, resolution=res, width=width, height=height)
 
@@ -55,29 +57,29 @@ class RasterGrid:
 def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     """A (W, S, E, N) bbox in degrees as four floats; ``ValueError`` says what to fix."""
     if len(bbox) != 4:
-        raise ValueError(f"bbox must be (west, south, east, north) in degrees, got {bbox!r}")
+        raise InputError(f"bbox must be (west, south, east, north) in degrees, got {bbox!r}")
     w, s, e, n = (float(v) for v in bbox)
     if not np.isfinite([w, s, e, n]).all():
-        raise ValueError(f"bbox {bbox!r} has a non-finite value; give (west, south, east, north) in degrees")
+        raise InputError(f"bbox {bbox!r} has a non-finite value; give (west, south, east, north) in degrees")
     if not -180 <= w <= 180:
-        raise ValueError(f"bbox west = {w} is outside [-180, 180]; is the bbox (W, S, E, N) in degrees?")
+        raise InputError(f"bbox west = {w} is outside [-180, 180]; is the bbox (W, S, E, N) in degrees?")
     # East may run past 180° for a bbox across the antimeridian (170 to 190 = 170°E to 170°W),
     # as GDAL writes such grids; the pixel centres beyond 180° are embedded at lon - 360.
     if not -180 <= e <= 180 and not (180 < e <= w + 360):
-        raise ValueError(
+        raise InputError(
             f"bbox east = {e} is outside [-180, 180] (or, across the antimeridian, (180, west + 360]); "
             "is the bbox (W, S, E, N) in degrees?"
         )
     for name, v in (("south", s), ("north", n)):
         if not -90 <= v <= 90:
-            raise ValueError(f"bbox {name} = {v} is outside [-90, 90]; is the bbox (W, S, E, N) in degrees?")
+            raise InputError(f"bbox {name} = {v} is outside [-90, 90]; is the bbox (W, S, E, N) in degrees?")
     if w >= e:
-        raise ValueError(
+        raise InputError(
             f"bbox west {w} must be less than east {e}: give (W, S, E, N); for a bbox across the "
             f"antimeridian give east past 180 (east + 360 = {e + 360:g})"
         )
     if s >= n:
-        raise ValueError(f"bbox south {s} must be less than north {n}: give (W, S, E, N)")
+        raise InputError(f"bbox south {s} must be less than north {n}: give (W, S, E, N)")
     return w, s, e, n
 
 
@@ -89,7 +91,7 @@ def _pixels(what: str, lo: float, hi: float, res: float) -> int:
         edge, snapped = (
             ("east", lo + np.ceil(n) * res) if what == "width" else ("south", hi - np.ceil(n) * res)
         )
-        raise ValueError(
+        raise InputError(
             f"bbox {what} {hi - lo:g} degrees is not a whole number of {res:g}-degree pixels ({n:.6g}); "
             f"move the {edge} edge to {snapped:.10g} or pick a resolution that divides {hi - lo:g}"
         )

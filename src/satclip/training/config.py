@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from satclip.errors import InputError
 from satclip.training.image_encoders import ImageEncoderConfig
 from satclip.training.loss import check_temperature
 
@@ -31,7 +32,7 @@ class LocationConfig:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.degree_decay, int | float) and 0 <= self.degree_decay < float("inf")):
-            raise ValueError(
+            raise InputError(
                 f"location.degree_decay must be a number >= 0 (0 = off, 1.0 in bluemarble-quick), "
                 f"got {self.degree_decay!r}"
             )
@@ -93,17 +94,17 @@ class OptimConfig:
     def __post_init__(self) -> None:
         check_temperature(self.temperature, "optim.temperature")  # before any data is built
         if not isinstance(self.learn_temperature, bool):
-            raise ValueError(f"optim.learn_temperature must be true or false, got {self.learn_temperature!r}")
+            raise InputError(f"optim.learn_temperature must be true or false, got {self.learn_temperature!r}")
         if isinstance(self.ema_decay, bool) or not (
             isinstance(self.ema_decay, int | float) and 0 <= self.ema_decay < 1
         ):
-            raise ValueError(
+            raise InputError(
                 f"optim.ema_decay must be a number in [0, 1) (0 = off; e.g. 0.998), got {self.ema_decay!r}"
             )
         if isinstance(self.ema_start_step, bool) or not (
             isinstance(self.ema_start_step, int) and self.ema_start_step >= 0
         ):
-            raise ValueError(f"optim.ema_start_step must be a whole number >= 0, got {self.ema_start_step!r}")
+            raise InputError(f"optim.ema_start_step must be a whole number >= 0, got {self.ema_start_step!r}")
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def _check_types(cls: type, values: dict[str, Any], prefix: str) -> None:
     hints = typing.get_type_hints(cls)
     for key, value in values.items():
         if not _matches(value, hints[key]):
-            raise ValueError(f"{prefix}{key} must be {_describe(hints[key])}, got {value!r}")
+            raise InputError(f"{prefix}{key} must be {_describe(hints[key])}, got {value!r}")
 
 
 def from_dict(d: dict[str, Any]) -> TrainConfig:
@@ -192,13 +193,13 @@ def from_dict(d: dict[str, Any]) -> TrainConfig:
     kwargs: dict[str, Any] = {}
     for key, value in d.items():
         if key not in top:
-            raise ValueError(f"unknown config key {key!r}; valid: {', '.join(sorted(top))}")
+            raise InputError(f"unknown config key {key!r}; valid: {', '.join(sorted(top))}")
         if key in _SECTIONS:
             cls = _SECTIONS[key]
             fields = {f.name for f in dataclasses.fields(cls)}
             bad = sorted(set(value or {}) - fields)
             if bad:
-                raise ValueError(
+                raise InputError(
                     f"unknown config key(s) {[f'{key}.{b}' for b in bad]}; valid: {sorted(fields)}"
                 )
             _check_types(cls, value or {}, f"{key}.")
@@ -224,13 +225,13 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> TrainC
     if not path.exists():
         path = presets_dir() / f"{name_or_path}.yaml"
     if not path.exists():
-        raise ValueError(
+        raise InputError(
             f"no config {name_or_path!r}: not a file, and presets are {', '.join(list_presets())}"
         )
     d = yaml.safe_load(path.read_text()) or {}
     for item in overrides or []:
         if "=" not in item:
-            raise ValueError(f"override {item!r} is not key=value (e.g. optim.lr=3e-4)")
+            raise InputError(f"override {item!r} is not key=value (e.g. optim.lr=3e-4)")
         key, text = item.split("=", 1)
         parts = key.split(".")
         target = d

@@ -9,6 +9,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from satclip.errors import InputError, MissingDependencyError
+
 TIMM_BACKBONES = ("resnet18", "resnet50", "vit_small_patch16_224")
 BACKBONES = (*TIMM_BACKBONES, "smallcnn")
 # torchgeo's SSL4EO-S12 Sentinel-2 MoCo weights (13 bands), for online users with torchgeo.
@@ -30,7 +32,7 @@ class ImageEncoderConfig:
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+            raise InputError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
 
 
 class SmallCNN(nn.Module):
@@ -70,7 +72,9 @@ def _load_weights(backbone: nn.Module, cfg: ImageEncoderConfig) -> None:
         try:
             import torchgeo.models as tgm
         except ImportError as e:
-            raise ImportError("SSL4EO-S12 weights come from torchgeo: pip install torchgeo (online)") from e
+            raise MissingDependencyError(
+                "SSL4EO-S12 weights come from torchgeo: pip install torchgeo (online)"
+            ) from e
         enum_name, member = TORCHGEO_WEIGHTS[cfg.backbone].split(".")
         state = getattr(tgm, enum_name)[member].get_state_dict(progress=True)
     else:
@@ -86,7 +90,7 @@ def _load_weights(backbone: nn.Module, cfg: ImageEncoderConfig) -> None:
     _, unexpected = backbone.load_state_dict(state, strict=False)
     loaded = len(state) - len(unexpected)
     if loaded == 0:
-        raise ValueError(f"{cfg.weights}: no tensor matches the {cfg.backbone} backbone's parameter names")
+        raise InputError(f"{cfg.weights}: no tensor matches the {cfg.backbone} backbone's parameter names")
 
 
 class ImageEncoder(nn.Module):

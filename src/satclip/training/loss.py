@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satclip.errors import InputError
+
 LOGIT_SCALE_MAX = 100.0
 
 
@@ -15,7 +17,7 @@ def check_temperature(value: object, name: str = "temperature") -> None:
     """Refuse a temperature the loss cannot use: not a number, or below 1 / LOGIT_SCALE_MAX,
     where the logit scale's cap would silently replace it."""
     if not (isinstance(value, int | float) and 1 / LOGIT_SCALE_MAX <= value < float("inf")):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a number >= {1 / LOGIT_SCALE_MAX} (the CLIP logit scale is capped at "
             f"{LOGIT_SCALE_MAX:g}; published: 0.07), got {value!r}"
         )

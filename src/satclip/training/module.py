@@ -12,6 +12,7 @@ from torch import nn
 
 from satclip.checkpoints import degree_scale, run_location_encoder
 from satclip.encoder import LocationEncoder
+from satclip.errors import InputError
 from satclip.training.config import TrainConfig
 from satclip.training.image_encoders import ImageEncoder
 from satclip.training.loss import ClipLoss
@@ -60,7 +61,7 @@ class SatCLIPModule(pl.LightningModule):
         o, total = self.cfg.optim, int(self.trainer.estimated_stepping_batches)
         if o.ema_decay and o.ema_start_step >= total:
             # The average would stay the initial weights, and be validated and exported as such.
-            raise ValueError(
+            raise InputError(
                 f"optim.ema_start_step={o.ema_start_step} but this run has {total} optimiser steps, so the "
                 f"average of the weights would never start; set it below {total} (or optim.ema_decay=0)"
             )

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from satclip._files import save_figure
+from satclip.errors import InputError, InputFileNotFoundError
 from satclip.training.config import DataConfig, TrainConfig, save_config
 
 
@@ -43,13 +44,13 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
         val_ds = BlueMarbleDataset(root, val_tf)
         channels = val_ds.manifest["channels"]
         if channels != channel_names(build):
-            raise ValueError(
+            raise InputError(
                 f"{root} holds channels {', '.join(channels)}, but the config's data.months / data.layers / "
                 f"data.scales ({list(d.months)} / {list(d.layers)} / {list(d.scales)}) ask for "
                 f"{', '.join(channel_names(build))}; set them to match the build, or point data.root at a new folder"
             )
         if len(channels) != cfg.image.in_channels:
-            raise ValueError(
+            raise InputError(
                 f"{root} has {len(channels)} channels ({', '.join(channels[:6])}{', ...' if len(channels) > 6 else ''}) "
                 f"but image.in_channels is {cfg.image.in_channels}; pass image.in_channels={len(channels)}"
             )
@@ -57,13 +58,13 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
         train_ds = BlueMarbleDataset(root, _train_transform(d, true_colour_triples(channels)))
     elif d.dataset == "s2-100k":
         if d.color_jitter > 0:
-            raise ValueError(
+            raise InputError(
                 "data.color_jitter applies to Blue Marble's true-colour channels; S2-100K's 13 bands have "
                 "none, so set data.color_jitter=0"
             )
         train_ds, val_ds = S2100KDataset(d.root, _train_transform(d, [])), S2100KDataset(d.root, val_tf)
     else:
-        raise ValueError(f"unknown dataset {d.dataset!r}; choose bluemarble or s2-100k")
+        raise InputError(f"unknown dataset {d.dataset!r}; choose bluemarble or s2-100k")
     lon, lat = train_ds.lonlat[:, 0], train_ds.lonlat[:, 1]
     train_idx, val_idx = split_indices(lon, lat, d.split, d.val_fraction, seed=cfg.seed)
     return Subset(train_ds, train_idx.tolist()), Subset(val_ds, val_idx.tolist())
@@ -210,7 +211,7 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], which: 
     if not ckpt_path.exists():
         ckpt_path = run / "checkpoints" / "last.ckpt"
     if not ckpt_path.exists():
-        raise FileNotFoundError(
+        raise InputFileNotFoundError(
             f"{run}: no checkpoints/best.ckpt or last.ckpt; is this a satclip run folder?"
         )
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)

@@ -21,7 +21,7 @@ import argparse
 import numpy as np
 from sklearn.metrics import r2_score
 
-from satclip.evaluation.encoders import resolve_encoder
+from satclip.evaluation.encoders import resolve_models
 from satclip.evaluation.probes import ALPHAS, fit_score
 from satclip.evaluation.splits import folds
 from satclip.evaluation.tasks import load_task
@@ -57,8 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("encoders", nargs="+")
     args = ap.parse_args()
-    for name in args.encoders:
-        features = resolve_encoder(name)
+    for name, features in resolve_models(args.encoders).items():
         print(
             f"\n{name}\n\n| task | held out | n | loo | by_continent (penalty) | constant |\n|---|---|---|---|---|---|"
         )

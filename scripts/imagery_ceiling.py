@@ -31,7 +31,7 @@ import numpy as np
 from sklearn.metrics import r2_score
 
 from satclip.data.bluemarble import cut_patches
-from satclip.evaluation.encoders import resolve_encoder
+from satclip.evaluation.encoders import resolve_models
 from satclip.evaluation.probes import fit_score
 from satclip.evaluation.splits import folds
 from satclip.evaluation.tasks import load_task
@@ -98,8 +98,8 @@ def main() -> None:
     ap.add_argument("--layers", nargs="*", default=["night-viirs"], help="imagery layers beside Blue Marble")
     args = ap.parse_args()
     image_fn = image_encoder_features(args.checkpoint) if args.checkpoint else None
-    location = {name: resolve_encoder(name) for name in args.encoders}
-    wrap = resolve_encoder("wrap")
+    location = resolve_models(args.encoders) if args.encoders else {}
+    wrap = resolve_models(["wrap"])["wrap"]
     means: dict[tuple[str, str], float] = {}
     lines = []
     for task_name in TASKS:

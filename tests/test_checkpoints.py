@@ -55,7 +55,7 @@ def test_config_is_stored_as_json_in_the_file(tmp_path):
 
 
 def test_missing_truncated_and_foreign_files_are_named(tmp_path):
-    with pytest.raises(ModelFileError, match="no such file"):
+    with pytest.raises(satclip.ModelNotFoundError, match="no such model file"):
         satclip.load(tmp_path / "absent.safetensors")
     path = satclip.save(_encoder(), tmp_path / "m.safetensors")
     data = path.read_bytes()

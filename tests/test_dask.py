@@ -61,7 +61,7 @@ def test_embed_matches_embed_array_without_a_cluster(encoder):
     ddf = dd.from_pandas(df, npartitions=5)
     satclip.dask._clear_cache()
     with dask.config.set(scheduler=_refuse_to_compute):
-        lazy = satclip.dask.embed(ddf, MODEL, batch_size=300)
+        lazy = satclip.dask.embed(MODEL, ddf, batch_size=300)
     names = [f"emb_{i}" for i in range(encoder.dim)]
     assert list(lazy.columns) == ["lon", "lat", "site", "tag", *names]
     assert all(lazy.dtypes[n] == np.float32 for n in names)
@@ -78,7 +78,7 @@ def test_in_memory_float64_encoder_gives_float64_columns():
     sh = satclip.create_encoding("sphericalharmonics", legendre_polys=5)
     enc = satclip.LocationEncoder(sh, satclip.create_network("mlp", dim_in=sh.dim, dim_out=8), "float64")
     df = _points(500)
-    out = satclip.dask.embed(dd.from_pandas(df, npartitions=3), enc).compute(scheduler="threads")
+    out = satclip.dask.embed(enc, dd.from_pandas(df, npartitions=3)).compute(scheduler="threads")
     assert out["emb_7"].dtype == np.float64
     # Partitions cut the batches elsewhere than one embed_array call does: last-bit differences.
     np.testing.assert_allclose(_emb(out, 8), _expected(df, enc), rtol=1e-12, atol=1e-15)
@@ -100,39 +100,39 @@ def test_in_memory_encoder_cache_key_is_its_content(encoder):
 def test_coordinate_columns_are_found_by_name():
     frame = _points(50)
     ddf = dd.from_pandas(frame.rename(columns={"lon": "Longitude", "lat": "LAT"}), npartitions=2)
-    out = satclip.dask.embed(ddf, MODEL).compute()
+    out = satclip.dask.embed(MODEL, ddf).compute()
     emb = out[[c for c in out.columns if c.startswith("emb_")]].to_numpy()
     np.testing.assert_array_equal(emb, satclip.load(MODEL).embed(frame["lon"], frame["lat"]))
     with pytest.raises(
         ValueError, match=r"columns \['Longitude', 'lng'\] could each be the lon; name one with lon_col="
     ):
-        satclip.dask.embed(ddf.assign(lng=0.0), MODEL)
+        satclip.dask.embed(MODEL, ddf.assign(lng=0.0))
 
 
 def test_bad_inputs_are_refused_before_computing():
     ddf = dd.from_pandas(_points(100)[["lon", "site"]], npartitions=2)
     with pytest.raises(ValueError, match=r"no column\(s\) \['lat'\]; columns are \['lon', 'site'\]"):
-        satclip.dask.embed(ddf, MODEL)
+        satclip.dask.embed(MODEL, ddf)
     ddf = dd.from_pandas(_points(100), npartitions=2)
     with pytest.raises(ValueError, match=r"no column\(s\) \['x', 'y'\]"):
-        satclip.dask.embed(ddf, MODEL, lon_col="x", lat_col="y")
+        satclip.dask.embed(MODEL, ddf, lon_col="x", lat_col="y")
     with pytest.raises(ValueError, match="column 'tag' has dtype"):
-        satclip.dask.embed(ddf, MODEL, lat_col="tag")
+        satclip.dask.embed(MODEL, ddf, lat_col="tag")
     with pytest.raises(ValueError, match=r"\['emb_0'\] already exist; pass another prefix="):
-        satclip.dask.embed(ddf.rename(columns={"site": "emb_0"}), MODEL)
+        satclip.dask.embed(MODEL, ddf.rename(columns={"site": "emb_0"}))
     with pytest.raises(ValueError, match="batch_size must be positive"):
-        satclip.dask.embed(ddf, MODEL, batch_size=0)
+        satclip.dask.embed(MODEL, ddf, batch_size=0)
     with pytest.raises(TypeError, match="from_pandas"):
-        satclip.dask.embed(_points(10), MODEL)
+        satclip.dask.embed(MODEL, _points(10))
     with pytest.raises(ValueError, match="unknown model 'no-such-model'"):
-        satclip.dask.embed(ddf, "no-such-model")
+        satclip.dask.embed("no-such-model", ddf)
 
 
 def test_bad_latitude_names_partition_and_index_label():
     df = _points(1000)
     df.index = df.index + 10_000
     df.loc[10_612, "lat"] = 95.0
-    lazy = satclip.dask.embed(dd.from_pandas(df, npartitions=4), MODEL)  # lazy: no error yet
+    lazy = satclip.dask.embed(MODEL, dd.from_pandas(df, npartitions=4))  # lazy: no error yet
     with pytest.raises(
         ValueError,
         match=r"partition 2 of 4, row 112 of the partition \(index label 10612\): "
@@ -177,7 +177,7 @@ def test_cluster_loads_the_model_once_per_worker(client, encoder, tmp_path, kind
     if kind == "path":
         satclip.save(encoder, model)
     df = _points(4000, seed=1)
-    lazy = satclip.dask.embed(dd.from_pandas(df, npartitions=24), model, batch_size=1000)
+    lazy = satclip.dask.embed(model, dd.from_pandas(df, npartitions=24), batch_size=1000)
     done = lazy.persist()
     wait(done)
     # Which worker holds each partition's result = which worker ran that partition.
@@ -201,7 +201,7 @@ def test_cluster_parquet_in_parquet_out(client, encoder, tmp_path):
     dd.from_pandas(df, npartitions=4).to_parquet(tmp_path / "points")
     ddf = dd.read_parquet(tmp_path / "points")
     assert ddf.npartitions == 4
-    satclip.dask.embed(ddf, MODEL).to_parquet(tmp_path / "embedded")
+    satclip.dask.embed(MODEL, ddf).to_parquet(tmp_path / "embedded")
     back = pd.read_parquet(tmp_path / "embedded").sort_index()
     assert back["emb_255"].dtype == np.float32
     _assert_same_rows(back, df)
@@ -212,7 +212,7 @@ def test_cluster_parquet_in_parquet_out(client, encoder, tmp_path):
 def test_cluster_bad_latitude_surfaces(client):
     df = _points(2000, seed=3)
     df.loc[1234, "lat"] = -91.0
-    lazy = satclip.dask.embed(dd.from_pandas(df, npartitions=4), MODEL)
+    lazy = satclip.dask.embed(MODEL, dd.from_pandas(df, npartitions=4))
     with pytest.raises(
         ValueError, match=r"partition 2 of 4, row 234 .*index label 1234.*latitude out of range"
     ):

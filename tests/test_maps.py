@@ -19,7 +19,7 @@ def test_pca_rgb_is_fitted_on_the_selected_rows():
 
 
 def test_embedding_map_png(tmp_path, cache):
-    out = embedding_map(satclip.load("satclip-bluemarble-l10"), tmp_path / "map.png", resolution=5.0)
+    out = embedding_map(satclip.load("satclip-bluemarble-l10"), resolution=5.0, out=tmp_path / "map.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

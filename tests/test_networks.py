@@ -7,26 +7,38 @@ from satclip import create_network, list_networks
 from satclip.networks import network_from_config
 
 
+def _dims(name):
+    """(dim_in, dim_out) for the contract: the identity network keeps the width."""
+    return (7, 7) if name == "identity" else (7, 5)
+
+
 @pytest.mark.parametrize("name", list_networks())
 def test_contract(name):
     torch.manual_seed(0)
-    net = create_network(name, dim_in=7, dim_out=5)
-    x = torch.randn(11, 7)
+    dim_in, dim_out = _dims(name)
+    net = create_network(name, dim_in=dim_in, dim_out=dim_out)
+    x = torch.randn(11, dim_in, requires_grad=True)
     net.eval()
     y = net(x)
-    assert y.shape == (11, 5) and torch.isfinite(y).all()
+    assert y.shape == (11, dim_out) and torch.isfinite(y).all()
     rebuilt = network_from_config(net.config)
     rebuilt.load_state_dict(net.state_dict())
     rebuilt.eval()
     torch.testing.assert_close(rebuilt(x), y)
     y.sum().backward()
+    assert x.grad is not None
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_identity_needs_equal_dims():
+    with pytest.raises(ValueError, match="dim_out must equal dim_in"):
+        create_network("identity", dim_in=4, dim_out=3)
 
 
 @pytest.mark.parametrize("name", list_networks())
 def test_typo_and_missing_dims_are_errors(name):
     with pytest.raises(ValueError, match="no parameter"):
-        create_network(name, dim_in=3, dim_out=2, hiden=4)
+        create_network(name, dim_in=3, dim_out=3, hiden=4)
     with pytest.raises(ValueError, match="dim_out"):
         create_network(name, dim_in=3, dim_out=0)
 

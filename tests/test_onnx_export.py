@@ -48,8 +48,9 @@ def _max_diff(onnx_enc: OnnxEncoder, enc: LocationEncoder, pts: np.ndarray = POI
 def _fresh(encoding: str, network: str = "mlp", dtype: str = "float32", **enc_params) -> LocationEncoder:
     torch.manual_seed(0)
     enc = satclip.create_encoding(encoding, **enc_params)
-    hidden = {} if network == "linear" else {"dim_hidden": 32}
-    net = satclip.create_network(network, dim_in=enc.dim, dim_out=16, **hidden)
+    hidden = {} if network in ("linear", "identity") else {"dim_hidden": 32}
+    dim_out = enc.dim if network == "identity" else 16
+    net = satclip.create_network(network, dim_in=enc.dim, dim_out=dim_out, **hidden)
     return LocationEncoder(enc, net, dtype)
 
 
@@ -271,7 +272,7 @@ def test_not_an_onnx_file(tmp_path):
     garbage.write_bytes(b"this is not protobuf \x00\xff" * 10)
     with pytest.raises(ValueError, match=r"garbage\.onnx: not a readable ONNX model"):
         OnnxEncoder(garbage)
-    with pytest.raises(ValueError, match=r"missing\.onnx: no such file"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.onnx: no such model file"):
         OnnxEncoder(tmp_path / "missing.onnx")
     with pytest.raises(ValueError, match="not a file"):
         OnnxEncoder(tmp_path)

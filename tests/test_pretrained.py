@@ -290,3 +290,69 @@ def test_push_to_hub_uploads_the_model_and_its_card_then_loads_back(hub, tmp_pat
     np.testing.assert_array_equal(
         enc.embed_array(pts), satclip.load("satclip-bluemarble-l10").embed_array(pts)
     )
+
+
+# satclip.load: one resolver for every kind of spec (issue 34).
+
+
+def test_raw_encodings_load_as_models_of_their_features(tmp_path):
+    from satclip.encodings.spherical_harmonics import spherical_harmonics
+
+    pts = np.array([[2.35, 48.86], [-74.0, 40.71], [180.0, -90.0]])
+    sh = satclip.load("sh10")
+    assert isinstance(sh, satclip.LocationEncoder) and sh.spec == "sh10" and sh.dim == 100
+    # The published convention, in float64: exactly the encoding's own features.
+    want = spherical_harmonics(torch.from_numpy(pts), 10, "satclip").numpy()
+    got = sh.embed_array(pts)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+    wrap = satclip.load("wrap")
+    with torch.no_grad():
+        direct = satclip.create_encoding("wrap")(torch.from_numpy(pts)).numpy()
+    np.testing.assert_array_equal(wrap.embed_array(pts), direct)
+    # A raw model is a model like any other: saved and loaded back, it embeds the same.
+    again = satclip.load(satclip.save(sh, tmp_path / "sh10.safetensors"))
+    np.testing.assert_array_equal(again.embed_array(pts), got)
+
+
+def test_onnx_files_load_through_the_same_door(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from satclip.onnx_export import export_onnx
+    from satclip.onnx_runtime import OnnxEncoder
+
+    path = export_onnx("sh4", tmp_path / "sh4.onnx")
+    enc = satclip.load(path)
+    assert isinstance(enc, OnnxEncoder) and enc.spec == str(path)
+    pts = np.array([[2.35, 48.86], [-74.0, 40.71]])
+    np.testing.assert_allclose(
+        enc.embed_array(pts), satclip.load("sh4").embed_array(pts), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="runs on onnxruntime"):
+        satclip.load(path, device="meta")
+
+
+def test_bad_specs_raise_the_family_errors(tmp_path):
+    with pytest.raises(satclip.InputError, match=r"unknown model 'sh-40'.*sh<L>.*geoclip"):
+        satclip.load("sh-40")
+    # A missing model is the same error whether it was named by path or by name.
+    with pytest.raises(satclip.ModelNotFoundError, match="no such model file"):
+        satclip.load(tmp_path / "absent.ckpt")
+    with pytest.raises(satclip.SatCLIPError):
+        satclip.load(tmp_path / "absent.onnx")
+    with pytest.raises(TypeError, match="already loaded: pass it as it is"):
+        satclip.load(satclip.load("sh4"))  # type: ignore[arg-type]
+
+
+def test_resolve_passes_models_through_and_names_what_a_stand_in_lacks():
+    from satclip.pretrained import resolve
+
+    sh = satclip.load("sh4")
+    assert resolve(sh) is sh
+    assert resolve("sh4").fingerprint() == sh.fingerprint()
+
+    class Partial:
+        def embed_array(self, lonlat):
+            return lonlat
+
+    with pytest.raises(TypeError, match=r"lacks .*default_batch_size.*spec"):
+        resolve(Partial())

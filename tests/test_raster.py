@@ -28,6 +28,9 @@ def enc() -> satclip.LocationEncoder:
 class Recording:
     """An encoder stand-in that records the batches it is asked for and can fail on a given call."""
 
+    spec = training_index = None
+    default_batch_size = 1024
+
     def __init__(self, inner, fail_on_call: int | None = None):
         self.inner, self.fail_on_call = inner, fail_on_call
         self.sizes: list[int] = []

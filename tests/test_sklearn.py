@@ -76,7 +76,7 @@ def test_pipeline_on_house_values_beats_the_mean_and_equals_the_model(houses):
     raw = SatCLIPFeatures("satclip-bluemarble-l10", standardize=False).fit(train)
     np.testing.assert_array_equal(raw.transform(test), ref)
     names = model[0].get_feature_names_out()
-    assert len(names) == ref.shape[1] and names[0] == "satclip_0"
+    assert len(names) == ref.shape[1] and names[0] == "emb_0"
 
 
 def test_standardized_features_suit_estimators_at_their_defaults(houses):
@@ -99,21 +99,17 @@ def test_standardized_features_suit_estimators_at_their_defaults(houses):
 def test_column_transformer_pandas_output_and_renamed_columns(houses):
     frame = houses.rename(columns={"lon": "x", "lat": "y_deg"}).assign(other=1.0)
     features = ColumnTransformer(
-        [("loc", SatCLIPFeatures("satclip-bluemarble-l10", lon="x", lat="y_deg"), ["x", "y_deg"])],
+        [("loc", SatCLIPFeatures("satclip-bluemarble-l10", lon_col="x", lat_col="y_deg"), ["x", "y_deg"])],
         remainder=StandardScaler(),
     ).set_output(transform="pandas")
     out = features.fit_transform(frame.drop(columns="y"))
-    assert (
-        isinstance(out, pd.DataFrame)
-        and "loc__satclip_0" in out.columns
-        and "remainder__other" in out.columns
-    )
+    assert isinstance(out, pd.DataFrame) and "loc__emb_0" in out.columns and "remainder__other" in out.columns
     with pytest.raises(ValueError, match=r"no column\(s\) \['lon', 'lat'\]"):
         SatCLIPFeatures("satclip-bluemarble-l10").fit(frame)
     with pytest.raises(ValueError, match=r"no column\(s\) \['x2'\]"):
-        SatCLIPFeatures("satclip-bluemarble-l10", lon="x2", lat="y_deg").fit(frame)
+        SatCLIPFeatures("satclip-bluemarble-l10", lon_col="x2", lat_col="y_deg").fit(frame)
     with pytest.raises(ValueError, match=r"no column\(s\) \['Y_deg'\] \(did you mean 'y_deg'\?\)"):
-        SatCLIPFeatures("satclip-bluemarble-l10", lon="x", lat="Y_deg").fit(frame)
+        SatCLIPFeatures("satclip-bluemarble-l10", lon_col="x", lat_col="Y_deg").fit(frame)
 
 
 def test_coordinate_columns_are_found_by_name_when_not_given(houses):
@@ -123,7 +119,7 @@ def test_coordinate_columns_are_found_by_name_when_not_given(houses):
     feats = SatCLIPFeatures("satclip-bluemarble-l10", standardize=False).fit(frame).transform(frame)
     np.testing.assert_array_equal(feats, load("satclip-bluemarble-l10").embed(houses["lon"], houses["lat"]))
     with pytest.raises(
-        ValueError, match=r"columns \['Longitude', 'lng'\] could each be the lon.*SatCLIPFeatures\(lon="
+        ValueError, match=r"columns \['Longitude', 'lng'\] could each be the lon.*SatCLIPFeatures\(lon_col="
     ):
         SatCLIPFeatures("satclip-bluemarble-l10").fit(frame.assign(lng=0.0))
 

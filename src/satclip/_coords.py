@@ -72,7 +72,7 @@ def geometry_coordinates(obj: Any) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(
             f"{int(bad.sum())} row(s) of the {kind} are not points, the first at index {i} "
             f"(label {geo.index[i]!r}): {what}; embed points (e.g. .representative_point(), or "
-            "satclip.embed_geodataframe(gdf, enc) for equal-area centroids of polygons and lines) "
+            "satclip.io.embed_geodataframe(enc, gdf) for equal-area centroids of polygons and lines) "
             "and drop missing or empty geometries"
         )
     if not geo.crs.equals("EPSG:4326"):

@@ -18,10 +18,11 @@ from typing import Any
 
 import torch
 
+from satclip._compat import renamed
 from satclip._files import atomic_path
 from satclip.encoder import LocationEncoder, LocationEncoderConfig
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
-from satclip.errors import InputError, InputTypeError, ModelFileError
+from satclip.errors import InputError, InputTypeError, ModelFileError, ModelNotFoundError
 from satclip.networks import Siren, SirenConfig, SirenLayer
 
 FORMAT_NAME = "satclip-location-encoder"
@@ -33,42 +34,38 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
 
 
-def content_sha256(encoder: LocationEncoder) -> str:
-    """sha256 of an encoder's config, tensors and training index: :meth:`LocationEncoder.fingerprint`."""
-    return encoder.fingerprint()
-
-
-def save(encoder: LocationEncoder, path: str | os.PathLike[str], training_index: Any | None = None) -> Path:
-    """Write ``encoder`` (weights + config) to one safetensors file, atomically.
+@renamed(encoder="model", path="out")
+def save(model: LocationEncoder, out: str | os.PathLike[str], training_index: Any | None = None) -> Path:
+    """Write ``model`` (weights + config) to one safetensors file, atomically.
 
     ``training_index``: the (K, 2) lon/lat degrees the model was pretrained on (default: the
-    encoder's own ``training_index``), kept for out-of-distribution flags.
+    model's own ``training_index``), kept for out-of-distribution flags.
     """
     import numpy as np
     from safetensors.torch import save_file
 
-    path = Path(path)
+    out = Path(out)
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "satclip_config": json.dumps(encoder.config.to_dict()),
+        "satclip_config": json.dumps(model.config.to_dict()),
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    index = encoder.training_index if training_index is None else training_index
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    index = model.training_index if training_index is None else training_index
     if index is not None:
         index = np.asarray(index, dtype=np.float32)
         if index.ndim != 2 or index.shape[1] != 2 or not np.isfinite(index).all():
             raise InputError(f"training_index must be a finite (K, 2) lon/lat array, got shape {index.shape}")
         tensors[TRAINING_INDEX_KEY] = torch.from_numpy(np.ascontiguousarray(index))
-    with atomic_path(path) as tmp:
+    with atomic_path(out) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-    return path
+    return out
 
 
 def _sniff(path: Path) -> str:
     """'safetensors', 'torch' or raise: decided by content, not by file name."""
     if not path.exists():
-        raise ModelFileError(path, "no such file")
+        raise ModelNotFoundError(f"{path}: no such model file")
     if path.is_dir():
         raise ModelFileError(path, "is a directory, expected a model file")
     with path.open("rb") as f:
@@ -272,13 +269,13 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device = "cpu") 
     """Load a model file of either kind, chosen by its content, in eval mode (for inference,
     as Hugging Face's ``from_pretrained``: dropout off; call ``.train()`` to fine-tune)."""
     path = Path(path)
-    device = _available_device(device)
+    device = available_device(device)
     kind = _sniff(path)
     encoder = _load_safetensors(path, device) if kind == "safetensors" else _load_torch(path, device)
     return encoder.eval()
 
 
-def _available_device(device: str | torch.device) -> torch.device:
+def available_device(device: str | torch.device) -> torch.device:
     """``device`` as a torch device that exists here; otherwise an error that says so, before the
     file is read (torch's own says only that no NVIDIA driver was found)."""
     try:

@@ -35,13 +35,13 @@ try:
 except ImportError as e:  # dask is an optional extra, not a core dependency
     raise missing_extra("dask[dataframe]", "dask", "satclip.dask", e) from e
 
+from satclip._compat import warn_renamed
 from satclip._coords import LAT_NAMES, LON_NAMES, bad_row_message, coordinate_columns, first_bad_row
 from satclip.checkpoints import load_file, save
-from satclip.encoder import EMBED_BATCH, LocationEncoder
+from satclip.embedder import Embedder
+from satclip.encoder import LocationEncoder
 from satclip.errors import InputError, InputTypeError, ModelFileError, ModelNotFoundError
-from satclip.pretrained import PRETRAINED, load, model_path, sha256_of
-
-ModelLike = str | os.PathLike[str] | LocationEncoder
+from satclip.pretrained import PRETRAINED, ModelSpec, load, model_path, sha256_of
 
 # A long-lived worker may embed with several models (or with an encoder whose weights change
 # between calls, e.g. during training); keep the few most recent rather than all of them.
@@ -52,9 +52,9 @@ _CACHE_SIZE = 4
 class _ModelRef:
     """What a worker needs to find the model, and the sha256 that names its content."""
 
-    kind: Literal["name", "path", "bytes"]
-    sha256: str  # of the model file; for "bytes", of the encoder's config and tensors
-    where: str = ""  # the model name, or the absolute path of the model file
+    kind: Literal["name", "path", "bytes", "spec"]
+    sha256: str  # of the model file; for "bytes" and "spec", the model's fingerprint()
+    where: str = ""  # the model name, the absolute path of the model file, or the spec
     data: bytes = field(default=b"", repr=False)  # the model file, for an in-memory encoder
 
     @property
@@ -62,20 +62,28 @@ class _ModelRef:
         return (self.kind, self.where, self.sha256)
 
 
-_cache: OrderedDict[tuple[str, str, str], LocationEncoder] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, str], Embedder] = OrderedDict()
 _loads: Counter[tuple[str, str, str]] = Counter()  # loads per key in this process, for tests
 # One lock for the cache: two threads of a worker that miss at once must not load twice.
 _lock = threading.Lock()
 
 
-def _model_ref(model: ModelLike) -> _ModelRef:
+def _model_ref(model: Embedder | ModelSpec) -> _ModelRef:
     if isinstance(model, LocationEncoder):
         with tempfile.TemporaryDirectory(prefix="satclip-dask-") as d:
             data = save(model, Path(d) / "model.safetensors").read_bytes()
         return _ModelRef("bytes", model.fingerprint(), data=data)
+    if isinstance(model, Embedder):
+        if model.spec is None:
+            raise InputTypeError(
+                f"a {type(model).__name__} built in memory cannot be sent to dask workers; pass "
+                "what satclip.load takes (a name, a path every worker can read, 'geoclip', 'sh40')"
+            )
+        model = model.spec
     if not isinstance(model, str | os.PathLike):
         raise InputTypeError(
-            f"model must be a model name, a model file path or a LocationEncoder, got {type(model).__name__}"
+            "model must be a satclip model or what satclip.load takes (a name, a model file path), "
+            f"got {type(model).__name__}"
         )
     key = os.fspath(model)
     if key in PRETRAINED:
@@ -83,17 +91,27 @@ def _model_ref(model: ModelLike) -> _ModelRef:
         # client's sha256 makes sure every worker embeds with the same weights.
         return _ModelRef("name", sha256_of(model_path(key)), where=key)
     path = Path(key).expanduser().resolve()
-    if not path.is_file():
-        load(key)  # raises the usual "unknown model" / "no such file" error
-    return _ModelRef("path", sha256_of(path), where=str(path))
+    if path.is_file():
+        return _ModelRef("path", sha256_of(path), where=str(path))
+    # Raw encodings, geoclip, hf://: built or fetched by each worker, checked by fingerprint.
+    return _ModelRef("spec", load(key).fingerprint(), where=key)
 
 
-def _load(ref: _ModelRef) -> LocationEncoder:
+def _load(ref: _ModelRef) -> Embedder:
+    encoder: Embedder
     if ref.kind == "bytes":
         with tempfile.TemporaryDirectory(prefix="satclip-dask-") as d:
             tmp = Path(d) / "model.safetensors"
             tmp.write_bytes(ref.data)
             encoder = load_file(tmp)
+    elif ref.kind == "spec":
+        encoder = load(ref.where)
+        if encoder.fingerprint() != ref.sha256:
+            raise ModelFileError(
+                ref.where,
+                f"the model on host {socket.gethostname()} differs from the client's (another "
+                "version of the package that provides it?)",
+            )
     else:
         path = model_path(ref.where) if ref.kind == "name" else Path(ref.where)
         if not path.is_file():
@@ -108,13 +126,13 @@ def _load(ref: _ModelRef) -> LocationEncoder:
                 f"sha256 {actual[:16]}… on host {socket.gethostname()} differs from the client's "
                 f"{ref.sha256[:16]}…: the file changed during the job, or workers see another copy",
             )
-        encoder = load_file(path)
+        encoder = load(path)
     # Eval mode once, here: embed_array restores the mode it found, so threads sharing a cached
     # encoder that was left in train mode could switch dropout back on under each other.
-    return encoder.eval()
+    return encoder.eval() if isinstance(encoder, LocationEncoder) else encoder
 
 
-def _encoder(ref: _ModelRef) -> LocationEncoder:
+def _encoder(ref: _ModelRef) -> Embedder:
     """The model of ``ref`` from this process's cache, loading it on the first use."""
     with _lock:
         encoder = _cache.get(ref.key)
@@ -153,7 +171,7 @@ def _embed_partition(
     lon_col: str,
     lat_col: str,
     prefix: str,
-    batch_size: int,
+    batch_size: int | None,
     n_partitions: int,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
@@ -173,24 +191,30 @@ def _embed_partition(
 
 
 def embed(
+    model: Embedder | ModelSpec,
     ddf: dd.DataFrame,
-    model: ModelLike,
     lon_col: str | None = None,
     lat_col: str | None = None,
     prefix: str = "emb_",
-    batch_size: int = EMBED_BATCH,
+    batch_size: int | None = None,
 ) -> dd.DataFrame:
     """``ddf`` with columns ``{prefix}0`` … ``{prefix}{dim-1}`` holding each row's embedding.
 
-    ``model`` is a name from :func:`satclip.list_pretrained`, a model file path that every worker
-    can read, or a :class:`~satclip.LocationEncoder`. Columns have the encoder's dtype (float32
-    for satclip's own models, float64 for published checkpoints). Lazy: nothing is computed
-    here; the model is loaded once per worker process when the result is computed.
+    ``model`` is what :func:`satclip.load` takes (a name, a model file path that every worker
+    can read, ``sh40``, ``geoclip``, ...) or a loaded model: a
+    :class:`~satclip.LocationEncoder` is sent to the workers, another model by its ``spec``.
+    Columns have the model's output dtype (float32 for satclip's own models, float64 for
+    published checkpoints). Lazy: nothing is computed here; the model is loaded once per worker
+    process when the result is computed. ``batch_size`` defaults to the model's. (Before 0.2 the
+    frame came first; that order still works, with a ``FutureWarning``.)
     ``lon_col``/``lat_col`` default to the columns found by name (``lon``, ``Longitude``,
     ``decimalLatitude``, ... in any case), as in ``satclip embed``. Missing or
     non-numeric columns raise ``ValueError`` now; a bad coordinate raises ``ValueError`` at
     compute time, naming its partition, its index label and its row within the partition.
     """
+    if isinstance(model, dd.DataFrame) and not isinstance(ddf, dd.DataFrame):
+        warn_renamed("satclip.dask.embed()", "embed(ddf, model)", "embed(model, ddf)")
+        model, ddf = ddf, model
     if not isinstance(ddf, dd.DataFrame):
         raise InputTypeError(
             f"expected a dask DataFrame, got {type(ddf).__name__}; wrap pandas frames with "
@@ -210,7 +234,7 @@ def embed(
         dtype = ddf._meta[c].dtype
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             raise InputError(f"column {c!r} has dtype {dtype}; convert it first: ddf[{c!r}].astype(float)")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size must be positive, got {batch_size}")
     ref = _model_ref(model)
     # Loading here checks the model and gives dim and dtype for the meta; it also fills this
@@ -219,8 +243,7 @@ def embed(
     clash = [c for c in (f"{prefix}{i}" for i in range(encoder.dim)) if c in columns]
     if clash:
         raise InputError(f"column(s) {clash[:5]} already exist; pass another prefix=")
-    np_dtype = np.float64 if encoder.config.dtype == "float64" else np.float32
-    meta = _with_embedding(ddf._meta, np.empty((0, encoder.dim), dtype=np_dtype), prefix)
+    meta = _with_embedding(ddf._meta, np.empty((0, encoder.dim), dtype=encoder.output_dtype), prefix)
     # One graph key for the model, a dependency of every partition task: the scheduler ships it
     # to each worker once instead of embedding megabytes of weights in every task.
     model_key = dask.delayed(ref, pure=True, traverse=False, name=f"satclip-model-{tokenize(ref.key)}")

@@ -40,14 +40,24 @@ class Embedder(Protocol):
     training_index: np.ndarray | None
     """(K, 2) lon/lat the model was pretrained on, when known (see :mod:`satclip.ood`)."""
 
+    spec: str | None
+    """What :func:`satclip.load` was given for this model (None when it was built in memory)."""
+
     @property
-    def config(self) -> LocationEncoderConfig: ...
+    def config(self) -> LocationEncoderConfig | None:
+        """What rebuilds the model; None for encoders satclip did not build (GeoCLIP)."""
+        ...
 
     @property
     def dim(self) -> int: ...
 
     @property
     def output_dtype(self) -> np.dtype: ...
+
+    @property
+    def default_batch_size(self) -> int:
+        """Rows per batch when ``batch_size`` is None: the fastest on CPU for this model."""
+        ...
 
     def embed(self, lon: Any, lat: Any = None, batch_size: int | None = None) -> np.ndarray: ...
 
@@ -66,6 +76,8 @@ class BatchEmbedder:
     A subclass provides ``dim``, ``output_dtype``, ``default_batch_size`` and either
     :meth:`_embed_batch` or, when a call needs set-up shared by its batches, :meth:`_batches`.
     """
+
+    spec: str | None = None
 
     @property
     def dim(self) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from satclip._compat import renamed
 from satclip._files import cache_root
 from satclip._optional import require
 from satclip.errors import DownloadError, InputError
@@ -86,8 +87,9 @@ def download(file: HubFile, local_dir: Path | None = None) -> Path:
     return Path(path)
 
 
+@renamed(encoder="model")
 def model_card(
-    encoder: LocationEncoder,
+    model: LocationEncoder,
     name: str,
     filename: str,
     data_sources: Sequence[str] = (),
@@ -99,7 +101,7 @@ def model_card(
     e.g. the ``results.md`` of ``satclip evaluate`` or a section of EVALUATION.md)."""
     from satclip.sources import SOURCES
 
-    cfg = encoder.config
+    cfg = model.config
     lines = [
         "---",
         "library_name: satclip",
@@ -117,7 +119,7 @@ def model_card(
         "```",
         "",
         f"Encoding `{cfg.encoding.name}`, network `{cfg.network.name}`, embedding dimension "
-        f"{encoder.dim}, {cfg.dtype}.",
+        f"{model.dim}, {cfg.dtype}.",
         "",
         "## Config",
         "",
@@ -136,18 +138,19 @@ def model_card(
             )
     else:
         lines.append("Not recorded with this model file.")
-    if encoder.training_index is not None:
+    if model.training_index is not None:
         lines += [
             "",
-            f"The file carries the {len(encoder.training_index):,} training locations (`satclip.ood`).",
+            f"The file carries the {len(model.training_index):,} training locations (`satclip.ood`).",
         ]
     if scores:
         lines += ["", "## Evaluation", "", scores.strip()]
     return "\n".join(lines) + "\n"
 
 
+@renamed(encoder="model")
 def push_to_hub(
-    encoder: LocationEncoder,
+    model: LocationEncoder,
     repo_id: str,
     filename: str = "model.safetensors",
     card: str | None = None,
@@ -156,7 +159,7 @@ def push_to_hub(
     token: str | None = None,
     message: str | None = None,
 ) -> str:
-    """Upload ``encoder`` as a satclip model file, with a model card, in one commit to the model
+    """Upload ``model`` as a satclip model file, with a model card, in one commit to the model
     repository ``repo_id`` (created if needed). Returns the commit's URL.
 
     ``card`` defaults to :func:`model_card` without data sources or scores. The token is
@@ -168,8 +171,8 @@ def push_to_hub(
     hf = require("huggingface_hub", "hub", "pushing to the Hub")
     api = hf.HfApi(endpoint=endpoint(), token=token)
     with tempfile.TemporaryDirectory(prefix="satclip-push-") as d:
-        path = save(encoder, Path(d) / filename)
-        card = card or model_card(encoder, repo_id.split("/")[-1], filename)
+        path = save(model, Path(d) / filename)
+        card = card or model_card(model, repo_id.split("/")[-1], filename)
         operations = [
             hf.CommitOperationAdd(path_in_repo=filename, path_or_fileobj=str(path)),
             hf.CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode()),

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from satclip._compat import renamed, warn_renamed
 from satclip._files import save_figure
 from satclip._pca import fit_batches
 from satclip.embedder import Embedder
 from satclip.errors import InputError
 from satclip.geography import land_mask
+from satclip.pretrained import ModelSpec, resolve
 from satclip.raster.grid import check_bbox
 
 
@@ -55,7 +57,10 @@ def map_grid(bbox: Sequence[float], resolution: float | None) -> tuple[np.ndarra
 
 
 def map_rgb(
-    encoder: Embedder, resolution: float | None, land_only: bool, bbox: Sequence[float] = WORLD
+    model: Embedder | ModelSpec,
+    bbox: Sequence[float] = WORLD,
+    resolution: float | None = None,
+    land_only: bool = True,
 ) -> np.ndarray:
     """(H, W, 3) PCA colours of the embedding on a grid of pixel centres over ``bbox`` (row 0
     north; see :func:`map_grid`).
@@ -63,6 +68,7 @@ def map_rgb(
     With ``land_only`` (the land mask is fetched once, see :mod:`satclip.geography`) the components are fitted on
     land, where a land-only model was trained, and the oceans are drawn faded: otherwise the
     untrained oceans dominate the components. A map with almost no land is fitted on every pixel."""
+    encoder = resolve(model)
     lons, lats = map_grid(bbox, resolution)
     lon_g, lat_g = np.meshgrid(lons, lats)
     # In the model's precision: colours need no more, and a float64 copy of a 720 x 720 map's
@@ -79,26 +85,38 @@ def map_rgb(
     return rgb.reshape(len(lats), len(lons), 3)
 
 
+@renamed(encoder="model")
 def embedding_map(
-    encoder: Embedder,
-    out: str | os.PathLike[str],
+    model: Embedder | ModelSpec,
+    bbox: Sequence[float] = WORLD,
     resolution: float | None = None,
+    out: str | os.PathLike[str] | None = None,
+    *,
     title: str | None = None,
     land_only: bool = True,
     coastlines: bool = True,
-    compare: Embedder | None = None,
+    compare: Embedder | ModelSpec | None = None,
     compare_title: str | None = None,
-    bbox: Sequence[float] = WORLD,
 ) -> Path:
-    """Write a PNG of the embedding's first three principal components over the globe, or over
-    ``bbox`` (W, S, E, N degrees; east past 180 across the antimeridian). ``resolution`` is in
-    degrees per pixel (default: 720 pixels across, 0.5° for the world); the components are
-    fitted on the map's own pixels.
+    """Write to ``out`` a PNG of the embedding's first three principal components over the
+    globe, or over ``bbox`` (W, S, E, N degrees; east past 180 across the antimeridian).
+    ``resolution`` is in degrees per pixel (default: 720 pixels across, 0.5° for the world); the
+    components are fitted on the map's own pixels. ``model`` and ``compare`` are loaded models
+    or what :func:`satclip.load` takes. The arguments come in the order of
+    :func:`satclip.raster.embedding_raster`'s: model, bbox, resolution, out (before 0.2 ``out``
+    came second; that call still works, with a ``FutureWarning``).
 
     ``coastlines`` draws Natural Earth 1:110m coasts (the ``land-110m`` source, fetched from
     npm once). ``compare`` puts a second model's map beside the first; each map has its own
     components, as two embedding spaces share no axes.
     """
+    if isinstance(bbox, str | os.PathLike):  # the 0.1 order: embedding_map(model, out, resolution, title)
+        warn_renamed("embedding_map()", "embedding_map(model, out, ...)", "embedding_map(model, out=...)")
+        title = title if out is None else str(out)
+        out, bbox = bbox, WORLD
+    if out is None:
+        raise InputError("embedding_map() needs out=, the PNG file to write")
+    encoder = resolve(model)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,7 +124,7 @@ def embedding_map(
 
     panels = [(encoder, title or "embedding: first three principal components as RGB")]
     if compare is not None:
-        panels.append((compare, compare_title or "second model"))
+        panels.append((resolve(compare), compare_title or "second model"))
     lines: tuple[np.ndarray, ...] = ()
     if coastlines:
         from satclip.coastlines import coastlines as load_coastlines
@@ -116,7 +134,7 @@ def embedding_map(
     height = min(max(10 * (n - s) / (e - w), 3.0), 14.0) + 0.3
     fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), height), squeeze=False)
     for ax, (enc, label) in zip(axes[0], panels, strict=True):
-        ax.imshow(map_rgb(enc, resolution, land_only, bbox), extent=(w, e, s, n), interpolation="nearest")
+        ax.imshow(map_rgb(enc, bbox, resolution, land_only), extent=(w, e, s, n), interpolation="nearest")
         for line in lines:
             ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.4)
             if e > 180:  # across the antimeridian: the coasts east of it, shifted to the map's axis

@@ -200,11 +200,39 @@ class ResMLP(nn.Module):
         return self.head(self.blocks(self.stem(x)))
 
 
+@dataclass(frozen=True)
+class IdentityConfig:
+    """No network: the encoding's features are the embedding (``satclip.load("sh40")``, the
+    baselines of the evaluation suite). ``dim_out`` must equal ``dim_in``."""
+
+    dim_in: int
+    dim_out: int
+
+    name: ClassVar[str] = "identity"
+
+    def __post_init__(self) -> None:
+        _check_dims(self)
+        if self.dim_out != self.dim_in:
+            raise InputError(
+                f"identity network: dim_out must equal dim_in ({self.dim_in}), got {self.dim_out}"
+            )
+
+
+class Identity(nn.Module):
+    def __init__(self, config: IdentityConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
 _NETWORK_CLASSES: list[tuple[type[NamedConfig], type[nn.Module]]] = [
     (LinearConfig, LinearNet),
     (MLPConfig, MLP),
     (SirenConfig, Siren),
     (ResMLPConfig, ResMLP),
+    (IdentityConfig, Identity),
 ]
 NETWORKS: dict[str, tuple[type[NamedConfig], type[nn.Module]]] = {
     cfg.name: (cfg, module) for cfg, module in _NETWORK_CLASSES

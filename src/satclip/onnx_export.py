@@ -32,14 +32,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from satclip._compat import renamed
 from satclip._coords import wrap_longitude
 from satclip._files import atomic_path
+from satclip.embedder import Embedder
 from satclip.encoder import LocationEncoder
 from satclip.encodings import Encoding
 from satclip.encodings._sh_recurrence import recurrence_coefficients
 from satclip.encodings.spherical_harmonics import SphericalHarmonics
 from satclip.errors import InputError
 from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
+from satclip.pretrained import ModelSpec, resolve_torch
 
 INPUT_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
@@ -150,32 +153,34 @@ class _ExportGraph(nn.Module):
         return self.network(self.features(lonlat)).to(torch.float32)
 
 
+@renamed(encoder="model", path="out")
 def export_onnx(
-    encoder: LocationEncoder,
-    path: str | os.PathLike[str],
+    model: Embedder | ModelSpec,
+    out: str | os.PathLike[str],
     opset: int | None = None,
     input_dtype: str = "float32",
 ) -> Path:
-    """Write ``encoder`` as an ONNX model: ``lonlat`` (N, 2) degrees → ``embedding`` float32 (N, dim).
+    """Write ``model`` (a torch model, or what :func:`satclip.load` takes) as an ONNX model: ``lonlat`` (N, 2) degrees → ``embedding`` float32 (N, dim).
 
     ``lonlat`` has ``input_dtype``: float32 (the default, what most tools produce) or float64
     (a float64 encoder's coordinates unrounded). Inside, the features are float64 and the
     network runs in the encoder's dtype (float32 or float64). The config JSON and a format marker go
     into ``metadata_props``; the file is checked with ``onnx.checker`` under a temporary name and
-    only then renamed to ``path``, so a failed export never leaves a file with the final name.
+    only then renamed to ``out``, so a failed export never leaves a file with the final name.
     ``opset`` defaults to torch's exporter default. Raises ``ValueError`` naming the encoding and
     network when torch cannot export them.
     """
     import onnx
 
+    encoder = resolve_torch(model, "ONNX export")
     if input_dtype not in INPUT_DTYPES:
         raise InputError(f"input_dtype must be one of {list(INPUT_DTYPES)}, got {input_dtype!r}")
     if encoder.dtype not in (torch.float32, torch.float64):
         raise InputError(
             f"ONNX export takes float32 or float64 encoders, this one is {encoder.dtype}; "
-            "export a float32 copy: export_onnx(copy.deepcopy(encoder).float(), path)"
+            "export a float32 copy: export_onnx(copy.deepcopy(model).float(), out)"
         )
-    path = Path(path)
+    path = Path(out)
     graph = _ExportGraph(encoder).eval()
     # 8 rows: torch.export specialises sizes 0 and 1.
     example = torch.zeros(8, 2, dtype=INPUT_DTYPES[input_dtype])

@@ -23,7 +23,7 @@ import numpy as np
 from satclip._optional import require
 from satclip.embedder import BatchEmbedder
 from satclip.encoder import LocationEncoderConfig
-from satclip.errors import ModelFileError
+from satclip.errors import ModelFileError, ModelNotFoundError
 
 FORMAT_NAME = "satclip-onnx-location-encoder"
 FORMAT_VERSION = "1"
@@ -64,8 +64,11 @@ class OnnxEncoder(BatchEmbedder):
         ort = require("onnxruntime", "onnx", "OnnxEncoder")
         self.path = Path(path)
         self.training_index = training_index
+        if not self.path.exists():
+            raise ModelNotFoundError(f"{self.path}: no such model file")
         if not self.path.is_file():
-            raise ModelFileError(self.path, "no such file" if not self.path.exists() else "not a file")
+            raise ModelFileError(self.path, "not a file")
+        self.spec = str(self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads or _default_threads()
         options.inter_op_num_threads = 1  # the graph is one chain; nothing to run side by side

@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from satclip._compat import renamed
 from satclip._coords import as_lonlat_array
 from satclip.embedder import Embedder
 from satclip.errors import InputError
 from satclip.geography import EARTH_RADIUS_KM, land_mask, unit_vectors
+from satclip.pretrained import ModelSpec, resolve
 
 
 class OODIndex:
@@ -38,13 +40,15 @@ class OODIndex:
         self.water = water
 
     @classmethod
-    def for_encoder(cls, encoder: Embedder, water: bool = True) -> OODIndex:
-        index = encoder.training_index
+    def for_model(cls, model: Embedder | ModelSpec, water: bool = True) -> OODIndex:
+        """The index of the locations ``model`` (a model or what :func:`satclip.load` takes) was
+        pretrained on."""
+        index = resolve(model).training_index
         if index is None:
             raise InputError(
                 "this model file carries no training index (the locations it was pretrained on), so "
                 "out-of-distribution flags cannot be computed; attach them with "
-                "satclip.save(enc, path, training_index=lonlat) or use a model exported by satclip train"
+                "satclip.save(model, out, training_index=lonlat) or use a model exported by satclip train"
             )
         return cls(index, water)
 
@@ -58,6 +62,7 @@ class OODIndex:
         return out
 
 
-def ood_flags(encoder: Embedder, lon: Any, lat: Any) -> dict[str, np.ndarray]:
+@renamed(encoder="model")
+def ood_flags(model: Embedder | ModelSpec, lon: Any, lat: Any) -> dict[str, np.ndarray]:
     """``ood_km`` and ``on_water`` for points given like :meth:`LocationEncoder.embed`."""
-    return OODIndex.for_encoder(encoder)(as_lonlat_array(lon, lat))
+    return OODIndex.for_model(model)(as_lonlat_array(lon, lat))

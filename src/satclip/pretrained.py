@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -19,12 +20,16 @@ from pathlib import Path
 import torch
 
 from satclip import hub
+from satclip._compat import renamed
 from satclip._files import cache_root, write_text
 from satclip._registry import did_you_mean
-from satclip.checkpoints import load_file
+from satclip.checkpoints import available_device, load_file
+from satclip.embedder import Embedder
 from satclip.encoder import LocationEncoder
-from satclip.errors import DownloadError, InputError, ModelFileError, ModelNotFoundError
+from satclip.encodings import create_encoding, list_encodings
+from satclip.errors import DownloadError, InputError, InputTypeError, ModelFileError, ModelNotFoundError
 from satclip.hub import HubFile
+from satclip.networks import create_network
 
 
 @dataclass(frozen=True)
@@ -212,24 +217,142 @@ def _quietly(progress: bool, fn: Callable[[], Path]) -> Path:
         enable_progress_bars()
 
 
-def load(
-    name_or_path: str | os.PathLike[str] = RECOMMENDED, device: str | torch.device = "cpu"
-) -> LocationEncoder:
-    """A :class:`LocationEncoder` from a name in :func:`list_pretrained` or a model file path;
-    by default the recommended model (``satclip.pretrained.RECOMMENDED``, as in ``satclip
-    embed`` and :class:`satclip.sklearn.SatCLIPFeatures`). Name it in work that must give the
-    same embeddings after an upgrade: a later version may recommend another model.
+ModelSpec = str | os.PathLike[str]
+"""What :func:`load` resolves: a name, a file path or an ``hf://`` address (see :func:`load`)."""
 
-    Files are our ``.safetensors`` model files or published SatCLIP ``.ckpt`` checkpoints, local
-    or on the Hugging Face Hub as ``hf://OWNER/REPO/FILE[@REVISION]`` (:mod:`satclip.hub`).
-    The encoder is returned in eval mode, so ``enc(lonlat)`` is deterministic (dropout off).
-    """
-    key = os.fspath(name_or_path)
-    if key.startswith(hub.PREFIX):
-        return load_file(hub.download(HubFile.parse(key)), device)
-    if key in PRETRAINED:
-        return load_file(model_path(key), device)
-    path = Path(key).expanduser()
-    if not path.exists() and os.sep not in key and "." not in key:
-        raise _unknown_model(key)
+_SH = re.compile(r"^sh(\d+)$")
+# Names of encodings as raw features: "sh<L>" names the harmonics' degree, so the bare
+# registry name (whose default degree says nothing about which one a user meant) is left out.
+_RAW_EXAMPLES = "sh<L> (e.g. sh10, sh40)"
+
+
+def _raw_encodings() -> list[str]:
+    return [e for e in list_encodings() if e != "sphericalharmonics"]
+
+
+def list_specs() -> list[str]:
+    """Every name :func:`load` resolves without a path: the pretrained models, the raw
+    encodings (``sh10``, ``sh40`` for the harmonics of that degree, ``wrap``, ...) and
+    ``geoclip``."""
+    return [*list_pretrained(), "sh10", "sh40", *_raw_encodings(), "geoclip"]
+
+
+def _raw_encoder(key: str) -> LocationEncoder | None:
+    """The raw features of an encoding as a model (identity network, float64), or None."""
+    m = _SH.match(key)
+    if m:
+        encoding = create_encoding("sphericalharmonics", legendre_polys=int(m.group(1)))
+    elif key in _raw_encodings():
+        encoding = create_encoding(key)
+    else:
+        return None
+    network = create_network("identity", dim_in=encoding.dim, dim_out=encoding.dim)
+    return LocationEncoder(encoding, network, dtype="float64").eval()
+
+
+def _unknown_spec(key: str) -> InputError:
+    return InputError(
+        f"unknown model {key!r}{did_you_mean(key, list_specs())}; pass a pretrained name "
+        f"({', '.join(list_pretrained())}), a raw encoding ({_RAW_EXAMPLES}, "
+        f"{', '.join(_raw_encodings())}), 'geoclip', a model file (.safetensors, .ckpt, .onnx) "
+        "or hf://OWNER/REPO/FILE"
+    )
+
+
+def _load_path(path: Path, device: str | torch.device) -> Embedder:
+    if path.suffix.lower() == ".onnx":
+        from satclip.onnx_runtime import OnnxEncoder
+
+        if torch.device(device).type != "cpu":
+            raise InputError(
+                f"{path}: an ONNX model runs on onnxruntime, not on torch device {str(device)!r}; "
+                "load it with device='cpu', or use OnnxEncoder(path, providers=[...]) for a GPU"
+            )
+        return OnnxEncoder(path)
     return load_file(path, device)
+
+
+@renamed(name_or_path="spec")
+def load(spec: ModelSpec = RECOMMENDED, device: str | torch.device = "cpu") -> Embedder:
+    """The one way to get a model: an :class:`~satclip.embedder.Embedder` for any ``spec``.
+
+    - a name in :func:`list_pretrained` (default: the recommended model,
+      ``satclip.pretrained.RECOMMENDED``; name it in work that must give the same embeddings
+      after an upgrade, since a later version may recommend another model);
+    - a model file: our ``.safetensors``, a published SatCLIP or ``satclip train`` ``.ckpt``
+      (both a :class:`~satclip.encoder.LocationEncoder`), or an ``.onnx`` file written by
+      :func:`satclip.onnx_export.export_onnx` (an :class:`~satclip.onnx_runtime.OnnxEncoder`);
+    - ``hf://OWNER/REPO/FILE[@REVISION]``: such a file on the Hugging Face Hub (:mod:`satclip.hub`);
+    - a raw encoding, its features as the embedding (float64, no learning): ``sh<L>`` for
+      spherical harmonics of L degrees in the published convention (``sh10``, ``sh40``), or
+      another name in :func:`satclip.list_encodings` (``wrap``, ``direct``, ``rff``, ...);
+    - ``"geoclip"``: GeoCLIP's location encoder (the ``geoclip`` extra; :mod:`satclip.peers`).
+
+    Every function that takes a ``model`` accepts a spec and resolves it here. Torch models are
+    returned in eval mode, so ``enc(lonlat)`` is deterministic (dropout off). The returned
+    object's ``spec`` is the string it was loaded from. A model that is not on this machine
+    raises :class:`~satclip.errors.ModelNotFoundError`; a file that is not a model,
+    :class:`~satclip.errors.ModelFileError`; an unknown name, :class:`~satclip.errors.InputError`.
+    """
+    if not isinstance(spec, str | os.PathLike):
+        raise InputTypeError(
+            f"load() takes a name, a path or an hf:// address, got {type(spec).__name__}; "
+            "a model object is already loaded: pass it as it is"
+        )
+    key = os.fspath(spec)
+    model: Embedder
+    if key.startswith(hub.PREFIX):
+        model = _load_path(hub.download(HubFile.parse(key)), device)
+    elif key in PRETRAINED:
+        model = load_file(model_path(key), device)
+    elif key == "geoclip":
+        from satclip.peers import GeoCLIPEncoder
+
+        model = GeoCLIPEncoder(device)
+    elif (raw := _raw_encoder(key)) is not None:
+        model = raw.to(available_device(device))
+    else:
+        path = Path(key).expanduser()
+        if not path.exists() and os.sep not in key and "." not in key:
+            raise _unknown_spec(key)
+        model = _load_path(path, device)
+    model.spec = key
+    return model
+
+
+def resolve(model: Embedder | ModelSpec, device: str | torch.device = "cpu") -> Embedder:
+    """``model`` itself when it is already a model, else :func:`load` of the spec: what every
+    function taking a ``model`` argument calls first."""
+    if isinstance(model, str | os.PathLike):
+        return load(model, device)
+    if isinstance(model, Embedder):
+        return model
+    missing = [m for m in _EMBEDDER_MEMBERS if not hasattr(model, m)]
+    raise InputTypeError(
+        f"model must be a satclip model (satclip.load(...)) or what load() takes (a name, a path, "
+        f"hf://...), got {type(model).__name__}"
+        + (
+            f", which lacks {', '.join(missing)} of satclip.embedder.Embedder"
+            if hasattr(model, "embed_array")
+            else ""
+        )
+    )
+
+
+# The protocol's members: its methods and properties, and its annotated attributes.
+_EMBEDDER_MEMBERS = sorted(
+    {n for n in vars(Embedder) if not n.startswith("_")} | set(Embedder.__annotations__)
+)
+
+
+def resolve_torch(
+    model: Embedder | ModelSpec, purpose: str, device: str | torch.device = "cpu"
+) -> LocationEncoder:
+    """:func:`resolve`, for what only a torch :class:`LocationEncoder` can do (``purpose``)."""
+    resolved = resolve(model, device)
+    if not isinstance(resolved, LocationEncoder):
+        raise InputTypeError(
+            f"{purpose} needs a satclip torch model (a .safetensors or .ckpt file, or a pretrained "
+            f"name), got {type(resolved).__name__} ({resolved.spec or 'built in memory'})"
+        )
+    return resolved

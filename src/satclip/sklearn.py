@@ -22,7 +22,6 @@ the transformer clones, pickles and grid-searches over ``model`` like any estima
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -36,39 +35,43 @@ try:
 except ImportError as e:
     raise missing_extra("scikit-learn", "eval", "satclip.sklearn", e) from e
 
+from satclip._compat import renamed
 from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns, geometry_coordinates, is_geo
 from satclip._registry import did_you_mean
 from satclip.embedder import Embedder
 from satclip.errors import InputError
-from satclip.pretrained import RECOMMENDED
+from satclip.pretrained import RECOMMENDED, ModelSpec, resolve
 
 
 class SatCLIPFeatures(TransformerMixin, BaseEstimator):
     """Embed (lon, lat) rows with a satclip model.
 
     Args:
-        model: a pretrained name (``satclip list``) or a model file path; by default the
-            recommended one (``satclip.pretrained.RECOMMENDED``).
-        lon: the longitude column of a DataFrame; None finds it by name (``lon``, ``Longitude``,
-            ``decimalLongitude``, ... in any case). An array's first column is the longitude.
-        lat: the latitude column of a DataFrame, likewise (an array's second column).
+        model: a loaded model or what :func:`satclip.load` takes (a pretrained name, a model
+            file, ``sh40``, ``geoclip``, ...); by default the recommended one
+            (``satclip.pretrained.RECOMMENDED``).
+        lon_col: the longitude column of a DataFrame; None finds it by name (``lon``,
+            ``Longitude``, ``decimalLongitude``, ... in any case). An array's first column is
+            the longitude.
+        lat_col: the latitude column of a DataFrame, likewise (an array's second column).
         batch_size: points per batch (None: the model's default).
         standardize: scale each embedding column to zero mean and unit variance over the
             points given to ``fit`` (scikit-learn's ``StandardScaler``); False gives the
             model's raw embeddings, as ``enc.embed`` does.
     """
 
+    @renamed(lon="lon_col", lat="lat_col")
     def __init__(
         self,
-        model: str | os.PathLike[str] = RECOMMENDED,
-        lon: str | None = None,
-        lat: str | None = None,
+        model: Embedder | ModelSpec = RECOMMENDED,
+        lon_col: str | None = None,
+        lat_col: str | None = None,
         batch_size: int | None = None,
         standardize: bool = True,
     ) -> None:
         self.model = model
-        self.lon = lon
-        self.lat = lat
+        self.lon_col = lon_col
+        self.lat_col = lat_col
         self.batch_size = batch_size
         self.standardize = standardize
 
@@ -106,22 +109,20 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "n_features_out_")
-        return np.array([f"satclip_{i}" for i in range(self.n_features_out_)], dtype=object)
+        return np.array([f"emb_{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def _load(self) -> Embedder:
-        from satclip.pretrained import load
-
-        return load(self.model)
+        return resolve(self.model)
 
     def _lonlat(self, X: Any, fitting: bool) -> np.ndarray:
         """(N, 2) float64 lon/lat from a frame's two columns or a two-column array, with
         scikit-learn's own checks (sparse, complex, empty, non-finite, feature counts)."""
-        if self.lon is None and self.lat is None and is_geo(X):  # a GeoDataFrame: its points
+        if self.lon_col is None and self.lat_col is None and is_geo(X):  # a GeoDataFrame: its points
             X = np.stack(geometry_coordinates(X), axis=1)
         elif hasattr(X, "columns"):  # a DataFrame: only its coordinate columns count
             columns = list(X.columns)
-            fix = "SatCLIPFeatures(lon=..., lat=...)"
-            names = coordinate_columns(columns, self.lon, self.lat, fix)
+            fix = "SatCLIPFeatures(lon_col=..., lat_col=...)"
+            names = coordinate_columns(columns, self.lon_col, self.lat_col, fix)
             missing = [
                 n or axis
                 for n, axis in zip(names, ("lon", "lat"), strict=True)

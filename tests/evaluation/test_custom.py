@@ -88,7 +88,7 @@ def test_semicolon_csv_with_decimal_commas(tmp_path, houses, cache):
 def test_python_api_returns_the_suite_rows_as_a_frame(tmp_path, houses, cache):
     path = tmp_path / "houses.csv"
     houses.to_csv(path, index=False)
-    df = evaluate(path, ["sh10", "wrap"], target="value", splits=["random", "block"], block_deg=1.0)
+    df = evaluate(["sh10", "wrap"], path, target="value", splits=["random", "block"], block_deg=1.0)
     assert list(df.columns) == [
         "encoder",
         "task",
@@ -105,9 +105,9 @@ def test_python_api_returns_the_suite_rows_as_a_frame(tmp_path, houses, cache):
     assert len(df) == 2 * (3 + 5)  # 3 random seeds, 5 block folds
     assert (df[df.split == "random"].groupby("encoder")["score"].mean() > 0.2).all()
     with pytest.raises(ValueError, match="needs target="):
-        evaluate(path, ["sh10"])
+        evaluate(["sh10"], path)
     with pytest.raises(ValueError, match="block_deg must be a positive"):
-        evaluate(path, ["sh10"], target="value", splits=["block"], block_deg=0)
+        evaluate(["sh10"], path, target="value", splits=["block"], block_deg=0)
 
 
 def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
@@ -125,9 +125,9 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
         assert from_frame.kind == from_file.kind
         np.testing.assert_array_equal(from_frame.lonlat, from_file.lonlat)
         np.testing.assert_array_equal(from_frame.y, from_file.y)
-    args = {"encoders": ["sh10"], "target": "value", "splits": ["block"], "block_deg": 1.0}
-    scores = evaluate(frame, **args)["score"].to_numpy()
-    np.testing.assert_array_equal(scores, evaluate(path, **args)["score"].to_numpy())
+    args = {"target": "value", "splits": ["block"], "block_deg": 1.0}
+    scores = evaluate(["sh10"], frame, **args)["score"].to_numpy()
+    np.testing.assert_array_equal(scores, evaluate(["sh10"], path, **args)["score"].to_numpy())
     with pytest.raises(ValueError, match="no target column 'price'"):
         task_from_frame(frame, "price")
     with pytest.raises(ValueError, match=r"no target column 'valeu' \(did you mean 'value'\?\)"):
@@ -137,7 +137,7 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
     with pytest.raises(ValueError, match=r"no longitude column among \['band', 'value', 'Latitude'\]"):
         task_from_frame(frame.drop(columns="Longitude"), "value")
     with pytest.raises(ValueError, match="a DataFrame task needs target="):
-        evaluate(frame, ["sh10"])
+        evaluate(["sh10"], frame)
     # One column named, the other found by name: the longitude under a name no list knows.
     odd = frame.rename(columns={"Longitude": "x_deg"})
     named = task_from_frame(odd, "value", lon_col="x_deg", **quiet)

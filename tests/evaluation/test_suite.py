@@ -5,7 +5,7 @@ import pytest
 
 from satclip.cli import main
 from satclip.evaluation import suite
-from satclip.evaluation.encoders import resolve_encoder
+from satclip.evaluation.encoders import resolve_models
 from satclip.evaluation.probes import fit_score, make_probes
 from satclip.evaluation.splits import folds
 from satclip.evaluation.tasks import Task, load_task
@@ -84,10 +84,10 @@ def test_population_is_not_scored_on_antarctica():
     assert "Antarctica" not in [name for name, _, _ in folds(task, "continent")]
 
 
-def test_unknown_encoder_lists_valid_ones():
+def test_unknown_model_lists_valid_ones():
     with pytest.raises(ValueError, match=r"sh<L>.*spherecplus.*geoclip"):
-        resolve_encoder("sphere-c")
-    assert resolve_encoder("sh10")(np.array([[0.0, 0.0]])).shape == (1, 100)
+        resolve_models(["sphere-c"])
+    assert resolve_models(["sh10"])["sh10"](np.array([[0.0, 0.0]])).shape == (1, 100)
 
 
 def test_suite_on_real_tasks(cache, tmp_path):
@@ -122,7 +122,7 @@ def test_cli_evaluate(cache, tmp_path, capsys):
     assert main(["evaluate", "--encoders", "wrap", "--tasks", "temps", "-o", str(tmp_path / "x")]) == 2
     assert "unknown task(s) ['temps']" in capsys.readouterr().err
     assert main(["evaluate", "--encoders", "nope", "--tasks", "air_temp", "-o", str(tmp_path / "x")]) == 2
-    assert "unknown encoder 'nope'" in capsys.readouterr().err
+    assert "unknown model 'nope'" in capsys.readouterr().err
 
 
 def test_model_files_are_encoders(cache, tmp_path):
@@ -137,23 +137,7 @@ def test_model_files_are_encoders(cache, tmp_path):
         tmp_path / "m.safetensors",
     )
     task = load_task("air_temp")
-    assert resolve_encoder(str(path))(task.lonlat[:10]).shape == (10, 8)
-
-
-def test_geoclip_peer_takes_lon_lat_and_swaps_it():
-    geoclip = pytest.importorskip("geoclip", reason="the optional geoclip extra")
-    import torch
-
-    feats = resolve_encoder("geoclip")
-    pts = np.array([[2.35, 48.86], [-74.0, 40.71], [179.999, 10.0], [-179.999, 10.0]])
-    out = feats(pts)
-    assert out.shape == (4, 512)
-    with torch.no_grad():
-        direct = geoclip.LocationEncoder().eval()(torch.tensor([[48.86, 2.35]], dtype=torch.float32)).numpy()
-    np.testing.assert_allclose(out[:1], direct, rtol=1e-4, atol=1e-5)
-    # GeoCLIP's projected RFF encoding is not continuous across the dateline (a known limitation).
-    cos = out[2] @ out[3] / np.linalg.norm(out[2]) / np.linalg.norm(out[3])
-    assert cos < 0.9
+    assert resolve_models([path])[str(path)](task.lonlat[:10]).shape == (10, 8)
 
 
 def test_block_split_adapts_to_a_regional_task(cache):
@@ -177,3 +161,38 @@ def test_fast_ridge_matches_scikit_learn(kind):
         np.testing.assert_allclose(ours.predict(x[300:]), ref.predict(x[300:]), rtol=1e-6, atol=1e-8)
     else:
         np.testing.assert_array_equal(ours.predict(x[300:]), ref.predict(x[300:]))
+
+
+def test_evaluate_scores_objects_files_and_names_in_one_call(cache, tmp_path):
+    """One call mixes an encoder in memory, an ONNX file, raw harmonics and a shipped name."""
+    pytest.importorskip("onnxruntime")
+    import dataclasses
+
+    import torch
+
+    import satclip
+    from satclip.evaluation import evaluate
+    from satclip.onnx_export import export_onnx
+
+    full = load_task("air_temp")
+    keep = np.random.default_rng(0).choice(len(full.y), 1500, replace=False)
+    task = dataclasses.replace(full, lonlat=full.lonlat[keep], y=full.y[keep], continent=full.continent[keep])
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=6)
+    mine = satclip.LocationEncoder(sh, satclip.create_network("siren", dim_in=36, dim_out=16, dim_hidden=32))
+    onnx_path = export_onnx("satclip-bluemarble-l10", tmp_path / "l10.onnx")
+    df = evaluate([mine, onnx_path, "sh40", "satclip-bluemarble-l10"], task, splits=["random"])
+    labels = ["LocationEncoder", str(onnx_path), "sh40", "satclip-bluemarble-l10"]
+    assert list(dict.fromkeys(df["encoder"])) == labels
+    means = df.groupby("encoder")["score"].mean()
+    # The ONNX file is the shipped model: the same scores to float32 rounding.
+    assert abs(means[str(onnx_path)] - means["satclip-bluemarble-l10"]) < 1e-3
+    assert means["sh40"] > 0.8 and means["satclip-bluemarble-l10"] > 0.8
+    # A dict names them; the 0.1 order (task first) still works, with a warning.
+    named = evaluate({"mine": mine}, task, splits=["random"])
+    assert set(named["encoder"]) == {"mine"}
+    with pytest.warns(FutureWarning, match=r"evaluate\(models, task\)"):
+        old = evaluate(task, ["sh40"], splits=["random"])
+    np.testing.assert_allclose(old["score"], df[df["encoder"] == "sh40"]["score"])
+    with pytest.raises(ValueError, match="both labelled 'sh40'"):
+        evaluate(["sh40", "sh40"], task)

@@ -141,14 +141,14 @@ def test_geometry_col_and_lon_lat_cols_choose_the_points(tmp_path, encoder, fram
 
 def test_embed_geodataframe_does_not_touch_the_input(encoder, frame):
     before = frame.geometry.to_wkb().copy()
-    out = satclip.embed_geodataframe(frame.to_crs("EPSG:3857"), encoder)
-    cols = satclip.embed_geodataframe(frame, encoder, layout="columns")
+    out = satclip.embed_geodataframe(encoder, frame.to_crs("EPSG:3857"))
+    cols = satclip.embed_geodataframe(encoder, frame, layout="columns")
     expected = encoder.embed_array(representative_lonlat(np.asarray(frame.geometry.values, dtype=object)))
     np.testing.assert_allclose(np.stack(out["embedding"]), expected, atol=1e-5)
     np.testing.assert_allclose(cols[[f"emb_{j}" for j in range(encoder.dim)]].to_numpy(), expected, atol=1e-5)
     assert (frame.geometry.to_wkb() == before).all()
     with pytest.raises(ValueError, match="no CRS"):
-        satclip.embed_geodataframe(frame.set_crs(None, allow_override=True), encoder)
+        satclip.embed_geodataframe(encoder, frame.set_crs(None, allow_override=True))
 
 
 class _Killed(Exception):
@@ -161,7 +161,7 @@ class _DiesAfter:
     def __init__(self, encoder, n=None):
         self.encoder, self.n, self.rows = encoder, n, 0
         self.config, self.dim, self.training_index = encoder.config, encoder.dim, None
-        self.output_dtype = encoder.output_dtype
+        self.output_dtype, self.default_batch_size, self.spec = encoder.output_dtype, 1024, None
         self.fingerprint = encoder.fingerprint
 
     def embed_array(self, lonlat, batch_size=4096):

@@ -93,12 +93,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     import json
 
+    import torch
+
     from satclip.pretrained import load
 
     enc = load(args.model)
-    n_params = sum(p.numel() for p in enc.parameters())
-    print(json.dumps(enc.config.to_dict(), indent=2))
-    print(f"parameters: {n_params}")
+    if enc.config is not None:
+        print(json.dumps(enc.config.to_dict(), indent=2))
+    if isinstance(enc, torch.nn.Module):
+        print(f"parameters: {sum(p.numel() for p in enc.parameters())}")
+    else:
+        print(f"{enc!r}: dim {enc.dim}")
     return 0
 
 
@@ -115,9 +120,9 @@ def _cmd_push_to_hub(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from satclip.hub import model_card, push_to_hub
-    from satclip.pretrained import PRETRAINED, load
+    from satclip.pretrained import PRETRAINED, resolve_torch
 
-    enc = load(args.model)
+    enc = resolve_torch(args.model, "push-to-hub")
     known = PRETRAINED.get(args.model)
     name = args.model if known else Path(args.model).stem
     filename = args.filename or f"{name}.safetensors"

@@ -86,7 +86,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
     compare = load(args.compare) if args.compare else None
     out = embedding_map(
         load(args.model),
-        args.output,
+        out=args.output,
         resolution=args.resolution,
         title=args.model,
         land_only=not args.global_pca,

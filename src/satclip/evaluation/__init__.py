@@ -3,7 +3,6 @@
 Needs the ``eval`` extra (scikit-learn, h5py, pyshp, shapely, matplotlib, pillow, pyarrow).
 """
 
-from satclip.evaluation.encoders import resolve_encoder
 from satclip.evaluation.suite import evaluate, markdown, run, write_outputs
 from satclip.evaluation.tasks import Task, list_tasks, load_task
 
@@ -13,7 +12,6 @@ __all__ = [
     "list_tasks",
     "load_task",
     "markdown",
-    "resolve_encoder",
     "run",
     "write_outputs",
 ]

@@ -1,73 +1,61 @@
-"""Encoders under test, by name: raw positional encodings, satclip models, and GeoCLIP.
+"""The models under test: anything :func:`satclip.load` takes, or any object that embeds.
 
-- a registered encoding as raw features: ``direct``, ``wrap``, ``cartesian3d``, ``grid``,
-  ``theory``, ``spherec``, ``spherecplus``, ``spherem``, ``spheremplus``, ``rff``, and
-  ``sh<L>`` for spherical harmonics of L degrees (``sh10``, ``sh40``, ...);
-- anything :func:`satclip.load` accepts: a pretrained name or a model file path;
-- ``geoclip``: GeoCLIP's location encoder (optional ``geoclip`` extra; its weights ship in the
-  wheel). GeoCLIP takes (lat, lon): the swap happens here.
+A model is given as a spec (a pretrained name, a model file, ``sh40``, ``wrap``, ``geoclip``,
+...: :func:`satclip.load` resolves it), as a loaded :class:`~satclip.embedder.Embedder` (an
+encoder just trained, an ONNX model), or as any object with ``embed_array(lonlat)`` or
+``embed(lonlat)`` taking (N, 2) lon/lat degrees. Models given as a mapping are labelled by its
+keys; otherwise by their spec, or by their class name.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
-import torch
 
-from satclip._optional import require
-from satclip.encodings import create_encoding, list_encodings
-from satclip.errors import InputError
-from satclip.pretrained import list_pretrained, load
+from satclip.embedder import Embedder
+from satclip.errors import InputError, InputTypeError
+from satclip.pretrained import load
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
-_SH = re.compile(r"^sh(\d+)$")
+ModelsLike = Mapping[str, Any] | Iterable[Any] | str | os.PathLike[str]
+"""Models to evaluate: a spec, a list of specs and model objects, or a dict {label: model}."""
 
 
-def _encoding_features(name: str, **params: object) -> FeatureFn:
-    enc = create_encoding(name, **params)
-
-    def features(lonlat: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return enc(torch.from_numpy(np.asarray(lonlat, dtype=np.float64))).numpy()
-
-    return features
-
-
-def _model_features(name_or_path: str) -> FeatureFn:
-    model = load(name_or_path)
-    return lambda lonlat: model.embed_array(lonlat).astype(np.float64)
-
-
-def _geoclip_features() -> FeatureFn:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    geoclip = require("geoclip", "geoclip", "the geoclip encoder")
-    model = geoclip.LocationEncoder().eval()
-
-    def features(lonlat: np.ndarray) -> np.ndarray:
-        latlon = torch.from_numpy(np.asarray(lonlat, dtype=np.float32)[:, ::-1].copy())  # GeoCLIP: (lat, lon)
-        with torch.no_grad():
-            return torch.cat([model(b) for b in latlon.split(8192)]).numpy().astype(np.float64)
-
-    return features
-
-
-def resolve_encoder(name: str) -> FeatureFn:
-    """A function (N, 2) lon/lat degrees → (N, D) float64 features for an encoder name."""
-    if name == "geoclip":
-        return _geoclip_features()
-    m = _SH.match(name)
-    if m:
-        return _encoding_features("sphericalharmonics", legendre_polys=int(m.group(1)))
-    if name in list_encodings() and name != "sphericalharmonics":
-        return _encoding_features(name)
-    if name in list_pretrained() or Path(name).exists():
-        return _model_features(name)
-    valid = ["sh<L> (e.g. sh10, sh40)", *[e for e in list_encodings() if e != "sphericalharmonics"]]
-    raise InputError(
-        f"unknown encoder {name!r}; valid: {', '.join(valid)}, geoclip, a model file path, "
-        f"or a pretrained name ({', '.join(list_pretrained())})"
+def _features(model: Any) -> FeatureFn:
+    """(N, 2) lon/lat degrees → (N, D) float64 features of one model."""
+    if isinstance(model, str | os.PathLike):
+        model = load(model)
+    if isinstance(model, Embedder) or hasattr(model, "embed_array"):
+        return lambda lonlat: np.asarray(model.embed_array(lonlat), dtype=np.float64)
+    if hasattr(model, "embed"):
+        return lambda lonlat: np.asarray(model.embed(lonlat), dtype=np.float64)
+    raise InputTypeError(
+        f"cannot evaluate a {type(model).__name__}: pass what satclip.load takes (a name such as "
+        "'sh40' or a model file) or an object with embed_array(lonlat) or embed(lonlat)"
     )
+
+
+def _label(model: Any) -> str:
+    if isinstance(model, str | os.PathLike):
+        return os.fspath(model)
+    return getattr(model, "spec", None) or type(model).__name__
+
+
+def resolve_models(models: ModelsLike) -> dict[str, FeatureFn]:
+    """Label → feature function for every model, loading specs now (so that a bad name fails
+    before any scoring). Two models with the same label are refused: pass a mapping to name them."""
+    if isinstance(models, str | os.PathLike) or not isinstance(models, Mapping | Iterable):
+        models = [models]
+    pairs = list(models.items()) if isinstance(models, Mapping) else [(_label(m), m) for m in models]
+    if not pairs:
+        raise InputError("models is empty: pass at least one model, e.g. ['sh40']")
+    labels = [label for label, _ in pairs]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise InputError(
+            f"two models are both labelled {twice[0]!r}; pass a dict {{label: model}} to name them apart"
+        )
+    return {label: _features(model) for label, model in pairs}

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from satclip._compat import renamed, warn_renamed
 from satclip._files import atomic_open, save_figure, write_text
 from satclip.errors import InputError
-from satclip.evaluation.encoders import resolve_encoder
+from satclip.evaluation.encoders import ModelsLike, resolve_models
 from satclip.evaluation.probes import PROBES, fit_score
 from satclip.evaluation.splits import folds
 from satclip.evaluation.tasks import Task, list_tasks, load_task
@@ -32,26 +33,32 @@ def parse_names(text: str, valid: list[str] | tuple[str, ...], what: str) -> lis
     return names
 
 
+@renamed(encoders="models")
 def run(
-    encoders: list[str],
+    models: ModelsLike,
     tasks: Sequence[str | Task],
     probe: str = "linear",
     splits: list[str] | None = None,
     progress: bool = True,
     block_deg: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Per-fold scores for every encoder, task (a built-in name or a :class:`Task`) and split."""
+    """Per-fold scores for every model, task (a built-in name or a :class:`Task`) and split.
+
+    ``models``: a list of models, each what :func:`satclip.load` takes (``"sh40"``, a
+    pretrained name, a model file, ``"geoclip"``) or a model object (an encoder just trained,
+    any object with ``embed_array``), labelled in the rows by its spec or class name; or a dict
+    ``{label: model}``."""
     from tqdm import tqdm
 
     splits = splits or ["random"]
     if probe not in PROBES:
         raise InputError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
-    features = {name: resolve_encoder(name) for name in encoders}  # fail fast on bad names
+    features = resolve_models(models)  # loads every model first: a bad name fails before scoring
     rows: list[dict[str, Any]] = []
     loaded = {t.name: t for t in (load_task(t) if isinstance(t, str) else t for t in tasks)}
     jobs = [(t, s, f) for t in loaded for s in splits for f in folds(loaded[t], s, block_deg)]
-    with tqdm(total=len(jobs) * len(encoders), disable=not progress, desc=f"evaluating ({probe})") as bar:
-        for name in encoders:
+    with tqdm(total=len(jobs) * len(features), disable=not progress, desc=f"evaluating ({probe})") as bar:
+        for name in features:
             cache: dict[str, np.ndarray] = {}
             for task_name, split, (fold, train, test) in jobs:
                 task = loaded[task_name]
@@ -134,14 +141,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> Path:
+@renamed(out_dir="out")
+def write_outputs(rows: list[dict[str, Any]], out: str | os.PathLike[str]) -> Path:
     """results.csv (per fold), results.md (table) and one bar chart per task."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
@@ -174,9 +182,10 @@ def write_outputs(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -
     return out
 
 
+@renamed(encoders="models")
 def evaluate(
+    models: ModelsLike,
     task: str | os.PathLike[str] | Task | Any,
-    encoders: Sequence[str],
     target: str | None = None,
     kind: str | None = None,
     probe: str = "linear",
@@ -190,8 +199,11 @@ def evaluate(
     sheet: str | None = None,
     progress: bool = False,
 ) -> Any:
-    """Per-fold scores of ``encoders`` on one task, as a pandas DataFrame (columns as in
+    """Per-fold scores of ``models`` on one task, as a pandas DataFrame (columns as in
     ``results.csv``: encoder, task, metric, probe, split, fold, score, n_train, n_test, seconds).
+
+    ``models``: as in :func:`run`: specs and model objects mixed, or a dict ``{label: model}``
+    (one spec alone is one model).
 
     ``task``: a built-in task name, a :class:`Task`, a file of labelled points (CSV, Parquet,
     GeoParquet, Excel, vector files) or a DataFrame, whose ``target`` column is the label; ``kind``, the
@@ -199,10 +211,17 @@ def evaluate(
     :func:`satclip.evaluation.custom.task_from_file` (a frame's coordinate columns are found by
     name when ``lon_col``/``lat_col`` are not given).
 
-        >>> evaluate("houses.csv", ["satclip-bluemarble-viirs-l40-v2", "sh40"], target="value")
-        >>> evaluate(frame, ["satclip-bluemarble-viirs-l40-v2", "sh40"], target="value")
+        >>> evaluate(["satclip-bluemarble-viirs-l40-v2", "sh40"], "houses.csv", target="value")
+        >>> evaluate({"mine": my_encoder, "onnx": "m.onnx", "sh40": "sh40"}, frame, target="value")
+
+    (Before 0.2 the task came first; ``evaluate(task, [models])`` still works, with a
+    ``FutureWarning``.)
     """
     import pandas as pd
+
+    if isinstance(task, list | tuple) and not isinstance(models, list | tuple):
+        warn_renamed("evaluate()", "evaluate(task, encoders)", "evaluate(models, task)")
+        models, task = task, models
 
     if isinstance(task, Task):
         resolved: str | Task = task
@@ -225,5 +244,5 @@ def evaluate(
             task, target, kind, lon_col=lon_col, lat_col=lat_col, geometry_col=geometry_col,
             crs=crs, delimiter=delimiter, sheet=sheet, say=print if progress else (lambda _: None),
         )  # fmt: skip
-    rows = run(list(encoders), [resolved], probe, list(splits), progress=progress, block_deg=block_deg)
+    rows = run(models, [resolved], probe, list(splits), progress=progress, block_deg=block_deg)
     return pd.DataFrame(rows, columns=FIELDS)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from satclip._compat import renamed
 from satclip._files import check_not_directory, exclusive_lock, write_json
 from satclip.embedder import Embedder
 from satclip.errors import InputError
@@ -34,14 +35,16 @@ from satclip.io.writers import (
     output_table,
     write_part,
 )
+from satclip.pretrained import ModelSpec, resolve
 
 OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet", ".csv")
 
 
+@renamed(encoder="model", dst="out")
 def embed_file(
-    encoder: Embedder,
+    model: Embedder | ModelSpec,
     src: str | os.PathLike[str],
-    dst: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     lon_col: str | None = None,
     lat_col: str | None = None,
     geometry_col: str | None = None,
@@ -54,24 +57,27 @@ def embed_file(
     crs: Any | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    batch_size: int | None = None,
 ) -> int:
-    """Embed every row of ``src`` into ``dst`` and return the number of rows.
+    """Embed every row of ``src`` into ``out`` and return the number of rows.
 
     ``src``: CSV, Parquet, GeoParquet, an Excel workbook (its first sheet, or ``sheet``) or a vector file
     (GeoJSON, GeoPackage, FlatGeobuf, Shapefile); points from ``lon_col``/``lat_col`` or from a geometry (see
     :class:`satclip.io.readers.InputTable`, which also explains ``crs``, ``delimiter`` and
     ``sheet``).
-    ``dst``: ``.npy`` (embeddings only, (N, dim) in the model's output dtype: float32, or
+    ``out``: ``.npy`` (embeddings only, (N, dim) in the model's output dtype: float32, or
     float64 for float64 models) or ``.parquet`` (input columns plus the embedding, as one fixed-size-list column
     ``embedding`` or as ``emb_0..`` columns by ``layout``) or ``.csv`` (input columns plus
     ``emb_0..`` columns, for spreadsheets and R; a geometry is written as WKT, in a column
     ``WKT`` as GDAL writes it, in the input's CRS, which a CSV cannot record). The Parquet is
     GeoParquet when the input has a geometry (kept, with its CRS) or ``geoparquet`` asks for
     point geometries.
-    ``ood`` adds ``ood_km`` and ``on_water`` (see :func:`satclip.ood.ood_flags`). ``encoder`` is
-    any :class:`~satclip.embedder.Embedder`: a LocationEncoder or the ONNX backend.
+    ``ood`` adds ``ood_km`` and ``on_water`` (see :func:`satclip.ood.ood_flags`). ``model`` is
+    any :class:`~satclip.embedder.Embedder` or what :func:`satclip.load` takes; ``batch_size``
+    defaults to the model's.
     """
-    src, dst = Path(src), Path(dst)
+    encoder = resolve(model)
+    src, dst = Path(src), Path(out)
     kind = dst.suffix.lower()
     if kind not in OUTPUT_SUFFIXES:
         raise InputError(f"{dst}: unsupported output type {kind!r}; use .npy, .parquet, .geoparquet or .csv")
@@ -115,7 +121,7 @@ def embed_file(
         row_bytes = encoder.dim * np.dtype(encoder.output_dtype).itemsize
         state = _start(work, run, resume, kind, row_bytes)
         rows = _embed_chunks(
-            encoder, table, state, work, dst, kind, layout, geoparquet, ood, chunk_rows, progress
+            encoder, table, state, work, dst, kind, layout, geoparquet, ood, chunk_rows, progress, batch_size
         )
     return rows
 
@@ -132,19 +138,20 @@ def _embed_chunks(
     ood: bool,
     chunk_rows: int,
     progress: bool,
+    batch_size: int | None,
 ) -> int:
     flags = None
     if ood:
         from satclip.ood import OODIndex
 
-        flags = OODIndex.for_encoder(encoder)
+        flags = OODIndex.for_model(encoder)
     bar = _bar(table.total_rows, state["rows_done"], progress)
     npy = None
     try:
         if kind == ".npy":
             npy = NpyData(work / "data.npy", encoder.dim, np.dtype(encoder.output_dtype), state["rows_done"])
         for chunk in table.chunks(chunk_rows, skip=state["rows_done"]):
-            emb = encoder.embed_array(chunk.lonlat)
+            emb = encoder.embed_array(chunk.lonlat, batch_size)
             if npy is not None:
                 crc = npy.write(emb)
             else:

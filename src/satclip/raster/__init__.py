@@ -26,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from satclip._compat import renamed
 from satclip._optional import require
 from satclip._pca import Pca, fit_batches
 from satclip.embedder import Embedder
 from satclip.errors import InputError, OutputExistsError, OutputIsDirectoryError
+from satclip.pretrained import ModelSpec, resolve
 from satclip.raster.cog import _write_cog
 from satclip.raster.grid import PIXEL_TOLERANCE, Bands, RasterGrid, _windows
 from satclip.raster.zarr_store import _ZARR_CHUNK_BYTES, WGS84_WKT, _write_zarr
@@ -77,12 +79,22 @@ def grid_of(path: str | os.PathLike[str]) -> tuple[tuple[float, float, float, fl
     return (west, north - height * t.a, west + width * t.a, north), t.a
 
 
-def fit_pca(encoder: Embedder, grid: RasterGrid, k: int, batch: int = 4096, sample: int = PCA_SAMPLE) -> Pca:
+@renamed(encoder="model", batch="batch_size")
+def fit_pca(
+    model: Embedder | ModelSpec,
+    grid: RasterGrid,
+    k: int,
+    batch_size: int | None = None,
+    sample: int = PCA_SAMPLE,
+) -> Pca:
     """The first ``k`` principal components of the embeddings of up to ``sample`` pixel centres.
 
     Every pixel when the grid has at most ``sample`` of them, else a seeded sample without
     replacement. The covariance is accumulated batch by batch (shifted by the first batch's mean
-    for precision), so memory is one batch plus a (dim, dim) matrix, not the sample."""
+    for precision), so memory is one batch plus a (dim, dim) matrix, not the sample.
+    ``batch_size`` (pixels per batch) defaults to the model's."""
+    encoder = resolve(model)
+    batch = batch_size or encoder.default_batch_size
     total = grid.width * grid.height
     if total <= sample:
         idx = np.arange(total)
@@ -111,8 +123,9 @@ def _tile_bands(
     return emb.T.reshape(emb.shape[1], r1 - r0, c1 - c0)
 
 
+@renamed(encoder="model")
 def embedding_raster(
-    encoder: Embedder,
+    model: Embedder | ModelSpec,
     bbox: tuple[float, float, float, float],
     resolution: float,
     out: str | os.PathLike[str],
@@ -131,8 +144,10 @@ def embedding_raster(
     Values are float32 (float64 for a float64 encoder). Embeddings are computed ``tile`` x ``tile``
     pixels at a time, so memory does not grow with the raster; a GeoTIFF needs up to about twice the
     raster's uncompressed size in disk space next to ``out`` while it is written (an uncompressed
-    staging file with overviews, then the compressed COG). Returns ``out`` as a Path.
+    staging file with overviews, then the compressed COG). Returns ``out`` as a Path. ``model``
+    is a loaded model or what :func:`satclip.load` takes.
     """
+    encoder = resolve(model)
     out = Path(out)
     kind = _FORMATS.get(out.suffix.lower())
     if kind is None:
@@ -149,13 +164,13 @@ def embedding_raster(
     _require(kind)
 
     dtype = np.dtype(np.float64 if encoder.output_dtype == np.float64 else np.float32)
-    fit = fit_pca(encoder, grid, pca, batch=min(4096, tile * tile)) if pca is not None else None
+    fit = fit_pca(encoder, grid, pca, batch_size=min(4096, tile * tile)) if pca is not None else None
     names = [f"pc_{i}" for i in range(pca)] if pca is not None else [f"emb_{i}" for i in range(encoder.dim)]
     attrs: dict[str, Any] = {
         "satclip_bbox": [grid.west, float(bbox[1]), float(bbox[2]), grid.north],
         "satclip_resolution": grid.resolution,
         "satclip_bands": "pca" if fit is not None else "embedding",
-        "satclip_encoder": encoder.config.to_dict(),
+        "satclip_encoder": encoder.config.to_dict() if encoder.config is not None else {"spec": encoder.spec},
         "satclip_pixel": "value at the pixel centre",
         **(fit.attrs() if fit is not None else {}),
     }

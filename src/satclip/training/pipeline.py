@@ -42,6 +42,6 @@ def pipeline(
     suite.write_outputs(rows, run / "evaluation")
     say(suite.markdown(rows))
     say("[4/4] drawing the embedding map")
-    embedding_map(load(model_path), run / "embedding_map.png", title=f"{cfg.name}: first 3 PCs as RGB")
+    embedding_map(load(model_path), out=run / "embedding_map.png", title=f"{cfg.name}: first 3 PCs as RGB")
     say(f"done in {time.perf_counter() - t0:.0f} s: {run}")
     return run

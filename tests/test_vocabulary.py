@@ -73,10 +73,10 @@ def test_old_spellings_warn_and_name_the_new_one(module, name):
     assert set(renames) == PUBLIC[(module, name)], f"{module}.{name}: renames {renames}"
     for old, new in renames.items():
         assert new in _params(fn)
-        with pytest.warns(FutureWarning, match=rf"{old}= is now {new}=; {old}= stops working in satclip 0\.3"):
-            # The call may fail later for want of other arguments: the warning comes first.
-            with contextlib.suppress(Exception):
-                fn(**{old: None})
+        warning = rf"{old}= is now {new}=; {old}= stops working in satclip 0\.3"
+        # The call may fail later for want of other arguments: the warning comes first.
+        with pytest.warns(FutureWarning, match=warning), contextlib.suppress(Exception):
+            fn(**{old: None})
 
 
 def test_an_old_and_a_new_spelling_together_are_refused():

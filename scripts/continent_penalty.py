@@ -10,8 +10,8 @@ For every regression task and held-out continent of the ``continent`` split, thr
 - ``constant``: predicting the training rows' mean (what a probe that learned nothing scores).
 
 Prints one markdown table per encoder and the mean over continents (the number EVALUATION.md
-reports). A diagnostic for MODELS.md, not part of the suite: the suite keeps leave-one-out, which
-is what the field's probes use.
+reports). A diagnostic for the research notes (docs/research/models-night-lights.md), not
+part of the suite: the suite keeps leave-one-out, which is what the field's probes use.
 """
 
 from __future__ import annotations

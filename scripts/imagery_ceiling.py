@@ -19,7 +19,8 @@ split, with the suite's linear probe (standardised features, ridge by leave-one-
 - every name in ``--encoders``, as ``satclip evaluate`` resolves it.
 
 Prints the mean R² over held-out continents per task and feature set, then the per-continent
-scores. A diagnostic for MODELS.md, not part of the suite.
+scores. A diagnostic for the research notes
+(docs/research/models-night-lights.md), not part of the suite.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Compare training recipes over seeds: the "mean (range)" tables of MODELS.md.
+"""Compare training recipes over seeds: the "mean (range)" tables of the
+research notes (docs/research/models-night-lights.md).
 
     .venv/bin/python scripts/seed_means.py "EMA=e47/results.csv,e48/results.csv,e49/results.csv" \
         "constant LR + EMA=e50/results.csv,e51/results.csv,e52/results.csv"
@@ -10,7 +11,7 @@ compared over seeds: one run's continent means move by whole units with the seed
 
 With ``--ranks-in docs/evaluation/results.csv --in-place-of ENCODER [--drop ENCODER ...]`` it also
 gives each run's mean rank per split with that run's scores put in ENCODER's place among the
-encoders of EVALUATION.md's table (the "mean rank ... in `-v2`'s place" rows of MODELS.md), and
+encoders of EVALUATION.md's table (the "mean rank ... in `-v2`'s place" rows of the research notes), and
 GeoCLIP's rank beside it, which moves with the rows around it.
 """
 

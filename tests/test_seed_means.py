@@ -1,4 +1,4 @@
-"""scripts/seed_means.py: a try's mean rank in a shipped model's place (MODELS.md's rank rows)."""
+"""scripts/seed_means.py: a try's mean rank in a shipped model's place (the research notes' rank rows)."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
         # The recommended model: true colour and night lights, contrastive temperature fixed at
-        # 0.1 (issue 12, MODELS.md "A fixed temperature of 0.1").
+        # 0.1 (issue 12; docs/research/models-night-lights.md, "A fixed temperature of 0.1").
         _bundled(
             40,
             "39735f2ece031154c881278efdefe86b8dd2cfcb62a11610d178b11b02b4c7a5",

@@ -114,7 +114,7 @@ class ColorJitter:
     Every factor is uniform in [1 - strength, 1 + strength] (the per-channel gains in half that
     range), drawn once per sample and shared by all groups, so that the months and views of one
     place change together. Meant to keep the image encoder from telling continents apart by
-    their colour balance alone (MODELS.md, try 25).
+    their colour balance alone (docs/research/models-night-lights.md, try 25).
     """
 
     def __init__(

@@ -331,4 +331,3 @@ def test_export_leaves_the_encoder_as_it_was(tmp_path):
     export_onnx(enc, tmp_path / "m.onnx")
     assert enc.training and enc.network.training
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
-

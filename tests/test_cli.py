@@ -279,3 +279,35 @@ def test_data_build_with_layers_and_scales(tmp_path, cache, capsys):
     assert "--scales must be comma-separated numbers" in capsys.readouterr().err
     assert main([*args, "--layers", "koppen", "--overwrite"]) == 2
     assert "never enter pretraining" in capsys.readouterr().err
+
+
+def test_notices_and_warnings_reach_the_terminal_for_the_length_of_a_command(monkeypatch, capsys):
+    """The library only logs and warns; ``main`` shows both on stderr (notices not with -q) and
+    leaves logging and warnings as it found them."""
+    import logging
+    import warnings
+
+    import satclip.cli.use as cli
+
+    def command(args):
+        logging.getLogger("satclip.io.embed").info("a notice")
+        logging.getLogger("satclip.io.embed").warning("work thrown away")
+        warnings.warn("a choice made for you", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_embed", command)
+    logger = logging.getLogger("satclip")
+    before = (logger.level, list(logger.handlers), warnings.showwarning, list(warnings.filters))
+    argv = ["embed", "in.csv", "-o", "out.npy"]
+    assert main(argv) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "a notice",
+        "satclip embed: warning: work thrown away",
+        "satclip embed: warning: a choice made for you",
+    ]
+    assert main([*argv, "-q"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "satclip embed: warning: work thrown away",
+        "satclip embed: warning: a choice made for you",
+    ]
+    assert (logger.level, list(logger.handlers), warnings.showwarning, list(warnings.filters)) == before

@@ -1,10 +1,6 @@
-"""The core geography module: grid lookups, unit vectors, blocks; old import paths still work."""
-
-import importlib
-import sys
+"""The core geography module: grid lookups, unit vectors, blocks."""
 
 import numpy as np
-import pytest
 
 from satclip.geography import (
     EARTH_RADIUS_KM,
@@ -98,24 +94,3 @@ def test_block_ids_are_whole_cells():
     ids = block_ids(lon, lat, 10.0)
     assert ids[0] == ids[1] != ids[2]
     assert ids[3] == ids[4] == 17 * 36 + 35  # the edges belong to the last cell
-
-
-@pytest.mark.parametrize(
-    "old, new",
-    [("satclip.data.sources", "satclip.sources"), ("satclip.data.coastlines", "satclip.coastlines")],
-)
-def test_moved_modules_are_deprecated_aliases_of_the_new_ones(old, new, monkeypatch):
-    monkeypatch.delitem(sys.modules, old, raising=False)
-    with pytest.warns(DeprecationWarning, match=new.replace(".", r"\.")):
-        module = importlib.import_module(old)
-    assert module is importlib.import_module(new)
-
-
-def test_names_that_moved_to_geography_are_still_importable_from_their_old_homes():
-    from satclip import geography
-    from satclip.data import bluemarble, geometry
-    from satclip.evaluation import geodata
-
-    assert bluemarble.land_mask is geography.land_mask and bluemarble.LandMask is geography.LandMask
-    assert geometry.unit_vectors is geography.unit_vectors
-    assert geodata.grid_lookup is geography.grid_lookup

@@ -332,12 +332,3 @@ def test_export_leaves_the_encoder_as_it_was(tmp_path):
     export_onnx(enc, tmp_path / "m.onnx")
     assert enc.training and enc.network.training
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
-
-
-def test_old_import_path_of_the_runtime_still_works_with_a_deprecation_warning():
-    import satclip.onnx_export as old
-
-    with pytest.warns(DeprecationWarning, match="satclip.onnx_runtime"):
-        assert old.OnnxEncoder is OnnxEncoder
-    with pytest.raises(AttributeError):
-        _ = old.NoSuchName

@@ -25,9 +25,7 @@ import copy
 import json
 import math
 import os
-import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -216,17 +214,3 @@ def export_onnx(
         onnx.save(model, str(tmp))
         onnx.checker.check_model(str(tmp), full_check=True)
     return path
-
-
-def __getattr__(name: str) -> Any:
-    # Deprecated aliases: the onnxruntime backend moved to satclip.onnx_runtime.
-    if name in ("OnnxEncoder", "DEFAULT_BATCH_SIZE"):
-        warnings.warn(
-            f"satclip.onnx_export.{name} moved to satclip.onnx_runtime.{name}; import it from there",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from satclip import onnx_runtime
-
-        return getattr(onnx_runtime, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

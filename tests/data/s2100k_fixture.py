@@ -26,7 +26,7 @@ def _rgb_at(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """(n, 3) Blue Marble colours at the points; the 5400 × 2700 image is decoded once."""
     from PIL import Image
 
-    from satclip.data.geometry import sample_equirectangular
+    from satclip.geography import sample_equirectangular
     from satclip.sources import fetch
 
     with Image.open(fetch("bluemarble")) as im:

@@ -9,8 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from satclip.data import bluemarble
-from satclip.data.bluemarble import BlueMarbleConfig, LandMask, build_bluemarble, land_mask, read_manifest
-from satclip.data.geometry import aeqd_inverse, patch_offsets_km, sample_equirectangular
+from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble, read_manifest
+from satclip.data.geometry import aeqd_inverse, patch_offsets_km
+from satclip.geography import LandMask, land_mask, sample_equirectangular, sample_land_points
 
 SMALL = BlueMarbleConfig(n=300, size=8, seed=1)
 
@@ -62,13 +63,13 @@ def test_build_layout_and_contents(small, mask, source):
 
 def test_sampling_is_uniform_by_area():
     all_land = LandMask(np.ones((180, 360), dtype=bool))
-    lon, lat = bluemarble.sample_land_points(20000, 0, all_land)
+    lon, lat = sample_land_points(20000, 0, all_land)
     # Uniform on the sphere: sin(lat) is uniform on [-1, 1], so E[sin²] = 1/3.
     assert np.mean(np.sin(np.deg2rad(lat)) ** 2) == pytest.approx(1 / 3, abs=0.01)
     assert abs(np.mean(lon)) < 5
     half = np.zeros((180, 360), dtype=bool)
     half[:, :180] = True  # western hemisphere is land; node 0 is at 180° W ≡ 180° E
-    lon, _ = bluemarble.sample_land_points(1000, 0, LandMask(half))
+    lon, _ = sample_land_points(1000, 0, LandMask(half))
     assert ((lon < 0.5) | (lon > 179.5)).all() and (lon < 0).mean() > 0.99
 
 

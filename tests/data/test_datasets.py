@@ -124,9 +124,6 @@ def test_splits():
     train, val = split_indices(lon, lat, "random", val_fraction=0.2, seed=1)
     assert len(val) == 1000 and len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 5000
     train, val = split_indices(lon, lat, "block", val_fraction=0.2, seed=1, block_deg=10)
-    with pytest.warns(DeprecationWarning, match="'block'"):
-        old = split_indices(lon, lat, "geographic", val_fraction=0.2, seed=1, block_deg=10)
-    np.testing.assert_array_equal(old[1], val)
     assert 0.2 <= len(val) / 5000 < 0.25
     block = lambda i: (np.floor((lon[i] + 180) / 10) * 100 + np.floor((lat[i] + 90) / 10)).astype(int)  # noqa: E731
     assert not set(block(train)) & set(block(val)), "no block is on both sides"

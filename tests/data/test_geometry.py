@@ -1,12 +1,8 @@
 import numpy as np
 import pytest
 
-from satclip.data.geometry import (
-    EARTH_RADIUS_KM,
-    aeqd_inverse,
-    patch_offsets_km,
-    sample_equirectangular,
-)
+from satclip.data.geometry import aeqd_inverse, patch_offsets_km
+from satclip.geography import EARTH_RADIUS_KM, sample_equirectangular
 from tests.references import great_circle_km
 
 

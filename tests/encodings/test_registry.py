@@ -57,16 +57,6 @@ def test_contract(name, dtype, sphere_points):
     torch.testing.assert_close(part, y, rtol=0, atol=0)
 
 
-def test_encode_into_is_a_deprecated_alias_of_encode_out():
-    enc = create_encoding("sphericalharmonics", legendre_polys=4)
-    x = torch.tensor([[10.0, 20.0], [-170.0, -45.0]], dtype=torch.float64)
-    buf = torch.empty(2, enc.dim, dtype=torch.float64)
-    with pytest.warns(DeprecationWarning, match="encode"):
-        out = enc.encode_into(x, buf)
-    assert out is buf
-    torch.testing.assert_close(out, enc.encode(x), rtol=0, atol=0)
-
-
 @pytest.mark.parametrize("name", ALL)
 def test_differentiable(name):
     x = torch.tensor([[10.0, 20.0], [-120.0, -45.0]], dtype=torch.float64, requires_grad=True)

@@ -20,18 +20,18 @@ def houses(california):
     return frame.assign(band=band)
 
 
-def _say():
-    said: list[str] = []
-    return said, said.append
+# What a notebook user is told about the kind chosen for them; ignored where that is not the point.
+_KIND_STATED = "ignore:target '.*' holds:UserWarning"
 
 
 def test_regression_from_csv_inferred_and_stated(tmp_path, houses, cache):
     path = tmp_path / "houses.csv"
     houses.to_csv(path, index=False)
-    said, say = _say()
-    task = task_from_file(path, "value", say=say)
+    with pytest.warns(UserWarning, match="holds numbers: regression") as record:
+        task = task_from_file(path, "value")
     assert task.kind == "regression" and task.name == "houses" and len(task.y) == len(houses)
-    assert any("regression" in s for s in said)
+    # Shown where the user called, not inside satclip.
+    assert [w.filename for w in record] == [__file__]
     np.testing.assert_allclose(task.y, houses["value"])
     assert set(task.continent) == {"North America"}
 
@@ -42,8 +42,9 @@ def test_classification_from_text_drops_rare_classes_and_missing_labels(tmp_path
     frame.loc[5:9, "band"] = None  # no label
     path = tmp_path / "bands.parquet"
     frame.to_parquet(path)
-    said, say = _say()
-    task = task_from_file(path, "band", say=say)
+    with pytest.warns(UserWarning) as record:
+        task = task_from_file(path, "band")
+    said = [str(w.message) for w in record]
     assert task.kind == "classification" and list(task.classes) == ["high", "low", "mid"]
     assert len(task.y) == len(frame) - 10
     assert any("classification" in s for s in said)
@@ -51,6 +52,7 @@ def test_classification_from_text_drops_rare_classes_and_missing_labels(tmp_path
     assert any("dropped 1 class(es) with fewer than 20 rows ('rare'" in s for s in said)
 
 
+@pytest.mark.filterwarnings(_KIND_STATED)
 def test_bad_labels_give_clear_errors(tmp_path, houses, cache):
     frame = houses.astype({"value": object})
     frame.loc[7, "value"] = "unknown"
@@ -66,8 +68,11 @@ def test_bad_labels_give_clear_errors(tmp_path, houses, cache):
         task_from_file(path, "Value")
     with pytest.raises(ValueError, match="is a coordinate column"):
         task_from_file(path, "lat")
-    with pytest.raises(ValueError, match="fewer than 2 classes"):
-        task_from_file(path, "band", min_class_count=10_000, say=lambda _: None)
+    with (
+        pytest.raises(ValueError, match="fewer than 2 classes"),
+        pytest.warns(UserWarning, match="dropped 3 class"),
+    ):
+        task_from_file(path, "band", min_class_count=10_000)
     with pytest.raises(ValueError, match="kind must be one of"):
         task_from_file(path, "value", kind="ordinal")
 
@@ -81,14 +86,17 @@ def test_semicolon_csv_with_decimal_commas(tmp_path, houses, cache):
             w.writerow(
                 [f"{lon:.5f}".replace(".", ","), f"{lat:.5f}".replace(".", ","), f"{v:.6f}".replace(".", ",")]
             )
-    task = task_from_file(path, "value", kind="regression", say=lambda _: None)
+    task = task_from_file(path, "value", kind="regression")
     np.testing.assert_allclose(task.y, houses["value"], atol=1e-6)
 
 
+@pytest.mark.filterwarnings(_KIND_STATED)
 def test_python_api_returns_the_suite_rows_as_a_frame(tmp_path, houses, cache):
     path = tmp_path / "houses.csv"
     houses.to_csv(path, index=False)
-    df = evaluate(["sh10", "wrap"], path, target="value", splits=["random", "block"], block_deg=1.0)
+    with pytest.warns(UserWarning, match="holds numbers: regression") as record:
+        df = evaluate(["sh10", "wrap"], path, target="value", splits=["random", "block"], block_deg=1.0)
+    assert [w.filename for w in record] == [__file__]  # through evaluate too, one call deeper
     assert list(df.columns) == [
         "encoder",
         "task",
@@ -110,6 +118,7 @@ def test_python_api_returns_the_suite_rows_as_a_frame(tmp_path, houses, cache):
         evaluate(["sh10"], path, target="value", splits=["block"], block_deg=0)
 
 
+@pytest.mark.filterwarnings(_KIND_STATED)
 def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
     from satclip.evaluation.custom import task_from_frame
 
@@ -119,9 +128,8 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
     frame = houses.rename(columns={"lon": "Longitude", "lat": "Latitude"})[
         ["band", "value", "Latitude", "Longitude"]
     ]
-    quiet = {"say": lambda _: None}
     for target in ("value", "band"):
-        from_file, from_frame = task_from_file(path, target, **quiet), task_from_frame(frame, target, **quiet)
+        from_file, from_frame = task_from_file(path, target), task_from_frame(frame, target)
         assert from_frame.kind == from_file.kind
         np.testing.assert_array_equal(from_frame.lonlat, from_file.lonlat)
         np.testing.assert_array_equal(from_frame.y, from_file.y)
@@ -140,7 +148,7 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
         evaluate(["sh10"], frame)
     # One column named, the other found by name: the longitude under a name no list knows.
     odd = frame.rename(columns={"Longitude": "x_deg"})
-    named = task_from_frame(odd, "value", lon_col="x_deg", **quiet)
+    named = task_from_frame(odd, "value", lon_col="x_deg")
     np.testing.assert_array_equal(named.lonlat, from_file.lonlat)
     with pytest.raises(ValueError, match=r"frame: the frame has no column 'X' \(given as the longitude\)"):
         task_from_frame(odd, "value", lon_col="X")
@@ -149,7 +157,7 @@ def test_a_dataframe_in_memory_is_a_task_like_its_file(tmp_path, houses, cache):
 
     points = gpd.points_from_xy(frame["Longitude"], frame["Latitude"], crs="EPSG:4326")
     geo = gpd.GeoDataFrame(frame[["band", "value"]], geometry=points).to_crs("EPSG:3857")
-    np.testing.assert_allclose(task_from_frame(geo, "value", **quiet).lonlat, from_file.lonlat, atol=1e-9)
+    np.testing.assert_allclose(task_from_frame(geo, "value").lonlat, from_file.lonlat, atol=1e-9)
 
 
 def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys, monkeypatch):
@@ -158,8 +166,9 @@ def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys, mo
     out = tmp_path / "report"
     args = ["evaluate", "--encoders", "sh10,wrap", "--task-file", str(path), "--target", "band"]
     assert main([*args, "--split", "random", "-o", str(out), "-q"]) == 0
-    printed = capsys.readouterr().out
-    assert "holds text: classification" in printed and "houses (accuracy)" in printed
+    printed = capsys.readouterr()
+    assert "satclip evaluate: warning: target 'band' holds text: classification" in printed.err
+    assert "houses (accuracy)" in printed.out
     assert (out / "results.csv").exists() and (out / "results.md").exists()
     rows = pd.read_csv(out / "results.csv")
     assert set(rows["task"]) == {"houses"} and len(rows) == 2 * 3
@@ -196,6 +205,7 @@ def test_vector_file_with_geometries_in_another_crs(tmp_path, houses, cache):
     ).to_crs("EPSG:3310")  # California Albers, metres
     path = tmp_path / "houses.geojson"
     frame.to_file(path)
-    task = task_from_file(path, "band", say=lambda _: None)
+    with pytest.warns(UserWarning, match="holds text: classification"):
+        task = task_from_file(path, "band")
     assert task.kind == "classification" and len(task.y) == len(houses)
     np.testing.assert_allclose(task.lonlat, houses[["lon", "lat"]].to_numpy(), atol=1e-6)

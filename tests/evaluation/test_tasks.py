@@ -4,8 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from satclip.evaluation.geodata import continents, grid_lookup, polygon_labels, read_gpkg_layer, read_image
+from satclip.evaluation.geodata import continents, polygon_labels, read_gpkg_layer, read_image
 from satclip.evaluation.tasks import MIN_CLASS_COUNT, list_tasks, load_task
+from satclip.geography import grid_lookup
 from satclip.sources import fetch
 
 PARIS, NAIROBI, SYDNEY, MANAUS, CAIRO = (

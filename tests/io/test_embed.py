@@ -1,6 +1,7 @@
 """``embed_file``: every input format, both layouts, (Geo)Parquet out, resume after a kill."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -174,7 +175,7 @@ class _DiesAfter:
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".npy", ".csv"])
-def test_resume_neither_redoes_nor_duplicates_chunks(tmp_path, encoder, frame, suffix):
+def test_resume_neither_redoes_nor_duplicates_chunks(tmp_path, encoder, frame, suffix, caplog):
     src = tmp_path / "in.geojson"
     frame.to_file(src)
     out = tmp_path / f"out{suffix}"
@@ -184,8 +185,10 @@ def test_resume_neither_redoes_nor_duplicates_chunks(tmp_path, encoder, frame, s
     state = json.loads((tmp_path / f".out{suffix}.partial" / "state.json").read_text())
     assert state["rows_done"] == 20
     second = _DiesAfter(encoder)
-    assert embed_file(second, src, out, chunk_rows=10, resume=True, progress=False) == len(frame)
+    with caplog.at_level(logging.INFO, logger="satclip"):
+        assert embed_file(second, src, out, chunk_rows=10, resume=True, progress=False) == len(frame)
     assert second.rows == len(frame) - 20
+    assert caplog.messages == ["resuming: 20 rows already done"]
     ref = tmp_path / f"ref{suffix}"
     embed_file(encoder, src, ref, chunk_rows=10, progress=False)
     if suffix == ".npy":
@@ -217,6 +220,19 @@ def test_resume_refuses_other_options_and_discards_unrecorded_parts(tmp_path, en
     (work / "state.json").write_text(json.dumps(state))
     embed_file(encoder, src, out, chunk_rows=10, resume=True, progress=False)
     assert pq.read_table(out).num_rows == len(frame)
+
+
+def test_a_new_run_discards_an_unfinished_one_with_a_warning(tmp_path, encoder, frame, caplog):
+    src = tmp_path / "in.geojson"
+    frame.to_file(src)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(_Killed):
+        embed_file(_DiesAfter(encoder, n=1), src, out, chunk_rows=10, progress=False)
+    assert caplog.records == []
+    counting = _DiesAfter(encoder)
+    assert embed_file(counting, src, out, chunk_rows=10, progress=False) == len(frame) == counting.rows
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "discarding the unfinished earlier run" in caplog.text and "resume=True" in caplog.text
 
 
 def test_bad_rows_are_named_and_leave_nothing(tmp_path, encoder):

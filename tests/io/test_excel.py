@@ -163,7 +163,10 @@ def test_a_sheet_is_chosen_by_name(tmp_path, encoder):
     out = tmp_path / "sites.npy"
     assert main(["embed", str(src), "-o", str(out), "--model", str(model), "--sheet", "sites", "-q"]) == 0
     np.testing.assert_allclose(np.load(out), encoder.embed_array(LONLAT), atol=1e-6)
-    with pytest.raises(ValueError, match="a classification needs more labelled rows"):
-        task_from_file(src, "Site", sheet="sites", say=lambda _: None)  # read from the sheet: 4 names
+    with (
+        pytest.raises(ValueError, match="a classification needs more labelled rows"),
+        pytest.warns(UserWarning, match="dropped 4 class"),  # read from the sheet: 4 names
+    ):
+        task_from_file(src, "Site", "classification", sheet="sites")
     with pytest.raises(ValueError, match="no row of the sheet 'notes'"):
-        task_from_file(src, "Site", say=lambda _: None)
+        task_from_file(src, "Site")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import re
 import sys
+import warnings
 from collections.abc import Iterator
 
 from satclip._version import package_version
@@ -70,10 +73,49 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(_join_negative_values(parser, argv))
+    with _notices(args.command, quiet=getattr(args, "quiet", False)):
+        try:
+            return int(args.func(args))
+        except (SatCLIPError, ValueError, OSError, ImportError) as e:
+            # What the user can fix (input, files, disk, extras, registries): one line. Anything
+            # else is a bug in satclip or below it, and keeps its traceback.
+            print(f"satclip {args.command}: error: {e}", file=sys.stderr)
+            return 2
+
+
+class _NoticeFormatter(logging.Formatter):
+    """Notices as they are; warnings as one line that says so, like the errors."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__("%(message)s")
+        self.command = command
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"satclip {self.command}: warning: {text}"
+
+
+@contextlib.contextmanager
+def _notices(command: str, quiet: bool) -> Iterator[None]:
+    """The library's log notices (warnings only with ``--quiet``) and its Python warnings on
+    stderr for the length of one command. The library never configures logging, and the
+    process is left as it was: ``main`` also runs inside notebooks and tests."""
+    logger = logging.getLogger("satclip")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_NoticeFormatter(command))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+    def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        # Ours are UserWarnings; another library's keep their category's name.
+        kind = "warning" if category is UserWarning else category.__name__
+        print(f"satclip {command}: {kind}: {message}", file=sys.stderr)
+
     try:
-        return int(args.func(args))
-    except (SatCLIPError, ValueError, OSError, ImportError) as e:
-        # What the user can fix (input, files, disk, extras, registries): one line. Anything
-        # else is a bug in satclip or below it, and keeps its traceback.
-        print(f"satclip {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -32,7 +32,6 @@ from satclip._files import write_json
 from satclip.data.geometry import aeqd_inverse, patch_offsets_km
 from satclip.errors import InputError, InputFileNotFoundError, OutputExistsError
 from satclip.geography import EQUATOR_KM, land_mask, sample_equirectangular, sample_land_points
-from satclip.geography import LandMask as LandMask  # re-exported from its old home
 from satclip.sources import SOURCES, fetch
 
 FORMAT = "satclip-bluemarble"

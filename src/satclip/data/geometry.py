@@ -9,17 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# Re-exported: these lived here before moving to the core geography module.
-from satclip.geography import EARTH_RADIUS_KM, EQUATOR_KM, sample_equirectangular, unit_vectors
-
-__all__ = [
-    "EARTH_RADIUS_KM",
-    "EQUATOR_KM",
-    "aeqd_inverse",
-    "patch_offsets_km",
-    "sample_equirectangular",
-    "unit_vectors",
-]
+from satclip.geography import EARTH_RADIUS_KM
 
 
 def patch_offsets_km(size: int, pixel_km: float) -> tuple[np.ndarray, np.ndarray]:

@@ -3,16 +3,12 @@ same words the evaluation splits use (:mod:`satclip.evaluation.splits`)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from satclip.errors import InputError
 from satclip.geography import block_ids
 
 SPLITS = ("random", "block")
-# Earlier name of "block", still accepted.
-_DEPRECATED = {"geographic": "block"}
 
 
 def split_indices(
@@ -24,11 +20,6 @@ def split_indices(
     block_deg: float = 10.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) index arrays. ``block`` holds out whole blocks until ≥ val_fraction."""
-    if method in _DEPRECATED:
-        warnings.warn(
-            f"split {method!r} is now called {_DEPRECATED[method]!r}", DeprecationWarning, stacklevel=2
-        )
-        method = _DEPRECATED[method]
     if method not in SPLITS:
         raise InputError(f"unknown split {method!r}; choose one of {SPLITS}")
     if not 0 < val_fraction < 1:

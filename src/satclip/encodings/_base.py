@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import warnings
 from typing import Any
 
 import torch
@@ -44,15 +43,6 @@ class Encoding(nn.Module, abc.ABC):
         """An (rows, dim) buffer for ``encode(out=...)`` in the layout this encoding writes
         fastest; its leading slices ``buf[:n]`` are valid ``out`` arguments too."""
         return torch.empty(rows, self.dim, dtype=dtype, device=device)
-
-    def encode_into(self, lonlat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Deprecated: ``encode(lonlat, out=out)``."""
-        warnings.warn(
-            "Encoding.encode_into(x, out) is deprecated; use encode(x, out=out)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.encode(lonlat, out=out)
 
     @staticmethod
     def _into(features: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:

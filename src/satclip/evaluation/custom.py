@@ -2,15 +2,19 @@
 
 Points come from the same readers as ``satclip embed`` (CSV, Parquet, GeoParquet, vector files;
 lon/lat columns or geometries, any CRS), the label from one column. Rows without a label are
-dropped, and the drop is stated; a regression label that is not a number is an error naming its
-row; classes too rare to appear on both sides of a split are dropped, and that is stated too.
+dropped, with a warning; a regression label that is not a number is an error naming its row;
+classes too rare to appear on both sides of a split are dropped, with a warning too. These are
+``UserWarning``s, as is the kind chosen when none is given: each changes the scores, so a
+notebook or script shows it where it called in.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
+import warnings
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -37,13 +41,13 @@ def task_from_file(
     delimiter: str | None = None,
     sheet: str | None = None,
     min_class_count: int = MIN_CLASS_COUNT,
-    say: Callable[[str], None] = print,
 ) -> Task:
     """A :class:`~satclip.evaluation.tasks.Task` from a file's points and its ``target`` column.
 
     ``kind`` is ``"regression"`` or ``"classification"``; left as None it is inferred (text or
-    at most 20 distinct whole numbers: classes; other numbers: regression) and ``say`` states
-    the choice, as it states every row or class dropped. ``name`` defaults to the file's stem.
+    at most 20 distinct whole numbers: classes; other numbers: regression) and a ``UserWarning``
+    states the choice, as one states every row or class dropped. ``name`` defaults to the
+    file's stem.
     """
     from satclip.io.readers import InputTable
 
@@ -75,7 +79,6 @@ def task_from_file(
         str(table.path),
         decimal_comma,
         min_class_count,
-        say,
     )
 
 
@@ -87,7 +90,6 @@ def task_from_frame(
     lon_col: str | None = None,
     lat_col: str | None = None,
     min_class_count: int = MIN_CLASS_COUNT,
-    say: Callable[[str], None] = print,
 ) -> Task:
     """:func:`task_from_file` for a DataFrame in memory (pandas, or anything with ``columns``
     and ``[]``): its ``lon_col``/``lat_col`` columns, found by name when not given (``lon``,
@@ -110,7 +112,7 @@ def task_from_frame(
         raise InputError(f"{name}: the target {target!r} is a coordinate column; name another")
     points = as_lonlat_array(lon, lat)
     values = np.asarray(frame[target], dtype=object)
-    return _labelled_task(points, values, target, kind, name, name, False, min_class_count, say)
+    return _labelled_task(points, values, target, kind, name, name, False, min_class_count)
 
 
 def _labelled_task(
@@ -122,20 +124,19 @@ def _labelled_task(
     where: str,
     decimal_comma: bool,
     min_class_count: int,
-    say: Callable[[str], None],
 ) -> Task:
     """The task from validated (N, 2) points and their raw labels: the kind inferred and
     stated, rows without a label and classes too rare to split dropped and stated."""
-    kind = kind or _infer_kind(values, target, say)
+    kind = kind or _infer_kind(values, target)
     if kind == "regression":
         y, keep = _numbers(values, target, where, decimal_comma)
     else:
         y, keep = _texts(values)
     if not keep.all():
-        say(f"{name}: dropped {int((~keep).sum())} of {len(keep)} rows without a {target!r} value")
+        _warn(f"{name}: dropped {int((~keep).sum())} of {len(keep)} rows without a {target!r} value")
     points, y = points[keep], y[keep]
     if kind == "classification":
-        points, y = _frequent_classes(points, y, min_class_count, name, say)
+        points, y = _frequent_classes(points, y, min_class_count, name)
     if len(y) < 10:
         raise InputError(f"{where}: only {len(y)} labelled rows; a split needs at least 10")
     lon, lat = points[:, 0], points[:, 1]
@@ -149,21 +150,21 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
-def _infer_kind(values: np.ndarray, target: str, say: Callable[[str], None]) -> str:
+def _infer_kind(values: np.ndarray, target: str) -> str:
     present = [v for v in values if not _missing(v)]
     try:
         numbers = np.array([float(v) for v in present], dtype=np.float64)
     except (TypeError, ValueError):
-        say(f"target {target!r} holds text: classification (--kind regression to change)")
+        _warn(f"target {target!r} holds text: classification (kind='regression' to change)")
         return "classification"
     distinct = np.unique(numbers)
     if len(distinct) <= MAX_INFERRED_CLASSES and np.all(distinct == np.round(distinct)):
-        say(
+        _warn(
             f"target {target!r} holds {len(distinct)} distinct whole numbers: classification "
-            "(--kind regression to change)"
+            "(kind='regression' to change)"
         )
         return "classification"
-    say(f"target {target!r} holds numbers: regression (--kind classification to change)")
+    _warn(f"target {target!r} holds numbers: regression (kind='classification' to change)")
     return "regression"
 
 
@@ -193,14 +194,14 @@ def _texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _frequent_classes(
-    points: np.ndarray, y: np.ndarray, min_count: int, name: str, say: Callable[[str], None]
+    points: np.ndarray, y: np.ndarray, min_count: int, name: str
 ) -> tuple[np.ndarray, np.ndarray]:
     classes, counts = np.unique(y, return_counts=True)
     rare = classes[counts < min_count]
     if len(rare):
         keep = ~np.isin(y, rare)
         shown = ", ".join(map(repr, rare[:5].tolist())) + (" ..." if len(rare) > 5 else "")
-        say(
+        _warn(
             f"{name}: dropped {len(rare)} class(es) with fewer than {min_count} rows ({shown}; "
             f"{int((~keep).sum())} rows): too rare to be on both sides of a split"
         )
@@ -211,3 +212,19 @@ def _frequent_classes(
             "needs more labelled rows per class"
         )
     return points, y
+
+
+# The package's folder: frames under it are satclip's own, not the user's. Not resolved: a
+# frame's file name is the module's __file__ as imported.
+_PACKAGE = os.path.dirname(os.path.dirname(__file__)) + os.sep
+
+
+def _warn(message: str) -> None:
+    """A ``UserWarning`` attributed to the first caller outside satclip (the notebook cell or
+    script line that asked for the task), however deep in the library it is raised: ``evaluate``
+    reaches here through one more call than ``task_from_file`` does."""
+    frame: FrameType | None = sys._getframe(0)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from satclip.geography import grid_lookup as grid_lookup  # re-exported from its old home
 from satclip.sources import fetch
 
 

@@ -230,9 +230,7 @@ def evaluate(
             raise InputError("a DataFrame task needs target=, the column that holds the label")
         from satclip.evaluation.custom import task_from_frame
 
-        resolved = task_from_frame(
-            task, target, kind, lon_col=lon_col, lat_col=lat_col, say=print if progress else (lambda _: None)
-        )
+        resolved = task_from_frame(task, target, kind, lon_col=lon_col, lat_col=lat_col)
     elif isinstance(task, str) and task in list_tasks() and target is None:
         resolved = task
     else:
@@ -242,7 +240,7 @@ def evaluate(
 
         resolved = task_from_file(
             task, target, kind, lon_col=lon_col, lat_col=lat_col, geometry_col=geometry_col,
-            crs=crs, delimiter=delimiter, sheet=sheet, say=print if progress else (lambda _: None),
+            crs=crs, delimiter=delimiter, sheet=sheet,
         )  # fmt: skip
     rows = run(models, [resolved], probe, list(splits), progress=progress, block_deg=block_deg)
     return pd.DataFrame(rows, columns=FIELDS)

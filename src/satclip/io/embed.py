@@ -10,9 +10,9 @@ its final name only when every row is in it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,10 @@ from satclip.io.writers import (
 from satclip.pretrained import ModelSpec, resolve
 
 OUTPUT_SUFFIXES = (".npy", ".parquet", ".geoparquet", ".csv")
+
+# Resuming is stated at INFO; work thrown away (an unreadable state, a damaged chunk, an
+# unfinished run not resumed) at WARNING.
+log = logging.getLogger(__name__)
 
 
 @renamed(encoder="model", dst="out")
@@ -215,7 +219,7 @@ def _part(work: Path, i: int) -> Path:
 
 
 def _read_state(state_file: Path) -> dict[str, Any] | None:
-    """The recorded state, or None (with a message) when it is missing or unreadable."""
+    """The recorded state, or None (with a warning when it is unreadable) when there is none."""
     try:
         state = json.loads(state_file.read_text())
         if not isinstance(state, dict) or not {"run", "rows_done", "parts", "crc32"} <= set(state):
@@ -226,7 +230,7 @@ def _read_state(state_file: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, OSError) as e:
-        print(f"{state_file} is unreadable ({e}); starting over", file=sys.stderr)
+        log.warning("%s is unreadable (%s); starting over", state_file, e)
         return None
 
 
@@ -266,9 +270,8 @@ def _start(work: Path, run: dict[str, Any], resume: bool, kind: str, row_bytes: 
             )
         intact = _verified_prefix(work, old, kind, row_bytes)
         if intact < len(old["parts"]):
-            print(
-                f"chunk {intact} in {work} is missing or corrupt; redoing it and the chunks after it",
-                file=sys.stderr,
+            log.warning(
+                "chunk %d in %s is missing or corrupt; redoing it and the chunks after it", intact, work
             )
             old["parts"], old["crc32"] = old["parts"][:intact], old["crc32"][:intact]
             old["rows_done"] = sum(old["parts"])
@@ -280,14 +283,11 @@ def _start(work: Path, run: dict[str, Any], resume: bool, kind: str, row_bytes: 
                 p.unlink()
         for p in work.glob(".*.tmp*"):
             p.unlink()
-        print(f"resuming: {old['rows_done']} rows already done", file=sys.stderr)
+        log.info("resuming: %d rows already done", old["rows_done"])
         return old
     if work.exists():
         if not resume:
-            print(
-                f"discarding the unfinished earlier run in {work} (use --resume to continue it)",
-                file=sys.stderr,
-            )
+            log.warning("discarding the unfinished earlier run in %s (resume=True continues it)", work)
         shutil.rmtree(work)
     work.mkdir(parents=True)
     state = {"run": run, "rows_done": 0, "parts": [], "crc32": []}

@@ -163,6 +163,7 @@ class _DiesAfter:
         self.encoder, self.n, self.rows = encoder, n, 0
         self.config, self.dim, self.training_index = encoder.config, encoder.dim, None
         self.output_dtype, self.default_batch_size, self.spec = encoder.output_dtype, 1024, None
+        self.embed, self.embed_grid = encoder.embed, encoder.embed_grid  # the Embedder protocol; unused here
         self.fingerprint = encoder.fingerprint
 
     def embed_array(self, lonlat, batch_size=4096):

@@ -99,10 +99,7 @@ def embedding_map(
     npm once). ``compare`` puts a second model's map beside the first; each map has its own
     components, as two embedding spaces share no axes.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     panels = [(encoder, title or "embedding: first three principal components as RGB")]
     if compare is not None:
@@ -114,7 +111,8 @@ def embedding_map(
         lines = load_coastlines()
     w, s, e, n = check_bbox(bbox)
     height = min(max(10 * (n - s) / (e - w), 3.0), 14.0) + 0.3
-    fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), height), squeeze=False)
+    fig = Figure(figsize=(10 * len(panels), height))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (enc, label) in zip(axes[0], panels, strict=True):
         ax.imshow(map_rgb(enc, resolution, land_only, bbox), extent=(w, e, s, n), interpolation="nearest")
         for line in lines:

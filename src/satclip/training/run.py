@@ -175,17 +175,15 @@ def read_metrics(run: Path) -> list[dict[str, str]]:
 
 def plot_losses(run: Path) -> Path | None:
     """loss.png: training loss per step and validation loss per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     rows = read_metrics(run)
     if not rows:
         return None
     steps = [(int(r["step"]), float(r["train_loss_step"])) for r in rows if r.get("train_loss_step")]
     val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r.get("val_loss")]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     if steps:
         s, v = zip(*steps, strict=True)
         ax.plot(s, v, lw=0.8, alpha=0.6, label="train (step)")

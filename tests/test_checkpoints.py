@@ -205,3 +205,19 @@ def test_malformed_run_checkpoints(tmp_path, mutate, message):
 def test_a_published_checkpoint_is_not_taken_for_a_run(tmp_path):
     with pytest.raises(ModelFileError, match="not a satclip train checkpoint"):
         satclip.checkpoints.convert_run(published_checkpoint(10), tmp_path / "published.ckpt")
+
+
+def test_loading_leaves_the_callers_random_stream_alone(tmp_path):
+    """Building the network to load into draws initial weights; that must not move the caller's
+    seeded stream, for each kind of model file."""
+    ours = satclip.save(_encoder(), tmp_path / "m.safetensors")
+    published = tmp_path / "published.ckpt"
+    torch.save(published_checkpoint(10), published)
+    run = tmp_path / "run.ckpt"
+    torch.save(_run_checkpoint()[0], run)
+    for path in (ours, published, run):
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        satclip.load(path)
+        assert torch.equal(torch.rand(3), expected), path.name

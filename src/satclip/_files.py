@@ -91,15 +91,15 @@ def write_json(dest: str | os.PathLike[str], data: Any, indent: int | None = 1) 
 
 
 def save_figure(fig: Any, out: str | os.PathLike[str], dpi: int = 110) -> Path:
-    """Save a matplotlib figure to ``out`` atomically, then close it."""
-    import matplotlib.pyplot as plt
+    """Save a matplotlib figure to ``out`` atomically.
 
+    satclip draws on :class:`matplotlib.figure.Figure` objects made directly, never through
+    pyplot: no backend is chosen or switched and pyplot's figure registry (which a notebook
+    displays) is left alone; ``savefig`` renders with Agg by itself and the figure is freed as
+    soon as it is unreferenced."""
     out = Path(out)
-    try:
-        with atomic_path(out, suffix=out.suffix) as tmp:
-            fig.savefig(tmp, dpi=dpi)
-    finally:
-        plt.close(fig)
+    with atomic_path(out, suffix=out.suffix) as tmp:
+        fig.savefig(tmp, dpi=dpi)
     return out
 
 

@@ -11,10 +11,12 @@ location encoder that ``satclip export`` would write, without the training extra
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 
@@ -32,6 +34,23 @@ FORMAT_VERSION = "1"
 TRAINING_INDEX_KEY = "satclip.training_index"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keeps_torch_rng(build: Callable[P, R]) -> Callable[P, R]:
+    """Run ``build`` on a fork of torch's global generator. Building a network draws its initial
+    weights from that generator, and a loaded model overwrites them at once: without the fork,
+    loading a model would move the caller's random stream (a seeded script would draw other
+    numbers after ``satclip.load`` than without it)."""
+
+    @functools.wraps(build)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with torch.random.fork_rng(devices=[]):  # built on CPU: only the CPU generator is drawn from
+            return build(*args, **kwargs)
+
+    return wrapper
 
 
 @renamed(encoder="model", path="out")
@@ -80,6 +99,7 @@ def _sniff(path: Path) -> str:
     raise ModelFileError(path, "not a satclip model file (.safetensors) nor a SatCLIP checkpoint (.ckpt)")
 
 
+@_keeps_torch_rng
 def _load_safetensors(path: Path, device: str | torch.device) -> LocationEncoder:
     from safetensors import SafetensorError, safe_open
 
@@ -149,6 +169,7 @@ def _published_network_state(sd: dict[str, torch.Tensor], path: Path) -> dict[st
     return present[0]
 
 
+@_keeps_torch_rng
 def convert_published(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<checkpoint>") -> LocationEncoder:
     """The location encoder of a loaded published SatCLIP checkpoint dict, in float64."""
     path = Path(path)
@@ -225,6 +246,7 @@ def _is_run_checkpoint(ckpt: Any) -> bool:
     return isinstance(hp, dict) and "config" in hp and "state_dict" in ckpt
 
 
+@_keeps_torch_rng
 def convert_run(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<checkpoint>") -> LocationEncoder:
     """The location encoder of a ``satclip train`` checkpoint (its saved config rebuilds it; a
     training-time degree scale is folded into the first layer), as ``satclip export`` writes it."""

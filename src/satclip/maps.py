@@ -117,10 +117,7 @@ def embedding_map(
     if out is None:
         raise InputError("embedding_map() needs out=, the PNG file to write")
     encoder = resolve(model)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     panels = [(encoder, title or "embedding: first three principal components as RGB")]
     if compare is not None:
@@ -132,7 +129,8 @@ def embedding_map(
         lines = load_coastlines()
     w, s, e, n = check_bbox(bbox)
     height = min(max(10 * (n - s) / (e - w), 3.0), 14.0) + 0.3
-    fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), height), squeeze=False)
+    fig = Figure(figsize=(10 * len(panels), height))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (enc, label) in zip(axes[0], panels, strict=True):
         ax.imshow(map_rgb(enc, bbox, resolution, land_only), extent=(w, e, s, n), interpolation="nearest")
         for line in lines:

@@ -93,3 +93,18 @@ def test_population_counts_the_people_within_50_km(cache):
         assert task.y[i] == pytest.approx(np.log10(1 + people[near].sum()), abs=1e-9)
     assert task.kind == "regression" and 0.3 < np.mean(task.y == 0) < 0.9  # much land is empty
     assert task.y.max() > 7  # tens of millions around the largest cities
+
+
+def test_read_image_lifts_the_pixel_limit_for_its_own_file_only(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from satclip.evaluation import geodata
+
+    path = tmp_path / "big.png"
+    Image.new("L", (40, 30), 7).save(path)
+    monkeypatch.setattr(geodata, "fetch", lambda name: path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # a user's own, lower limit: 1200 px is a "bomb"
+    assert geodata.read_image("koppen").shape == (30, 40)
+    assert Image.MAX_IMAGE_PIXELS == 100  # restored: the user's guard still stands for other images
+    with pytest.raises(Image.DecompressionBombError), Image.open(path):
+        pass

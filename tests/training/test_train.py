@@ -48,10 +48,27 @@ def _metrics(run):
         return list(csv.DictReader(f))
 
 
+def _process_state():
+    import random
+
+    return {
+        "random": random.getstate(),
+        "numpy.random": (np.random.get_state()[1].tolist(), np.random.get_state()[2]),
+        "torch random": torch.get_rng_state().tolist(),
+        "deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn.benchmark": torch.backends.cudnn.benchmark,
+        **{k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")},
+    }
+
+
 def test_train_export_and_load(tiny_data, tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=2", "-q"]
+    seeds_and_switches = _process_state()
     assert main([*argv, "--run-dir", str(run)]) == 0
+    # Lightning seeds the global generators and turns on deterministic kernels: none of it outlives the run.
+    after = _process_state()
+    assert [k for k in after if after[k] != seeds_and_switches[k]] == []
     enc = satclip.load(run / "model.safetensors")
     assert enc.config.encoding.legendre_polys == 6 and enc.dim == 256
     emb = enc.embed([0.0, 100.0], [10.0, -20.0])

@@ -63,9 +63,10 @@ def _demo_encoder(model: str | None):
     from satclip.encodings import create_encoding
     from satclip.networks import create_network
 
-    torch.manual_seed(0)
-    sh = create_encoding("sphericalharmonics", legendre_polys=10)
-    net = create_network("siren", dim_in=sh.dim, dim_out=256)
+    with torch.random.fork_rng(devices=[]):  # a fixed demo, without reseeding the caller's generator
+        torch.manual_seed(0)
+        sh = create_encoding("sphericalharmonics", legendre_polys=10)
+        net = create_network("siren", dim_in=sh.dim, dim_out=256)
     path = Path(tempfile.mkdtemp()) / "untrained-sh10-siren.safetensors"
     save(LocationEncoder(sh, net), path)
     print(f"no pretrained model is installed or cached; using an UNTRAINED L=10 encoder saved to {path}")

@@ -14,11 +14,8 @@ from satclip.data.bluemarble import read_manifest
 
 def preview(root: str | os.PathLike[str], out: str | os.PathLike[str], n: int = 36, seed: int = 0) -> Path:
     """Write a PNG with ``n`` random patches (first three channels as RGB) and a point map."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pyarrow.parquet as pq
+    from matplotlib.figure import Figure
     from PIL import Image
 
     from satclip.sources import fetch
@@ -33,7 +30,7 @@ def preview(root: str | os.PathLike[str], out: str | os.PathLike[str], n: int = 
 
     cols = int(np.ceil(np.sqrt(len(pick))))
     rows = int(np.ceil(len(pick) / cols))
-    fig = plt.figure(figsize=(max(12, cols * 1.6), rows * 1.7 + 6.5))
+    fig = Figure(figsize=(max(12, cols * 1.6), rows * 1.7 + 6.5))
     grid = fig.add_gridspec(rows + 4, cols)
     for k, i in enumerate(pick):
         ax = fig.add_subplot(grid[k // cols, k % cols])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,12 +11,27 @@ import numpy as np
 
 from satclip.sources import fetch
 
+# Serialises satclip's own changes to PIL's limit, so that two overlapping reads cannot restore
+# each other's raised value and leave the guard off for good.
+_pil_limit_lock = threading.Lock()
+
 
 def read_image(name: str) -> np.ndarray:
+    """The registry image ``name`` as an array. The Köppen map is 84 megapixels, just under
+    PIL's decompression-bomb limit, which a user may have lowered; the file is checksummed, so the
+    limit is lifted for opening this one file only (not for the rest of the process: the user's
+    own images keep their guard)."""
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = None  # the Köppen map is 84 megapixels, a trusted checksummed file
-    with Image.open(fetch(name)) as im:
+    path = fetch(name)
+    with _pil_limit_lock:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            im = Image.open(path)  # the size check happens here; decoding below needs no limit
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    with im:
         return np.asarray(im)
 
 

@@ -144,10 +144,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 @renamed(out_dir="out")
 def write_outputs(rows: list[dict[str, Any]], out: str | os.PathLike[str]) -> Path:
     """results.csv (per fold), results.md (table) and one bar chart per task."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +157,8 @@ def write_outputs(rows: list[dict[str, Any]], out: str | os.PathLike[str]) -> Pa
     encoders = list(dict.fromkeys(r["encoder"] for r in rows))
     splits = list(dict.fromkeys(r["split"] for r in rows))
     for task in dict.fromkeys(r["task"] for r in rows):
-        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(encoders) * len(splits), 3.6))
+        fig = Figure(figsize=(1.2 + 0.9 * len(encoders) * len(splits), 3.6))
+        ax = fig.subplots()
         width = 0.8 / len(splits)
         for j, split in enumerate(splits):
             xs, means, stds = [], [], []

@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+import random
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +91,44 @@ def _precision(cfg: TrainConfig) -> int | str:
     return "bf16-mixed" if torch.cuda.is_available() and cfg.accelerator != "cpu" else "32-true"
 
 
+@contextmanager
+def _process_state_kept() -> Iterator[None]:
+    """Put back what a Lightning run changes for the whole process: the global random generators
+    (``seed_everything``), its seed variables, and the determinism switches and cuBLAS variable of
+    ``Trainer(deterministic=True)``. The caller's random streams and kernels are theirs; a run has
+    its own seed. The CUDA generators are put back only if CUDA was in use before: reading them
+    would start CUDA, which a run on CPU (or one that forks workers) must not do."""
+    py_rng, np_rng, torch_rng = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    env = {k: os.environ.get(k) for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")}
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    try:
+        yield
+    finally:
+        random.setstate(py_rng)
+        np.random.set_state(np_rng)
+        torch.set_rng_state(torch_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = benchmark
+
+
 def train(cfg: TrainConfig, run_dir: str | os.PathLike[str], progress: bool = True) -> Path:
-    """Train (or resume) in ``run_dir``; returns the exported location-encoder file."""
+    """Train (or resume) in ``run_dir``; returns the exported location-encoder file. The
+    process's random generators and torch settings are as they were when it returns."""
+    with _process_state_kept():
+        return _train(cfg, run_dir, progress)
+
+
+def _train(cfg: TrainConfig, run_dir: str | os.PathLike[str], progress: bool) -> Path:
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
@@ -175,17 +214,15 @@ def read_metrics(run: Path) -> list[dict[str, str]]:
 
 def plot_losses(run: Path) -> Path | None:
     """loss.png: training loss per step and validation loss per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     rows = read_metrics(run)
     if not rows:
         return None
     steps = [(int(r["step"]), float(r["train_loss_step"])) for r in rows if r.get("train_loss_step")]
     val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r.get("val_loss")]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     if steps:
         s, v = zip(*steps, strict=True)
         ax.plot(s, v, lw=0.8, alpha=0.6, label="train (step)")

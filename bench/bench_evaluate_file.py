@@ -37,7 +37,7 @@ def main() -> None:
         path = Path(d) / "houses.csv"
         frame.to_csv(path, index=False)
         cmd = [sys.executable, "-m", "satclip.cli", "evaluate", "--task-file", str(path), "--target", "value"]
-        cmd += ["--encoders", args.encoders, "--split", args.split, "-o", str(Path(d) / "out"), "-q"]
+        cmd += ["--models", args.encoders, "--splits", args.split, "-o", str(Path(d) / "out"), "-q"]
         t0 = time.perf_counter()
         report = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         seconds = time.perf_counter() - t0

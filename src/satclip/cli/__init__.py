@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import warnings
 from collections.abc import Iterator
 
 from satclip._version import package_version
 from satclip.cli import data, evaluate, models, train, use
-from satclip.cli._args import parse_bbox
+from satclip.cli._args import Parser, flag_names, parse_bbox
 from satclip.cli.models import CITIES
 from satclip.errors import SatCLIPError
 
@@ -18,7 +19,7 @@ __all__ = ["CITIES", "build_parser", "main", "parse_bbox"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="satclip", description="Location embeddings from satellite imagery.")
+    p = Parser(prog="satclip", description="Location embeddings from satellite imagery.")
     p.add_argument("--version", action="version", version=f"satclip {package_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `satclip --help` lists commands in the order they were added, not by group: kept as it was.
@@ -69,11 +70,27 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # `satclip` alone: the commands, as `git` does, rather than "command is required"
         parser.print_help(sys.stderr)
         return 2
-    args = parser.parse_args(_join_negative_values(parser, argv))
+    args = _parse(parser, argv)
     try:
         return int(args.func(args))
     except (SatCLIPError, ValueError, OSError, ImportError) as e:
         # What the user can fix (input, files, disk, extras, registries): one line. Anything
         # else is a bug in satclip or below it, and keeps its traceback.
-        print(f"satclip {args.command}: error: {e}", file=sys.stderr)
+        # The library names its arguments (resume=True); here they are flags (--resume).
+        print(f"satclip {args.command}: error: {flag_names(str(e))}", file=sys.stderr)
         return 2
+
+
+def _one_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
+    return f"{category.__name__}: {message}\n"
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The parsed arguments; an old spelling's notice is one line on stderr, not the warnings
+    module's two (file, line and source of satclip's parser mean nothing to the user)."""
+    shown = warnings.formatwarning
+    warnings.formatwarning = _one_line
+    try:
+        return parser.parse_args(_join_negative_values(parser, argv))
+    finally:
+        warnings.formatwarning = shown

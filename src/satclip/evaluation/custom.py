@@ -154,16 +154,16 @@ def _infer_kind(values: np.ndarray, target: str, say: Callable[[str], None]) -> 
     try:
         numbers = np.array([float(v) for v in present], dtype=np.float64)
     except (TypeError, ValueError):
-        say(f"target {target!r} holds text: classification (--kind regression to change)")
+        say(f"target {target!r} holds text: classification (kind='regression' to change)")
         return "classification"
     distinct = np.unique(numbers)
     if len(distinct) <= MAX_INFERRED_CLASSES and np.all(distinct == np.round(distinct)):
         say(
             f"target {target!r} holds {len(distinct)} distinct whole numbers: classification "
-            "(--kind regression to change)"
+            "(kind='regression' to change)"
         )
         return "classification"
-    say(f"target {target!r} holds numbers: regression (--kind classification to change)")
+    say(f"target {target!r} holds numbers: regression (kind='classification' to change)")
     return "regression"
 
 
@@ -180,7 +180,7 @@ def _numbers(
         except (TypeError, ValueError):
             raise InputError(
                 f"{where}: row {i}: {target} value {v!r} is not a number, which a regression needs "
-                "(rows count data rows from 0); fix it, or pass --kind classification for class labels"
+                "(rows count data rows from 0); fix it, or pass kind='classification' for class labels"
             ) from None
     keep = np.isfinite(y)
     return y, keep

@@ -19,7 +19,7 @@ for L in 40 10; do
   start=$(date +%s)
   python3 -m satclip.cli train --config bluemarble "location.legendre_polys=$L" "epochs=$epochs" \
     data.root=/tmp/bm100k "data.months=$months" data.num_workers=12 "name=satclip-bluemarble-l$L" "image.in_channels=$channels" \
-    --run-dir "/tmp/run-l$L" -q 2>&1 | grep -vE "litlogger|LeafSpec" | tail -5
+    -o "/tmp/run-l$L" -q 2>&1 | grep -vE "litlogger|LeafSpec" | tail -5
   echo "L=$L trained in $(( $(date +%s) - start )) s" | tee -a "$out/train_times.txt"
   cp "/tmp/run-l$L/model.safetensors" "$out/satclip-bluemarble-l$L.safetensors"
   cp "/tmp/run-l$L/logs/metrics.csv" "$out/metrics-l$L.csv"

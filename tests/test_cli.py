@@ -51,14 +51,16 @@ def test_list_and_demo(capsys):
     }
     assert lines[satclip.pretrained.RECOMMENDED].startswith("  * ")  # the recommended one is marked
     assert lines[satclip.pretrained.RECOMMENDED].endswith("[in the package]")
-    assert lines["satclip-resnet50-l40"].endswith(("[satclip download satclip-resnet50-l40]", "[downloaded]"))
+    assert lines["satclip-resnet50-l40"].endswith(
+        ("[satclip download --model satclip-resnet50-l40]", "[downloaded]")
+    )
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "Paris" in out and "dim 256" in out
 
 
 def test_info(model_file, capsys):
-    assert main(["info", str(model_file)]) == 0
+    assert main(["info", "--model", str(model_file)]) == 0
     assert '"legendre_polys": 10' in capsys.readouterr().out
 
 
@@ -165,7 +167,7 @@ def test_raster_command_writes_a_georeferenced_cog(tmp_path, model_file):
 def test_export_onnx_and_embed_with_the_onnx_backend(tmp_path, model_file, points_csv, cache):
     src, lonlat = points_csv
     onnx_file = tmp_path / "m.onnx"
-    assert main(["export-onnx", str(model_file), "-o", str(onnx_file)]) == 0
+    assert main(["export-onnx", "--model", str(model_file), "-o", str(onnx_file)]) == 0
     ref = satclip.load(model_file).embed_array(lonlat)
     for model in (str(onnx_file), str(model_file)):  # an .onnx, or exported on the fly
         out = tmp_path / "e.npy"
@@ -233,7 +235,12 @@ def test_export_onnx_dtype_choice_and_float32_coordinates(tmp_path):
     pts = np.array([[2.35, 48.86], [-74.0, 40.71]])
     for dtype, np_dtype in [(None, np.float32), ("float64", np.float64)]:
         out = tmp_path / f"m-{dtype}.onnx"
-        assert main(["export-onnx", str(model), "-o", str(out), *(["--dtype", dtype] if dtype else [])]) == 0
+        assert (
+            main(
+                ["export-onnx", "--model", str(model), "-o", str(out), *(["--dtype", dtype] if dtype else [])]
+            )
+            == 0
+        )
         session = ort.InferenceSession(str(out))
         got = session.run(None, {"lonlat": pts.astype(np_dtype)})[0]
         np.testing.assert_allclose(got, enc.embed_array(pts), atol=1e-5)
@@ -258,7 +265,7 @@ def test_satclip_ood_after_import_satclip():
 def test_user_errors_are_one_line_and_bugs_keep_their_traceback(monkeypatch, capsys, tmp_path):
     import satclip.cli.models as cli
 
-    assert main(["info", str(tmp_path / "missing.safetensors")]) == 2
+    assert main(["info", "--model", str(tmp_path / "missing.safetensors")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("satclip info: error:") and "Traceback" not in err
 

@@ -54,7 +54,7 @@ def test_a_device_that_is_not_here_is_refused_by_name():
 
 def test_uncached_model_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="satclip download satclip-resnet18-l10"):
+    with pytest.raises(FileNotFoundError, match="satclip download --model satclip-resnet18-l10"):
         satclip.load("satclip-resnet18-l10")
 
 
@@ -278,7 +278,9 @@ def test_push_to_hub_uploads_the_model_and_its_card_then_loads_back(hub, tmp_pat
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     scores = tmp_path / "results.md"
     scores.write_text("| encoder | elevation (r2) |\n|---|---|\n| satclip-bluemarble-l10 | 0.500 |\n")
-    assert main(["push-to-hub", "satclip-bluemarble-l10", "me/my-l10", "--scores", str(scores)]) == 0
+    assert (
+        main(["push-to-hub", "--model", "satclip-bluemarble-l10", "me/my-l10", "--scores", str(scores)]) == 0
+    )
     assert f"/me/my-l10/commit/{COMMIT}" in capsys.readouterr().out
     assert any("auth=Bearer hf_test_token" in r for r in HubHandler.requests)
     card = HubHandler.files[("me/my-l10", "README.md")].decode()

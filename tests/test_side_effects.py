@@ -107,7 +107,7 @@ pd.DataFrame({"lon": rng.uniform(-180, 180, 3000), "lat": rng.uniform(-90, 90, 3
 model = "satclip-bluemarble-l10"  # in the package: nothing to download
 commands = [
     ["list"],
-    ["info", model],
+    ["info", "--model", model],
     ["demo"],
     ["embed", str(work / "points.csv"), "-o", str(work / "emb.parquet"), "--model", model, "-q"],
     # --global-pca: no land mask to read (seconds); the drawing is what matters here.

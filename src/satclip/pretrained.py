@@ -149,20 +149,20 @@ def model_path(name: str) -> Path:
         if not path.exists():
             raise ModelNotFoundError(
                 f"{name} is not in the cache ({path}); download it once with "
-                f"`satclip download {name}` (needs internet), or pass the path of the .ckpt file"
+                f"`satclip download --model {name}` (needs internet), or pass the path of the .ckpt file"
             )
         sidecar = path.with_name(path.name + ".sha256")
         expected = sidecar.read_text().split()[0] if sidecar.exists() else None
         if expected is None:
             raise ModelFileError(
-                path, f"no recorded checksum ({sidecar.name}); run `satclip download {name}` again"
+                path, f"no recorded checksum ({sidecar.name}); run `satclip download --model {name}` again"
             )
     actual = sha256_of(path)
     if actual != expected:
         raise ModelFileError(
             path,
             f"sha256 {actual[:16]}… does not match the recorded {str(expected)[:16]}… (corrupt or truncated); "
-            f"delete it and run `satclip download {name}`",
+            f"delete it and run `satclip download --model {name}`",
         )
     return path
 

@@ -127,7 +127,7 @@ def test_rebuild_is_a_no_op_and_other_parameters_need_overwrite(cache, small, tm
     build_bluemarble(SMALL, out, progress=False)
     assert (out / "images.npy").stat().st_mtime_ns == mtime
     other = BlueMarbleConfig(n=300, size=8, seed=2)
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(FileExistsError, match="overwrite=True"):
         build_bluemarble(other, out, progress=False)
     build_bluemarble(other, out, progress=False, overwrite=True)
     assert read_manifest(out)["params"]["seed"] == 2

@@ -59,7 +59,7 @@ def test_bad_labels_give_clear_errors(tmp_path, houses, cache):
     path = tmp_path / "bad.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(
-        ValueError, match=r"row 7: value value 'unknown' is not a number.*--kind classification"
+        ValueError, match=r"row 7: value value 'unknown' is not a number.*kind='classification'"
     ):
         task_from_file(path, "value", kind="regression")
     with pytest.raises(ValueError, match="no target column 'price'"):
@@ -164,20 +164,20 @@ def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys, mo
     path = tmp_path / "houses.csv"
     houses.to_csv(path, index=False)
     out = tmp_path / "report"
-    args = ["evaluate", "--encoders", "sh10,wrap", "--task-file", str(path), "--target", "band"]
-    assert main([*args, "--split", "random", "-o", str(out), "-q"]) == 0
+    args = ["evaluate", "--models", "sh10,wrap", "--task-file", str(path), "--target", "band"]
+    assert main([*args, "--splits", "random", "-o", str(out), "-q"]) == 0
     printed = capsys.readouterr()
     assert "satclip evaluate: warning: target 'band' holds text: classification" in printed.err
     assert "houses (accuracy)" in printed.out
     assert (out / "results.csv").exists() and (out / "results.md").exists()
     rows = pd.read_csv(out / "results.csv")
     assert set(rows["task"]) == {"houses"} and len(rows) == 2 * 3
-    assert main(["evaluate", "--encoders", "sh10", "--target", "band", "-o", str(out)]) == 2
+    assert main(["evaluate", "--models", "sh10", "--target", "band", "-o", str(out)]) == 2
     assert "add --task-file" in capsys.readouterr().err
     # Without -o: the same table printed, and nothing written.
     monkeypatch.chdir(tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())
-    assert main([*args, "--split", "random", "-q"]) == 0
+    assert main([*args, "--splits", "random", "-q"]) == 0
     printed_only = capsys.readouterr().out
     assert "houses (accuracy)" in printed_only and "add -o DIR to keep these scores" in printed_only
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -192,7 +192,7 @@ def test_command_line_defaults_compare_the_recommended_model_with_raw_features(
     # Column names as a spreadsheet has them: found without --lon-col / --lat-col.
     houses.rename(columns={"lon": "Longitude", "lat": "Latitude"}).to_csv(path, index=False)
     out = tmp_path / "report"
-    args = ["evaluate", "--task-file", str(path), "--target", "value", "--split", "random"]
+    args = ["evaluate", "--task-file", str(path), "--target", "value", "--splits", "random"]
     assert main([*args, "-o", str(out), "-q"]) == 0
     rows = pd.read_csv(out / "results.csv")
     assert set(rows["encoder"]) == {RECOMMENDED, "sh40", "wrap"}

@@ -116,12 +116,12 @@ def test_suite_on_real_tasks(cache, tmp_path):
 
 
 def test_cli_evaluate(cache, tmp_path, capsys):
-    argv = ["evaluate", "--encoders", "wrap,sh4", "--tasks", "air_temp", "--split", "random", "-q"]
+    argv = ["evaluate", "--models", "wrap,sh4", "--tasks", "air_temp", "--splits", "random", "-q"]
     assert main([*argv, "-o", str(tmp_path / "r")]) == 0
     assert "air_temp (r2)" in capsys.readouterr().out
-    assert main(["evaluate", "--encoders", "wrap", "--tasks", "temps", "-o", str(tmp_path / "x")]) == 2
+    assert main(["evaluate", "--models", "wrap", "--tasks", "temps", "-o", str(tmp_path / "x")]) == 2
     assert "unknown task(s) ['temps']" in capsys.readouterr().err
-    assert main(["evaluate", "--encoders", "nope", "--tasks", "air_temp", "-o", str(tmp_path / "x")]) == 2
+    assert main(["evaluate", "--models", "nope", "--tasks", "air_temp", "-o", str(tmp_path / "x")]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
 
 

@@ -132,7 +132,7 @@ def test_full_disk_is_a_clear_error_and_resume_finishes(tmp_path, monkeypatch, e
         else:
             m.setattr("satclip.io.embed.write_part", full_after_three(writers.write_part))
         with pytest.raises(
-            OSError, match=r"No space left on device.*30 rows done are kept.*--resume"
+            OSError, match=r"No space left on device.*30 rows done are kept.*resume=True"
         ) as info:
             embed_file(encoder, src, out, chunk_rows=10, progress=False)
     assert info.value.errno == errno.ENOSPC

@@ -67,7 +67,7 @@ def test_delimiter_is_sniffed_and_can_be_given(tmp_path, encoder):
     assert sniff_delimiter(src) == ";"
     assert InputTable(src, delimiter="semicolon").delimiter == ";"
     # A wrong delimiter gives one column, named in the error.
-    with pytest.raises(ValueError, match="not a readable CSV file with delimiter ','.*--delimiter"):
+    with pytest.raises(ValueError, match="not a readable CSV file with delimiter ','.*delimiter="):
         InputTable(src, delimiter=",")
     with pytest.raises(ValueError, match="delimiter must be one character"):
         InputTable(src, delimiter=";;")
@@ -123,9 +123,7 @@ def test_crs_conflicting_with_a_files_own_is_refused(tmp_path):
 
     src = tmp_path / "g.gpkg"
     gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(1, 2)], crs="EPSG:4326").to_file(src)
-    with pytest.raises(
-        ValueError, match=r"declares its CRS \(EPSG:4326\), which differs from --crs EPSG:3857"
-    ):
+    with pytest.raises(ValueError, match=r"declares its CRS \(EPSG:4326\), which differs from crs=EPSG:3857"):
         InputTable(src, crs="EPSG:3857")
     assert InputTable(src, crs="EPSG:4326").geometry is not None
 
@@ -178,7 +176,7 @@ def test_coordinate_column_names_that_do_not_decide_are_refused(tmp_path):
     assert InputTable(src).coords == ("lon", "Lat"), "the exact name wins"
     src.write_text("Lng,Longitude,Lat\n1,1,2\n")
     with pytest.raises(
-        ValueError, match=r"columns \['Lng', 'Longitude'\] could each be the lon; name one with --lon-col"
+        ValueError, match=r"columns \['Lng', 'Longitude'\] could each be the lon; name one with lon_col="
     ):
         InputTable(src)
     assert InputTable(src, lon_col="Lng").coords == ("Lng", "Lat")

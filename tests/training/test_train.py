@@ -65,7 +65,7 @@ def test_train_export_and_load(tiny_data, tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=2", "-q"]
     seeds_and_switches = _process_state()
-    assert main([*argv, "--run-dir", str(run)]) == 0
+    assert main([*argv, "--out", str(run)]) == 0
     # Lightning seeds the global generators and turns on deterministic kernels: none of it outlives the run.
     after = _process_state()
     assert [k for k in after if after[k] != seeds_and_switches[k]] == []
@@ -108,7 +108,7 @@ def test_degree_decay_is_folded_into_the_exported_model(tiny_data, tmp_path):
 
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
-    assert main([*argv, "location.degree_decay=1.0", "-q", "--run-dir", str(run)]) == 0
+    assert main([*argv, "location.degree_decay=1.0", "-q", "--out", str(run)]) == 0
     ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     module = SatCLIPModule(from_dict(ckpt["hyper_parameters"]["config"]))
     module.load_state_dict(ckpt["state_dict"])
@@ -134,7 +134,7 @@ def test_ema_weights_are_validated_checkpointed_and_exported(tiny_data, tmp_path
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=2"]
     ema = ["optim.ema_decay=0.9", "optim.ema_start_step=3", "location.degree_decay=0"]
-    assert main([*argv, *ema, "-q", "--run-dir", str(run)]) == 0
+    assert main([*argv, *ema, "-q", "--out", str(run)]) == 0
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     # Lightning keeps the raw weights beside the average, which is what the checkpoint's
     # state_dict (and so validation, best.ckpt and the export) holds.
@@ -153,7 +153,7 @@ def test_last_ckpt_is_the_latest_state_and_the_only_last(tiny_data, tmp_path):
     # at 4 and 8, and must overwrite last.ckpt, not write a last-v1.ckpt beside it.
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
-    assert main([*argv, "checkpoint_every_n_steps=4", "-q", "--run-dir", str(run)]) == 0
+    assert main([*argv, "checkpoint_every_n_steps=4", "-q", "--out", str(run)]) == 0
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     assert (
         torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
@@ -164,7 +164,7 @@ def test_last_ckpt_is_the_latest_state_and_the_only_last(tiny_data, tmp_path):
 def test_an_average_that_would_never_start_is_refused(tiny_data, tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
-    assert main([*argv, "optim.ema_decay=0.9", "optim.ema_start_step=9", "-q", "--run-dir", str(run)]) == 2
+    assert main([*argv, "optim.ema_decay=0.9", "optim.ema_start_step=9", "-q", "--out", str(run)]) == 2
     assert "optim.ema_start_step=9 but this run has 9 optimiser steps" in capsys.readouterr().err
     assert not (run / "model.safetensors").exists()
 
@@ -197,7 +197,7 @@ def test_cpu_runs_repeat_exactly(tiny_data, tmp_path):
 def test_killed_run_resumes_and_finishes(tiny_data, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "satclip.cli", "train", "--config", "bluemarble-quick", *TINY]
-    cmd += [f"data.root={tiny_data}", "epochs=20", "checkpoint_every_n_steps=12", "--run-dir", str(run), "-q"]
+    cmd += [f"data.root={tiny_data}", "epochs=20", "checkpoint_every_n_steps=12", "--out", str(run), "-q"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = run / "checkpoints" / "last.ckpt"
@@ -221,7 +221,7 @@ def test_killed_run_resumes_and_finishes(tiny_data, tmp_path):
 
 def test_channels_must_match_the_image_encoder(tiny_data, tmp_path, capsys):
     args = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={tiny_data}", "epochs=1"]
-    assert main([*args, "image.in_channels=6", "--run-dir", str(tmp_path / "run"), "-q"]) == 2
+    assert main([*args, "image.in_channels=6", "--out", str(tmp_path / "run"), "-q"]) == 2
     assert "has 3 channels (bmng_r, bmng_g, bmng_b) but image.in_channels is 6" in capsys.readouterr().err
 
 
@@ -230,7 +230,7 @@ def test_the_config_builds_its_layers_and_refuses_a_build_without_them(cache, ti
     one must hold: a true-colour build is refused for a night-lights config, naming both."""
     args = ["train", "--config", "bluemarble-quick", *TINY, "epochs=1"]
     night = ["data.layers=night-viirs", "image.in_channels=6"]
-    assert main([*args, *night, f"data.root={tiny_data}", "--run-dir", str(tmp_path / "a"), "-q"]) == 2
+    assert main([*args, *night, f"data.root={tiny_data}", "--out", str(tmp_path / "a"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "holds channels bmng_r, bmng_g, bmng_b" in err and "night-viirs_r" in err
 
@@ -238,7 +238,7 @@ def test_the_config_builds_its_layers_and_refuses_a_build_without_them(cache, ti
     small = ["data.n=256", "data.batch_size=32", "data.scales=[1,2]", "image.in_channels=12"]
     # Colour jitter on: it must find the true-colour triples of both views, not the lights.
     overrides = [*args[3:], "data.layers=night-viirs", *small, f"data.root={root}", "data.color_jitter=0.3"]
-    run = ["--run-dir", str(tmp_path / "b"), "-q"]
+    run = ["--out", str(tmp_path / "b"), "-q"]
     assert main([*args[:3], *overrides, *run]) == 0
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["channels"][3:6] == ["night-viirs_r", "night-viirs_g", "night-viirs_b"]

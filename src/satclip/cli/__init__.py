@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from satclip._version import package_version
 from satclip.cli import data, evaluate, models, train, use
-from satclip.cli._args import parse_bbox
+from satclip.cli._args import Parser, flag_names, parse_bbox
 from satclip.cli.models import CITIES
 from satclip.errors import SatCLIPError
 
@@ -21,7 +21,7 @@ __all__ = ["CITIES", "build_parser", "main", "parse_bbox"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="satclip", description="Location embeddings from satellite imagery.")
+    p = Parser(prog="satclip", description="Location embeddings from satellite imagery.")
     p.add_argument("--version", action="version", version=f"satclip {package_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `satclip --help` lists commands in the order they were added, not by group: kept as it was.
@@ -72,14 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # `satclip` alone: the commands, as `git` does, rather than "command is required"
         parser.print_help(sys.stderr)
         return 2
-    args = parser.parse_args(_join_negative_values(parser, argv))
+    args = _parse(parser, argv)
     with _notices(args.command, quiet=getattr(args, "quiet", False)):
         try:
             return int(args.func(args))
         except (SatCLIPError, ValueError, OSError, ImportError) as e:
             # What the user can fix (input, files, disk, extras, registries): one line. Anything
             # else is a bug in satclip or below it, and keeps its traceback.
-            print(f"satclip {args.command}: error: {e}", file=sys.stderr)
+            # The library names its arguments (resume=True); here they are flags (--resume).
+            print(f"satclip {args.command}: error: {flag_names(str(e))}", file=sys.stderr)
             return 2
 
 
@@ -91,7 +92,7 @@ class _NoticeFormatter(logging.Formatter):
         self.command = command
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        text = flag_names(super().format(record))
         return text if record.levelno < logging.WARNING else f"satclip {self.command}: warning: {text}"
 
 
@@ -110,7 +111,7 @@ def _notices(command: str, quiet: bool) -> Iterator[None]:
     def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
         # Ours are UserWarnings; another library's keep their category's name.
         kind = "warning" if category is UserWarning else category.__name__
-        print(f"satclip {command}: {kind}: {message}", file=sys.stderr)
+        print(f"satclip {command}: {kind}: {flag_names(str(message))}", file=sys.stderr)
 
     try:
         with warnings.catch_warnings():
@@ -119,3 +120,18 @@ def _notices(command: str, quiet: bool) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def _one_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
+    return f"{category.__name__}: {message}\n"
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The parsed arguments; an old spelling's notice is one line on stderr, not the warnings
+    module's two (file, line and source of satclip's parser mean nothing to the user)."""
+    shown = warnings.formatwarning
+    warnings.formatwarning = _one_line
+    try:
+        return parser.parse_args(_join_negative_values(parser, argv))
+    finally:
+        warnings.formatwarning = shown

@@ -1,10 +1,188 @@
-"""Arguments shared by several command groups: ``parse_bbox`` (raster, data s2) and the input
-reader options (embed, evaluate --task-file)."""
+"""What the subcommands share: the parser class that holds the command line's vocabulary
+(``--model``, ``-o/--out``, plural list options; old spellings kept for a while, with a notice),
+the table that turns the library's argument names into flags, ``parse_bbox`` (raster, data s2)
+and the input reader options (embed, evaluate --task-file)."""
 
 from __future__ import annotations
 
 import argparse
+import copy
+import re
+import warnings
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+# An old spelling keeps working for one minor version after the one that renamed it.
+REMOVED_IN = "0.3"
+
+
+def renamed(prog: str, old: str, new: str) -> None:
+    """The notice for an old spelling: a FutureWarning that names the new one (``main`` shows
+    it as one line on stderr)."""
+    warnings.warn(
+        f"{prog} {old} is deprecated; use {new} (the old spelling stops working in satclip {REMOVED_IN})",
+        FutureWarning,
+        stacklevel=2,
+    )
+
+
+class Renamed(argparse.Action):
+    """A value option with old spellings (``old``) after its new ones. The old ones still work,
+    with :func:`renamed`'s notice, and are kept out of --help and of argparse's messages. One
+    action holds every spelling, so ``required=True`` is met by whichever is given."""
+
+    def __init__(
+        self, option_strings: Sequence[str], dest: str, old: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.old = tuple(old)
+        if not set(self.old) <= set(option_strings) or option_strings[0] in self.old:
+            raise ValueError(f"old spellings {self.old} must follow the new ones in {option_strings}")
+
+    @property
+    def new(self) -> str:
+        return "/".join(s for s in self.option_strings if s not in self.old)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if option_string in self.old:
+            renamed(parser.prog, option_string, self.new)
+        setattr(namespace, self.dest, values)
+
+
+class PositionalModel(argparse.Action):
+    """The model as a positional argument, as info, export-onnx, download and push-to-hub once
+    took it: still accepted, with a notice, and moved into ``--model`` by :class:`Parser`."""
+
+    old = ("MODEL",)
+    new = "--model MODEL"
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if values is not None:  # argparse calls an absent nargs="?" positional with its default
+            renamed(parser.prog, "MODEL (positional)", self.new)
+        setattr(namespace, self.dest, values)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """--help without the old spellings, and a ``--model`` that must be given shown as such."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if isinstance(action, Renamed) and action.old:
+            action = copy.copy(action)
+            action.option_strings = [s for s in action.option_strings if s not in action.old]
+        return super()._format_action_invocation(action)
+
+    def _format_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any) -> str:
+        # argparse cannot require --model where a positional may stand in for it; Parser checks
+        # it after parsing, and the usage line still says it is needed.
+        needed = [a for a in actions if getattr(a, "needed", False)]
+        for a in needed:
+            a.required = True
+        try:
+            return super()._format_usage(usage, actions, groups, prefix)
+        finally:
+            for a in needed:
+                a.required = False
+
+
+class Parser(argparse.ArgumentParser):
+    """The ``satclip`` parser and, through ``add_subparsers``, every subcommand's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> Any:
+        # argparse names an option by all its spellings ("argument -o/--out/--output"): not the old.
+        for action in self._actions:
+            if isinstance(action, Renamed):
+                for old in action.old:
+                    message = message.replace(f"/{old}", "")
+        super().error(message)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        namespace, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            if isinstance(action, PositionalModel):
+                given = getattr(namespace, action.dest, None)
+                delattr(namespace, action.dest)
+                if given is not None:
+                    if namespace.model is not None:
+                        self.error("give the model once, with --model MODEL")
+                    namespace.model = given
+        for action in self._actions:
+            if getattr(action, "needed", False) and getattr(namespace, action.dest) is None:
+                self.error(f"the following arguments are required: {'/'.join(action.option_strings)}")
+        return namespace, extras
+
+
+def add_model(
+    parser: Any, help: str, *, default: str | None = None, required: bool = False, positional: bool = False
+) -> None:
+    """``--model``; with ``positional``, the model may still come as the old positional argument."""
+    action = parser.add_argument("--model", default=default, metavar="MODEL", help=help)
+    if positional:
+        action.needed = required
+        parser.add_argument("old_model", nargs="?", action=PositionalModel, help=argparse.SUPPRESS)
+    else:
+        action.required = required
+
+
+def add_out(parser: Any, help: str, *, old: Iterable[str] = (), **kwargs: Any) -> None:
+    """``-o/--out``, the output of every command that writes one; ``old``: its former spellings."""
+    parser.add_argument("-o", "--out", *old, action=Renamed, old=old, help=help, **kwargs)
+
+
+# The library's messages name Python arguments (``resume=True``, ``crs=EPSG:2056``, ``lon_col=``);
+# the command line shows the same advice with its flags.
+FLAGS = {
+    "model": "--model",
+    "out": "-o/--out",
+    "resume": "--resume",
+    "overwrite": "--overwrite",
+    "force": "--force",
+    "geoparquet": "--geoparquet",
+    "ood": "--ood",
+    "layout": "--layout",
+    "chunk_rows": "--chunk-rows",
+    "lon_col": "--lon-col",
+    "lat_col": "--lat-col",
+    "geometry_col": "--geometry-col",
+    "crs": "--crs",
+    "delimiter": "--delimiter",
+    "sheet": "--sheet",
+    "bbox": "--bbox",
+    "resolution": "--resolution",
+    "pca": "--pca",
+    "tile": "--tile",
+    "target": "--target",
+    "kind": "--kind",
+}
+_ARGUMENT = re.compile(r"(?<![\w.])(" + "|".join(FLAGS) + r")=(True\b|'[^']*'|\"[^\"]*\"|[^\s,;)]*)")
+
+_QUOTES = "'\""
+
+
+def flag_names(message: str) -> str:
+    """``message`` with each ``name=value`` of :data:`FLAGS` as its flag: ``resume=True`` ->
+    ``--resume``, ``kind='regression'`` -> ``--kind regression``, ``crs=`` -> ``--crs``."""
+
+    def flag(m: re.Match[str]) -> str:
+        value = m[2].strip(_QUOTES)
+        return FLAGS[m[1]] if value in ("", "True") else f"{FLAGS[m[1]]} {value}"
+
+    return _ARGUMENT.sub(flag, message)
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from satclip.cli._args import parse_bbox
+from satclip.cli._args import add_out, parse_bbox
 from satclip.errors import InputError
 
 
@@ -58,7 +58,7 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 def _cmd_data_preview(args: argparse.Namespace) -> int:
     from satclip.data.preview import preview
 
-    print(f"wrote {preview(args.root, args.output, n=args.patches, seed=args.seed)}")
+    print(f"wrote {preview(args.root, args.out, n=args.patches, seed=args.seed)}")
     return 0
 
 
@@ -95,24 +95,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--size", type=int, default=32, help="patch size in pixels (default 32)")
     s.add_argument("--pixel-km", type=float, default=None, help="ground size of a pixel (default: source's)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--months", default="", help="extra channels from monthly images, e.g. 01,07")
+    s.add_argument(
+        "--months", default="", help="comma list of extra channels from monthly images, e.g. 01,07"
+    )
     s.add_argument(
         "--layers",
         default="",
-        help="extra co-registered imagery, e.g. night-viirs,night-dmsp (satclip data list)",
+        help="comma list of extra co-registered imagery, e.g. night-viirs,night-dmsp (satclip data list)",
     )
     s.add_argument(
         "--scales",
         default="",
-        help="views per point as multiples of the first footprint, e.g. 1,4 (default 1); box-filtered",
+        help="comma list of views per point, as multiples of the first footprint, e.g. 1,4 (default 1); "
+        "box-filtered",
     )
-    s.add_argument("--out", required=True, help="output folder")
+    add_out(s, "output folder", required=True)
     s.add_argument("--overwrite", action="store_true", help="replace a dataset built with other parameters")
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=_cmd_data_build)
     s = dsub.add_parser("preview", help="a PNG grid of random patches and a map of the points")
     s.add_argument("root")
-    s.add_argument("-o", "--output", required=True)
+    add_out(s, "PNG file", old=["--output"], required=True)
     s.add_argument("--patches", type=int, default=36)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_data_preview)
@@ -120,7 +123,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     s = dsub.add_parser("s2", help="an S2-100K-style Sentinel-2 dataset from a STAC catalogue (online)")
     s.add_argument("--n", type=int, required=True, help="number of patches")
-    s.add_argument("--out", required=True)
+    add_out(s, "output folder", required=True)
     s.add_argument("--size", type=int, default=256, help="window size in 10 m pixels (default 256)")
     s.add_argument("--catalog", default=PLANETARY_COMPUTER, help="STAC API URL or a static catalog.json")
     s.add_argument("--start", default="2021-01-01")

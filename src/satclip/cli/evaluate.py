@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from satclip.cli._args import add_reader_options, reader_options
+from satclip.cli._args import Renamed, add_out, add_reader_options, reader_options
 from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
-# Without --encoders: the recommended model against the raw features it is built on (L=40
+# Without --models: the recommended model against the raw features it is built on (L=40
 # harmonics) and the simplest baseline, as EVALUATION.md compares them.
-DEFAULT_ENCODERS = f"{RECOMMENDED},sh40,wrap"
+DEFAULT_MODELS = f"{RECOMMENDED},sh40,wrap"
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -19,7 +19,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from satclip.evaluation.splits import SPLITS
     from satclip.evaluation.tasks import list_tasks
 
-    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.task_file is None and (args.target or args.kind):
         raise InputError("--target and --kind describe a --task-file; add --task-file FILE")
     default_tasks = "all" if args.task_file is None else ""
@@ -31,14 +31,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         if not args.target:
             raise InputError("--task-file needs --target COLUMN, the column that holds the label")
-        tasks.append(task_from_file(args.task_file, args.target, args.kind, **reader_options(args)))
-    splits = suite.parse_names(args.split, SPLITS, "split(s)")
-    rows = suite.run(encoders, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg)
+        # Its notices are warnings, which main shows in flags ("--kind regression to change").
+        task = task_from_file(args.task_file, args.target, args.kind, **reader_options(args))
+        tasks.append(task)
+    splits = suite.parse_names(args.splits, SPLITS, "split(s)")
+    rows = suite.run(models, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg)
     print(suite.markdown(rows))
-    if args.output is None:
+    if args.out is None:
         print("(add -o DIR to keep these scores as results.csv, results.md and a chart per task)")
     else:
-        out = suite.write_outputs(rows, args.output)
+        out = suite.write_outputs(rows, args.out)
         print(f"wrote {out / 'results.csv'}, {out / 'results.md'} and a chart per task")
     return 0
 
@@ -46,19 +48,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("evaluate", help="downstream evaluation of encoders on real geographic tasks")
     s.add_argument(
+        "--models",
         "--encoders",
-        default=DEFAULT_ENCODERS,
-        help=f"comma list: wrap,sh40,geoclip,MODEL_FILE,... (default {DEFAULT_ENCODERS})",
+        action=Renamed,
+        old=["--encoders"],
+        default=DEFAULT_MODELS,
+        help=f"comma list of models: wrap,sh40,geoclip,MODEL_FILE,... (default {DEFAULT_MODELS})",
     )
     s.add_argument(
         "--tasks", default=None, help="comma list or 'all' (default: all, or none with --task-file)"
     )
     s.add_argument("--probe", default="linear", choices=["linear", "mlp", "knn"])
-    s.add_argument("--split", default="random,block", help="comma list of random, block, continent, or 'all'")
-    s.add_argument("--block-deg", type=float, help="block size of the block split in degrees (default 10)")
     s.add_argument(
-        "-o", "--output", help="folder for results.csv, results.md and the charts (default: print only)"
+        "--splits",
+        "--split",
+        action=Renamed,
+        old=["--split"],
+        default="random,block",
+        help="comma list of random, block, continent, or 'all' (default random,block)",
     )
+    s.add_argument("--block-deg", type=float, help="block size of the block split in degrees (default 10)")
+    add_out(s, "folder for results.csv, results.md and the charts (default: print only)", old=["--output"])
     s.add_argument("-q", "--quiet", action="store_true")
     own = s.add_argument_group("your own labelled points")
     own.add_argument(

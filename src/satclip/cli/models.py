@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from satclip.cli._args import add_model
+
 CITIES = {
     "Paris": (2.3522, 48.8566),
     "London": (-0.1276, 51.5072),
@@ -37,7 +39,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 model_path(name)
                 where = "downloaded"
             except (FileNotFoundError, ValueError):  # not in the cache, or a damaged copy
-                where = f"satclip download {name}"
+                where = f"satclip download --model {name}"
         mark = "*" if name == RECOMMENDED else " "
         print(f"  {mark} {name:<{width}}  {model.description}  [{where}]")
     return 0
@@ -111,7 +113,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_download(args: argparse.Namespace) -> int:
     from satclip.pretrained import download
 
-    print(download(args.name, force=args.force))
+    print(download(args.model, force=args.force))
     return 0
 
 
@@ -145,7 +147,7 @@ def _cmd_push_to_hub(args: argparse.Namespace) -> int:
 
 def add_push_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("push-to-hub", help="upload a model file with a model card to the Hugging Face Hub")
-    s.add_argument("model", help="model name (satclip list) or model file")
+    add_model(s, "model name (satclip list) or model file", required=True, positional=True)
     s.add_argument("repo", help="the Hub model repository, OWNER/NAME (created if needed)")
     s.add_argument("--filename", help="name in the repository (default: MODEL.safetensors)")
     s.add_argument("--scores", help="markdown scores for the card, e.g. results.md of satclip evaluate")
@@ -161,18 +163,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_list)
 
     s = sub.add_parser("demo", help="load a model and embed a few cities")
-    s.add_argument("--model", help="name or path (default: the first available pretrained model)")
+    add_model(s, "name or path (default: the first available pretrained model)")
     s.set_defaults(func=_cmd_demo)
 
 
 def add_info_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("info", help="print a model's config")
-    s.add_argument("model")
+    add_model(s, "model name (satclip list) or model file", required=True, positional=True)
     s.set_defaults(func=_cmd_info)
 
 
 def add_download_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("download", help="fetch a published SatCLIP checkpoint into the cache (online)")
-    s.add_argument("name")
-    s.add_argument("--force", action="store_true")
+    add_model(s, "a published model's name (satclip list)", required=True, positional=True)
+    s.add_argument("--force", action="store_true", help="download again even if cached")
     s.set_defaults(func=_cmd_download)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from satclip.cli._args import add_out
+
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from satclip.training.config import load_config
     from satclip.training.run import train
 
     cfg = load_config(args.config, args.overrides)
-    run_dir = args.run_dir or f"runs/{cfg.name}"
+    run_dir = args.out or f"runs/{cfg.name}"
     print(f"model written to {train(cfg, run_dir, progress=not args.quiet)}")
     return 0
 
@@ -18,7 +20,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from satclip.training.run import export
 
-    print(f"wrote {export(args.run_dir, args.output, which=args.which)}")
+    print(f"wrote {export(args.run_dir, args.out, which=args.which)}")
     return 0
 
 
@@ -37,18 +39,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--config", required=True, help="preset name (bluemarble-quick, bluemarble, s2-100k-paper) or YAML"
     )
     s.add_argument("overrides", nargs="*", help="section.key=value, e.g. optim.lr=3e-4 epochs=2")
-    s.add_argument("--run-dir", help="run folder (default runs/<name>); rerun to resume")
+    add_out(s, "run folder (default runs/<name>); rerun to resume", old=["--run-dir"])
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("export", help="the location encoder of a run, as a model file for satclip.load")
     s.add_argument("run_dir", help="a run folder, or one of its checkpoint files")
-    s.add_argument("-o", "--output", required=True)
+    add_out(s, "model file (.safetensors)", old=["--output"], required=True)
     s.add_argument("--which", default="best", choices=["best", "last"])
     s.set_defaults(func=_cmd_export)
 
     s = sub.add_parser("run", help="the main job: build data, train, evaluate, map, in one run folder")
-    s.add_argument("--out", default="runs/bluemarble-quick")
+    add_out(s, "run folder (default runs/bluemarble-quick)", default="runs/bluemarble-quick")
     s.add_argument("--config", default="bluemarble-quick")
     s.add_argument("overrides", nargs="*")
     s.add_argument("-q", "--quiet", action="store_true")

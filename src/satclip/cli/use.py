@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from satclip.cli._args import add_reader_options, parse_bbox, reader_options
+from satclip.cli._args import add_model, add_out, add_reader_options, parse_bbox, reader_options
 from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
@@ -44,7 +44,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     n = embed_file(
         enc,
         args.input,
-        args.output,
+        args.out,
         layout=args.layout,
         geoparquet=args.geoparquet,
         ood=args.ood,
@@ -53,7 +53,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         **reader_options(args),
     )
-    print(f"wrote {n} embedding{'' if n == 1 else 's'} of dim {enc.dim} to {args.output}")
+    print(f"wrote {n} embedding{'' if n == 1 else 's'} of dim {enc.dim} to {args.out}")
     return 0
 
 
@@ -73,7 +73,7 @@ def _cmd_raster(args: argparse.Namespace) -> int:
         bbox, resolution = args.bbox, args.resolution
     enc = load(args.model)
     out = embedding_raster(
-        enc, bbox, resolution, args.output, pca=args.pca, tile=args.tile, progress=not args.quiet
+        enc, bbox, resolution, args.out, pca=args.pca, tile=args.tile, progress=not args.quiet
     )
     print(f"wrote {out}")
     return 0
@@ -86,7 +86,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
     compare = load(args.compare) if args.compare else None
     out = embedding_map(
         load(args.model),
-        out=args.output,
+        out=args.out,
         resolution=args.resolution,
         title=args.model,
         land_only=not args.global_pca,
@@ -103,7 +103,7 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     from satclip.onnx_export import export_onnx
     from satclip.pretrained import load
 
-    out = export_onnx(load(args.model), args.output, input_dtype=args.dtype)
+    out = export_onnx(load(args.model), args.out, input_dtype=args.dtype)
     print(f"wrote {out}")
     return 0
 
@@ -119,17 +119,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="CSV, Parquet, GeoParquet, Excel .xlsx (first sheet), GeoJSON, GPKG, FlatGeobuf or SHP: "
         "lon/lat columns or geometries, any CRS",
     )
-    s.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help=".npy, .parquet (input columns kept; GeoParquet for geometries) "
-        "or .csv (input columns and emb_0..)",
-    )
-    s.add_argument(
-        "--model",
+    add_model(
+        s,
+        f"model name (satclip list), model file, or .onnx with --backend onnx (default {RECOMMENDED})",
         default=RECOMMENDED,
-        help=f"model name (satclip list), model file, or .onnx with --backend onnx (default {RECOMMENDED})",
+    )
+    add_out(
+        s,
+        ".npy, .parquet (input columns kept; GeoParquet for geometries) or .csv (input columns and emb_0..)",
+        old=["--output"],
+        required=True,
     )
     add_reader_options(s)
     s.add_argument(
@@ -156,7 +155,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "raster", help="an embedding raster of a bounding box: Cloud-Optimised GeoTIFF or Zarr"
     )
-    s.add_argument("--model", default=RECOMMENDED, help=f"model name or file (default {RECOMMENDED})")
+    add_model(s, f"model name or file (default {RECOMMENDED})", default=RECOMMENDED)
     s.add_argument("--bbox", type=parse_bbox, help="W,S,E,N in degrees")
     s.add_argument("--resolution", type=float, help="pixel size in degrees")
     s.add_argument(
@@ -165,7 +164,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="take the bbox and resolution of this lon/lat raster (e.g. a WorldClim layer): "
         "the output is aligned with it pixel for pixel",
     )
-    s.add_argument("-o", "--output", required=True, help=".tif (COG) or .zarr")
+    add_out(s, ".tif (COG) or .zarr", old=["--output"], required=True)
     s.add_argument(
         "--pca", type=int, help="write the first k principal components instead of every dimension"
     )
@@ -174,8 +173,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_raster)
 
     s = sub.add_parser("map", help="map of a model's first three principal components as RGB (world or bbox)")
-    s.add_argument("--model", default=RECOMMENDED, help=f"model name or file (default {RECOMMENDED})")
-    s.add_argument("-o", "--output", required=True, help="PNG file")
+    add_model(s, f"model name or file (default {RECOMMENDED})", default=RECOMMENDED)
+    add_out(s, "PNG file", old=["--output"], required=True)
     s.add_argument("--compare", help="a second model, drawn side by side")
     s.add_argument(
         "--bbox",
@@ -190,8 +189,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_map)
 
     s = sub.add_parser("export-onnx", help="a model as ONNX, for onnxruntime (satclip embed --backend onnx)")
-    s.add_argument("model")
-    s.add_argument("-o", "--output", required=True)
+    add_model(s, "model name (satclip list) or model file", required=True, positional=True)
+    add_out(s, ".onnx file", old=["--output"], required=True)
     s.add_argument(
         "--dtype",
         choices=["float32", "float64"],

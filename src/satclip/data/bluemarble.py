@@ -201,7 +201,7 @@ def build_bluemarble(
         if not overwrite:
             raise OutputExistsError(
                 f"{out} holds a dataset built with other parameters ({existing['params']}); "
-                "choose another --out or pass --overwrite"
+                "choose another out= or pass overwrite=True"
             )
         shutil.rmtree(out)
 

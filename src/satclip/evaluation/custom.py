@@ -181,7 +181,7 @@ def _numbers(
         except (TypeError, ValueError):
             raise InputError(
                 f"{where}: row {i}: {target} value {v!r} is not a number, which a regression needs "
-                "(rows count data rows from 0); fix it, or pass --kind classification for class labels"
+                "(rows count data rows from 0); fix it, or pass kind='classification' for class labels"
             ) from None
     keep = np.isfinite(y)
     return y, keep

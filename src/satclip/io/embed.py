@@ -92,10 +92,10 @@ def embed_file(
         raise InputError(f"chunk_rows must be positive, got {chunk_rows}")
     geoparquet = geoparquet or kind == ".geoparquet"
     if kind == ".npy" and (geoparquet or ood):
-        raise InputError(f"{dst}: .npy holds embeddings only; write .parquet for --geoparquet or --ood")
+        raise InputError(f"{dst}: .npy holds embeddings only; write .parquet for geoparquet=True or ood=True")
     if kind == ".csv":
         if geoparquet:
-            raise InputError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop --geoparquet")
+            raise InputError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop geoparquet=True")
         layout = "columns"  # a CSV cell holds one number
     table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
     if table.coords:
@@ -200,7 +200,7 @@ def _embed_chunks(
             e.errno,
             f"{dst}: writing failed ({e.strerror or e}); no file was written under this name. "
             f"The {state['rows_done']} rows done are kept in {work}: fix the cause (free disk space?) "
-            "and rerun with --resume",
+            "and rerun with resume=True",
         ) from e
     except ValueError:
         # Bad input: the input has to change, so there is nothing to resume.
@@ -266,7 +266,7 @@ def _start(work: Path, run: dict[str, Any], resume: bool, kind: str, row_bytes: 
         if changed:
             raise InputError(
                 f"{work}: cannot resume, the earlier run differs in {changed} (input file changed, "
-                "other options or another model); rerun without --resume to start over"
+                "other options or another model); rerun without resume=True to start over"
             )
         intact = _verified_prefix(work, old, kind, row_bytes)
         if intact < len(old["parts"]):

@@ -125,7 +125,7 @@ class InputTable:
                 raise InputError(
                     f"{self.path}: no column(s) {missing}{did_you_mean(missing[0], self.columns)}; "
                     f"columns are {self.columns}. Name them with "
-                    "--lon-col / --lat-col, or --geometry-col for a geometry column (found by "
+                    "lon_col= / lat_col=, or geometry_col= for a geometry column (found by "
                     f"themselves, in any case: {', '.join(LON_NAMES)}; {', '.join(LAT_NAMES)})"
                 )
         self.crs = None if crs is None else _crs_json(crs)
@@ -134,7 +134,7 @@ class InputTable:
             if geometry.crs is not None and not _same_crs(geometry.crs, self.crs):
                 raise InputError(
                     f"{self.path}: the file declares its CRS ({_crs_name(geometry.crs)}), which differs "
-                    f"from --crs {_crs_name(self.crs)}; drop --crs to use the file's own"
+                    f"from crs={_crs_name(self.crs)}; drop crs= to use the file's own"
                 )
             geometry = Geometry(geometry.column, self.crs)
         self.geometry = geometry
@@ -148,7 +148,7 @@ class InputTable:
 
     def _find_column(self, axis: str) -> str:
         try:
-            found = find_coordinate_column(self.columns, axis, f"--{axis}-col")
+            found = find_coordinate_column(self.columns, axis, f"{axis}_col=")
         except ValueError as e:
             raise InputError(f"{self.path}: {e}") from None
         return found or axis  # missing: the caller names it
@@ -224,7 +224,7 @@ class InputTable:
             return f"{self.path}: not UTF-8 text ({e}); save the file as UTF-8 (Excel: 'CSV UTF-8')"
         return (
             f"{self.path}: not a readable CSV file with delimiter {self.delimiter!r}: {e}; "
-            "name the delimiter with --delimiter if it is another"
+            "name the delimiter with delimiter= if it is another"
         )
 
     def _open_csv(self, types: dict[str, Any]) -> Any:
@@ -315,7 +315,7 @@ class InputTable:
             i = int(np.flatnonzero(bad)[0])
             raise InputError(
                 f"{self.path}: row {first_row + i}: (x, y) = ({xy[i, 0]}, {xy[i, 1]}) has no lon/lat in "
-                f"{_crs_name(self.crs)} (outside the projection's domain?); is --crs right? "
+                f"{_crs_name(self.crs)} (outside the projection's domain?); is crs= right? "
                 f"{self._rows_note}"
             )
         # Non-finite input stays non-finite and is named by the common check.

@@ -46,7 +46,7 @@ class NpyData:
             self.f.flush()
         if os.fstat(self.f.fileno()).st_size < size:
             raise InputError(
-                f"{path}: shorter than the {rows_done} rows recorded as done; rerun without --resume"
+                f"{path}: shorter than the {rows_done} rows recorded as done; rerun without resume=True"
             )
         self.f.truncate(size)
         self.f.seek(size)

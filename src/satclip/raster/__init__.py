@@ -73,7 +73,7 @@ def grid_of(path: str | os.PathLike[str]) -> tuple[tuple[float, float, float, fl
     if abs(abs(t.e) - t.a) > PIXEL_TOLERANCE * t.a:
         raise InputError(
             f"{path} has pixels of {t.a:g} x {abs(t.e):g} degrees; an embedding raster has square "
-            "pixels: give --bbox and --resolution instead"
+            "pixels: give bbox= and resolution= instead"
         )
     west, north = t.c, t.f
     return (west, north - height * t.a, west + width * t.a, north), t.a

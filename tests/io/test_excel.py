@@ -12,7 +12,7 @@ from satclip.cli import main
 from satclip.evaluation.custom import task_from_file
 from satclip.io import embed_file
 from satclip.io.excel import read_xlsx
-from satclip.io.readers import InputTable
+from satclip.io.readers import InputTable, ReadOptions
 
 openpyxl = pytest.importorskip("openpyxl")
 
@@ -148,15 +148,17 @@ def test_a_sheet_is_chosen_by_name(tmp_path, encoder):
     with pytest.raises(ValueError, match=r"no row of the sheet 'notes' has two cells filled"):
         InputTable(src)
     np.testing.assert_allclose(
-        np.concatenate([c.lonlat for c in InputTable(src, sheet="sites").chunks(10)]), LONLAT
+        np.concatenate([c.lonlat for c in InputTable(src, ReadOptions(sheet="sites")).chunks(10)]), LONLAT
     )
-    np.testing.assert_array_equal(next(InputTable(src, sheet="more").chunks(10)).lonlat, [[5.0, 6.0]])
+    np.testing.assert_array_equal(
+        next(InputTable(src, ReadOptions(sheet="more")).chunks(10)).lonlat, [[5.0, 6.0]]
+    )
     with pytest.raises(ValueError, match=r"no sheet 'Sites' \(did you mean 'sites'\?\); its sheets are"):
-        InputTable(src, sheet="Sites")
+        InputTable(src, ReadOptions(sheet="Sites"))
     csv = tmp_path / "p.csv"
     csv.write_text("lon,lat\n1,2\n")
     with pytest.raises(ValueError, match="a sheet applies to Excel workbooks only"):
-        InputTable(csv, sheet="sites")
+        InputTable(csv, ReadOptions(sheet="sites"))
     # Through the command line, for embed and for evaluate --task-file.
     model = tmp_path / "m.safetensors"
     satclip.save(encoder, model)

@@ -10,7 +10,7 @@ from pyproj import Transformer
 
 import satclip
 from satclip.io import embed_file
-from satclip.io.readers import InputTable
+from satclip.io.readers import InputTable, ReadOptions
 from satclip.io.text import sniff_delimiter
 
 LONLAT = np.array([[2.35, 48.86], [-74.0, 40.71], [151.21, -33.87], [-0.13, 51.51]])
@@ -65,14 +65,14 @@ def test_delimiter_is_sniffed_and_can_be_given(tmp_path, encoder):
     src = tmp_path / "p.csv"
     src.write_text("\n".join(_rows(";", ",")) + "\n")
     assert sniff_delimiter(src) == ";"
-    assert InputTable(src, delimiter="semicolon").delimiter == ";"
+    assert InputTable(src, ReadOptions(delimiter="semicolon")).delimiter == ";"
     # A wrong delimiter gives one column, named in the error.
     with pytest.raises(ValueError, match="not a readable CSV file with delimiter ','.*delimiter="):
-        InputTable(src, delimiter=",")
+        InputTable(src, ReadOptions(delimiter=","))
     with pytest.raises(ValueError, match="delimiter must be one character"):
-        InputTable(src, delimiter=";;")
+        InputTable(src, ReadOptions(delimiter=";;"))
     with pytest.raises(ValueError, match="CSV files only"):
-        InputTable(_parquet(tmp_path), delimiter=";")
+        InputTable(_parquet(tmp_path), ReadOptions(delimiter=";"))
 
 
 def _parquet(tmp_path, x=LONLAT[:, 0], y=LONLAT[:, 1], names=("lon", "lat")):
@@ -105,7 +105,7 @@ def test_crs_errors_are_clear(tmp_path, encoder):
     src = tmp_path / "xy.csv"
     src.write_text("x,y\n1e30,1e30\n")
     with pytest.raises(ValueError, match="unknown CRS 'EPSG:999999'"):
-        InputTable(src, "x", "y", crs="EPSG:999999")
+        InputTable(src, ReadOptions("x", "y", crs="EPSG:999999"))
     with pytest.raises(ValueError, match=r"row 0: \(x, y\) = \(1e\+30, 1e\+30\) has no lon/lat in EPSG:3035"):
         embed_file(
             encoder, src, tmp_path / "o.npy", lon_col="x", lat_col="y", crs="EPSG:3035", progress=False
@@ -114,7 +114,7 @@ def test_crs_errors_are_clear(tmp_path, encoder):
     # Lon/lat declared in degrees is the identity.
     ll = tmp_path / "ll.csv"
     ll.write_text("lon,lat\n2.35,48.86\n")
-    assert not InputTable(ll, crs="EPSG:4326").derived_points
+    assert not InputTable(ll, ReadOptions(crs="EPSG:4326")).derived_points
 
 
 def test_crs_conflicting_with_a_files_own_is_refused(tmp_path):
@@ -124,8 +124,8 @@ def test_crs_conflicting_with_a_files_own_is_refused(tmp_path):
     src = tmp_path / "g.gpkg"
     gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(1, 2)], crs="EPSG:4326").to_file(src)
     with pytest.raises(ValueError, match=r"declares its CRS \(EPSG:4326\), which differs from crs=EPSG:3857"):
-        InputTable(src, crs="EPSG:3857")
-    assert InputTable(src, crs="EPSG:4326").geometry is not None
+        InputTable(src, ReadOptions(crs="EPSG:3857"))
+    assert InputTable(src, ReadOptions(crs="EPSG:4326")).geometry is not None
 
 
 def test_csv_row_count_for_the_progress_bar(tmp_path):
@@ -179,7 +179,7 @@ def test_coordinate_column_names_that_do_not_decide_are_refused(tmp_path):
         ValueError, match=r"columns \['Lng', 'Longitude'\] could each be the lon; name one with lon_col="
     ):
         InputTable(src)
-    assert InputTable(src, lon_col="Lng").coords == ("Lng", "Lat")
+    assert InputTable(src, ReadOptions(lon_col="Lng")).coords == ("Lng", "Lat")
     src.write_text("x,y\n1,2\n")
     with pytest.raises(ValueError, match=r"no column\(s\) \['lon', 'lat'\].*decimallongitude"):
         InputTable(src)

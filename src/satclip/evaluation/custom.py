@@ -49,11 +49,11 @@ def task_from_file(
     states the choice, as one states every row or class dropped. ``name`` defaults to the
     file's stem.
     """
-    from satclip.io.readers import InputTable
+    from satclip.io.readers import InputTable, ReadOptions
 
     if kind is not None and kind not in KINDS:
         raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
-    table = InputTable(path, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
+    table = InputTable(path, ReadOptions(lon_col, lat_col, geometry_col, crs, delimiter, sheet))
     if target not in table.columns:
         raise InputError(
             f"{table.path}: no target column {target!r}{did_you_mean(target, table.columns)}; "

@@ -23,7 +23,7 @@ from satclip._compat import renamed
 from satclip._files import check_not_directory, exclusive_lock, write_json
 from satclip.embedder import Embedder
 from satclip.errors import InputError
-from satclip.io.readers import InputTable
+from satclip.io.readers import InputTable, ReadOptions
 from satclip.io.writers import (
     LAYOUTS,
     NPY_HEADER_BYTES,
@@ -97,7 +97,7 @@ def embed_file(
         if geoparquet:
             raise InputError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop geoparquet=True")
         layout = "columns"  # a CSV cell holds one number
-    table = InputTable(src, lon_col, lat_col, geometry_col, crs=crs, delimiter=delimiter, sheet=sheet)
+    table = InputTable(src, ReadOptions(lon_col, lat_col, geometry_col, crs, delimiter, sheet))
     if table.coords:
         coords = list(table.coords)
     else:

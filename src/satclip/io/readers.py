@@ -47,6 +47,20 @@ class Chunk:
     lonlat: np.ndarray
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to find the points of an input file: the options of :class:`InputTable`, in one
+    value that ``embed_file``, ``evaluate``/``task_from_file`` and the command line build from
+    their ``lon_col=``, ``lat_col=``, ... arguments (see :class:`InputTable` for each)."""
+
+    lon_col: str | None = None
+    lat_col: str | None = None
+    geometry_col: str | None = None
+    crs: Any | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
 class InputTable:
     """One input file, with the columns or geometry its points come from.
 
@@ -65,16 +79,9 @@ class InputTable:
     by default its first (:mod:`satclip.io.excel`).
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        lon_col: str | None = None,
-        lat_col: str | None = None,
-        geometry_col: str | None = None,
-        crs: Any | None = None,
-        delimiter: str | None = None,
-        sheet: str | None = None,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], options: ReadOptions = ReadOptions()) -> None:
+        lon_col, lat_col, geometry_col = options.lon_col, options.lat_col, options.geometry_col
+        crs, delimiter, sheet = options.crs, options.delimiter, options.sheet
         require("pyarrow", "io")
         self.path = Path(path)
         if not self.path.exists():

@@ -124,7 +124,7 @@ def test_missing_column_and_unparseable_value(tmp_path, model_file, points_csv, 
 def test_unknown_model_and_output_type(tmp_path, points_csv, model_file, capsys):
     src, _ = points_csv
     assert main(["embed", str(src), "-o", str(tmp_path / "e.npy"), "--model", "nope"]) == 2
-    assert "unknown model 'nope'; choose one of" in capsys.readouterr().err
+    assert "unknown model 'nope'; pass a pretrained name" in capsys.readouterr().err
     assert main(["embed", str(src), "-o", str(tmp_path / "e.npy"), "--model", "resnet18-l10"]) == 2
     assert "unknown model 'resnet18-l10' (did you mean 'satclip-resnet18-l10'?)" in capsys.readouterr().err
     assert main(["embed", str(src), "-o", str(tmp_path / "e.h5"), "--model", str(model_file)]) == 2

@@ -31,6 +31,12 @@ class Recording:
     spec = training_index = None
     default_batch_size = 1024
 
+    def fingerprint(self):
+        return self.inner.fingerprint()
+
+    def embed(self, *args, **kwargs):
+        return self.inner.embed(*args, **kwargs)
+
     def __init__(self, inner, fail_on_call: int | None = None):
         self.inner, self.fail_on_call = inner, fail_on_call
         self.sizes: list[int] = []

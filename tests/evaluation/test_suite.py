@@ -163,6 +163,7 @@ def test_fast_ridge_matches_scikit_learn(kind):
         np.testing.assert_array_equal(ours.predict(x[300:]), ref.predict(x[300:]))
 
 
+@pytest.mark.slow
 def test_evaluate_scores_objects_files_and_names_in_one_call(cache, tmp_path):
     """One call mixes an encoder in memory, an ONNX file, raw harmonics and a shipped name."""
     pytest.importorskip("onnxruntime")

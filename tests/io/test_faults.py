@@ -61,11 +61,11 @@ def _run_until(monkeypatch, encoder, src, out, chunks):
     calls = {"n": 0}
     real = encoder.embed_array
 
-    def embed_array(lonlat):
+    def embed_array(lonlat, batch_size=None):
         if calls["n"] == chunks:
             raise _Stop
         calls["n"] += 1
-        return real(lonlat)
+        return real(lonlat, batch_size)
 
     with monkeypatch.context() as m:
         m.setattr(encoder, "embed_array", embed_array)

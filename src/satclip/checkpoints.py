@@ -19,10 +19,11 @@ from typing import Any
 import torch
 
 from satclip._files import atomic_path
-from satclip.encoder import LocationEncoder, LocationEncoderConfig
+from satclip.embedder import LocationEncoderConfig
+from satclip.encoder import LocationEncoder
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
 from satclip.errors import InputError, InputTypeError, ModelFileError
-from satclip.networks import Siren, SirenConfig, SirenLayer
+from satclip.networks import Siren, SirenConfig
 
 FORMAT_NAME = "satclip-location-encoder"
 FORMAT_VERSION = "1"
@@ -198,8 +199,7 @@ def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
     net = enc.network
     if not isinstance(net, Siren):
         raise InputTypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
-    first = net.layers[0] if len(net.layers) else net.last_layer
-    assert isinstance(first, SirenLayer)  # Siren.layers holds SirenLayers
+    first = net.first_layer
     scale = degree_scale(enc.config.encoding.legendre_polys, decay)
     with torch.no_grad():
         first.weight.mul_(scale.to(first.weight.dtype))

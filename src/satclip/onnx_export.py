@@ -36,6 +36,7 @@ from satclip._coords import wrap_longitude
 from satclip._files import atomic_path
 from satclip.encoder import LocationEncoder
 from satclip.encodings import Encoding
+from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
 from satclip.encodings._sh_recurrence import recurrence_coefficients
 from satclip.encodings.spherical_harmonics import SphericalHarmonics
 from satclip.errors import InputError
@@ -59,15 +60,12 @@ class _ExportSphericalHarmonics(nn.Module):
     m: torch.Tensor
     cos_scale: torch.Tensor
     sin_scale: torch.Tensor
-    deg: torch.Tensor
-    lon_shift: torch.Tensor
-    x_sign: torch.Tensor
     p0: torch.Tensor
     order: torch.Tensor
 
     def __init__(self, legendre_polys: int, convention: str, out_dtype: torch.dtype) -> None:
         super().__init__()
-        L, satclip_angles = legendre_polys, convention == "satclip"
+        L, self.convention = legendre_polys, ANGLE_CONVENTIONS[convention]
         self.L, self.out_dtype = L, out_dtype
         a, ab, diag = recurrence_coefficients(L, torch.device("cpu"))
 
@@ -79,12 +77,9 @@ class _ExportSphericalHarmonics(nn.Module):
         self.register_buffer("diag", torch.diag(diag)[:, :, None])  # P̄_l^l's factor, in row l only
         self.register_buffer("m", torch.arange(L, dtype=torch.float64)[:, None])
         cos_scale = torch.full((L, 1), math.sqrt(2.0), dtype=torch.float64)
-        cos_scale[0] = math.pi if satclip_angles else 1.0
+        cos_scale[0] = self.convention.m0_scale
         self.register_buffer("cos_scale", cos_scale)
         self.register_buffer("sin_scale", f64(math.sqrt(2.0)))
-        self.register_buffer("deg", torch.deg2rad(f64(1.0)))  # torch's own constant
-        self.register_buffer("lon_shift", f64(180.0 if satclip_angles else 0.0))
-        self.register_buffer("x_sign", f64(-1.0 if satclip_angles else 1.0))
         p0 = torch.zeros(L, 1, dtype=torch.float64)
         p0[0] = 1.0 / math.sqrt(4 * math.pi)
         self.register_buffer("p0", p0)
@@ -98,11 +93,8 @@ class _ExportSphericalHarmonics(nn.Module):
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         coords = lonlat.to(torch.float64).T  # (2, N)
-        lon, lat = coords[0:1], coords[1:2]
-        lat_rad = lat * self.deg
-        s = torch.where(lat.abs() == 90, torch.zeros_like(lat_rad), torch.cos(lat_rad))
-        x = torch.sin(lat_rad) * self.x_sign
-        m_phi = ((lon + self.lon_shift) * self.deg) * self.m  # (L, N)
+        x, s, phi = self.convention.angles(coords[0:1], coords[1:2])
+        m_phi = phi * self.m  # (L, N)
         cos_m = torch.cos(m_phi) * self.cos_scale
         sin_m = torch.sin(m_phi) * self.sin_scale
         p = self.p0 * torch.ones_like(x)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from satclip.encodings import create_encoding, spherical_harmonics
+from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
 from tests.references import published_closed_form, scipy_real_harmonics
 
 sh_module = importlib.import_module("satclip.encodings.spherical_harmonics")
@@ -213,6 +214,10 @@ def _column_major(n: int, features: int, dtype: Any = np.float64) -> np.ndarray:
     return np.full((features, n + 7), np.nan, dtype).T[:n]
 
 
+def _satclip_angles(pts: np.ndarray) -> list[np.ndarray]:
+    return list(ANGLE_CONVENTIONS["satclip"].angles(pts[:, 0], pts[:, 1]))
+
+
 @pytest.mark.skipif(sh_module._import_numba_backend() is None, reason="numba not installed")
 @pytest.mark.parametrize("layout", ["rows", "column-major"])
 @pytest.mark.parametrize("n", [1, 15, 16, 17, 33, 255, 256, 257, 600])
@@ -230,7 +235,8 @@ def test_numba_blocks_of_points_cover_every_row_once(n, layout):
     assert features_major == (layout == "column-major")
     a, ab, diag = _sh_numba._coefficients(6)
     start = n // 3
-    args = (pts, a, ab, diag, True, rows, flat, stride, features_major, 256 if features_major else 32)
+    angles = _satclip_angles(pts)
+    args = (*angles, a, ab, diag, math.pi, rows, flat, stride, features_major, 256 if features_major else 32)
     _sh_numba._harmonics_points(*args, start, n)
     assert np.isnan(out[:start]).all()
     np.testing.assert_allclose(out[start:], ref[start:], rtol=0, atol=1e-13)
@@ -252,14 +258,15 @@ def test_numba_ranges_handed_to_threads_cover_every_row_once(threads):
     pts = np.stack([rng.uniform(-180, 180, 3001), rng.uniform(-90, 90, 3001)], 1)
     one = np.full((3001, 1600), np.nan)
     a, ab, diag = _sh_numba._coefficients(40)
-    _sh_numba._harmonics_points(pts, a, ab, diag, True, one, np.empty(0), 1600, False, 32, 0, 3001)
+    angles = _satclip_angles(pts)
+    _sh_numba._harmonics_points(*angles, a, ab, diag, math.pi, one, np.empty(0), 1600, False, 32, 0, 3001)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         many = np.full((3001, 1600), np.nan)
-        _sh_numba.harmonics_into(pts, 40, True, many)
+        _sh_numba.harmonics_into(*angles, 40, math.pi, many)
         many_columns = _column_major(3001, 1600)
-        _sh_numba.harmonics_into(pts, 40, True, many_columns)
+        _sh_numba.harmonics_into(*angles, 40, math.pi, many_columns)
     finally:
         torch.set_num_threads(before)
     np.testing.assert_array_equal(many, one)

@@ -15,7 +15,8 @@ are either not fork-safe (OpenMP: a forked child that computes features is kille
 thread-safe (workqueue, the only one on a plain macOS install: concurrent calls abort the
 process).
 
-Same recurrence, coefficients and conventions as the torch code. The one difference: cos(mφ)
+Same recurrence, coefficients and angles (:mod:`satclip.encodings._sh_convention`) as the torch
+code. The one difference: cos(mφ)
 and sin(mφ) come from rotating by φ instead of one trigonometric call per order, which agrees
 with the torch values to ~1e-14 at L=40 in float64.
 """
@@ -43,10 +44,17 @@ _CHUNKS_PER_THREAD = 4
 
 
 def harmonics_into(
-    lonlat: np.ndarray, legendre_polys: int, satclip_convention: bool, out: np.ndarray
+    cos_theta: np.ndarray,
+    sin_theta: np.ndarray,
+    phi: np.ndarray,
+    legendre_polys: int,
+    m0_scale: float,
+    out: np.ndarray,
 ) -> None:
-    """Write the real harmonics of (n, 2) float64 lon/lat degrees into ``out`` (n, L²), float32
-    or float64, on at most ``torch.get_num_threads()`` threads. ``out`` is C-contiguous, or
+    """Write the real harmonics of n points, given as float64 (n,) arrays of their convention's
+    angles (:meth:`~satclip.encodings._sh_convention.AngleConvention.angles`) and the m = 0
+    columns' factor, into ``out`` (n, L²), float32 or float64, on at most
+    ``torch.get_num_threads()`` threads. ``out`` is C-contiguous, or
     column-major (``out.T`` C-contiguous, or a leading slice of such an array's transpose): the
     layout the kernel writes fastest, and one a first linear layer reads at the same speed."""
     a, ab, diag = _coefficients(legendre_polys)
@@ -58,7 +66,7 @@ def harmonics_into(
     threads = max(1, min(torch.get_num_threads(), n * features // _MIN_FEATURES_PER_THREAD))
     if threads == 1:
         _harmonics_points(
-            lonlat, a, ab, diag, satclip_convention, rows, flat, stride, features_major, block, 0, n
+            cos_theta, sin_theta, phi, a, ab, diag, m0_scale, rows, flat, stride, features_major, block, 0, n
         )
         return
     # Ranges are handed out as threads ask for them rather than split evenly up front: right
@@ -77,11 +85,13 @@ def harmonics_into(
                 return
             stop = min(start + step, n)
             _harmonics_points(
-                lonlat,
+                cos_theta,
+                sin_theta,
+                phi,
                 a,
                 ab,
                 diag,
-                satclip_convention,
+                m0_scale,
                 rows,
                 flat,
                 stride,
@@ -134,11 +144,13 @@ _BLOCK_FEATURES_MAJOR = 256
 # read-only), so only the first process on a machine pays the ~1.5 s compile per output dtype.
 @numba.njit(cache=True, nogil=True)
 def _harmonics_points(
-    lonlat: np.ndarray,
+    cos_theta: np.ndarray,
+    sin_theta: np.ndarray,
+    phi: np.ndarray,
     a: np.ndarray,
     ab: np.ndarray,
     diag: np.ndarray,
-    satclip_convention: bool,
+    m0_scale: float,
     rows: np.ndarray,
     flat: np.ndarray,
     stride: int,
@@ -152,7 +164,6 @@ def _harmonics_points(
     L = diag.shape[0]
     sqrt2 = math.sqrt(2.0)
     p00 = 1.0 / math.sqrt(4.0 * math.pi)
-    m0_scale = math.pi if satclip_convention else 1.0
     x = np.empty(block)
     s = np.empty(block)
     c1 = np.empty(block)
@@ -166,19 +177,10 @@ def _harmonics_points(
     for i0 in range(start, stop, block):
         nb = min(block, stop - i0)
         for j in range(nb):
-            lon = lonlat[i0 + j, 0]
-            lat = lonlat[i0 + j, 1]
-            lat_rad = math.radians(lat)
-            # sin θ exactly 0 at the poles: every longitude then gives the same embedding there.
-            s[j] = 0.0 if abs(lat) == 90.0 else math.cos(lat_rad)
-            if satclip_convention:  # θ = radians(lat + 90), φ = radians(lon + 180)
-                x[j] = -math.sin(lat_rad)
-                phi = math.radians(lon + 180.0)
-            else:  # colatitude, φ = radians(lon)
-                x[j] = math.sin(lat_rad)
-                phi = math.radians(lon)
-            c1[j] = math.cos(phi)
-            s1[j] = math.sin(phi)
+            x[j] = cos_theta[i0 + j]
+            s[j] = sin_theta[i0 + j]
+            c1[j] = math.cos(phi[i0 + j])
+            s1[j] = math.sin(phi[i0 + j])
             cos_m[0, j] = sqrt2
             sin_m[0, j] = 0.0
             p_mm[j] = p00

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import warnings
 from pathlib import Path
@@ -37,7 +36,7 @@ from satclip._files import atomic_path
 from satclip.encoder import LocationEncoder
 from satclip.encodings import Encoding
 from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
-from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.encodings.spherical_harmonics import SphericalHarmonics
 from satclip.errors import InputError
 from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
@@ -76,12 +75,12 @@ class _ExportSphericalHarmonics(nn.Module):
         self.register_buffer("ab", ab[:, :, None])
         self.register_buffer("diag", torch.diag(diag)[:, :, None])  # P̄_l^l's factor, in row l only
         self.register_buffer("m", torch.arange(L, dtype=torch.float64)[:, None])
-        cos_scale = torch.full((L, 1), math.sqrt(2.0), dtype=torch.float64)
+        cos_scale = torch.full((L, 1), SQRT2, dtype=torch.float64)
         cos_scale[0] = self.convention.m0_scale
         self.register_buffer("cos_scale", cos_scale)
-        self.register_buffer("sin_scale", f64(math.sqrt(2.0)))
+        self.register_buffer("sin_scale", f64(SQRT2))
         p0 = torch.zeros(L, 1, dtype=torch.float64)
-        p0[0] = 1.0 / math.sqrt(4 * math.pi)
+        p0[0] = P00
         self.register_buffer("p0", p0)
         # Degree l contributes 2L rows from 2Ll on: cosines of m = 0..L-1, then sines. Its output
         # columns are m = -l..-1 (the sines of |m| = l..1), then m = 0..l (the cosines).

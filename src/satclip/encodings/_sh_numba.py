@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from satclip._threads import run_on_threads
-from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.errors import InputError
 
 # Below this many features (points x L²; 164 points of L=40, ~0.25 ms on one core) a call runs
@@ -162,8 +162,6 @@ def _harmonics_points(
     """Harmonics of points ``start:stop`` into ``rows`` (n, L²), or where ``features_major``
     into ``flat``, feature k of point i at ``k * stride + i`` (see :func:`_layout`)."""
     L = diag.shape[0]
-    sqrt2 = math.sqrt(2.0)
-    p00 = 1.0 / math.sqrt(4.0 * math.pi)
     x = np.empty(block)
     s = np.empty(block)
     c1 = np.empty(block)
@@ -181,9 +179,9 @@ def _harmonics_points(
             s[j] = sin_theta[i0 + j]
             c1[j] = math.cos(phi[i0 + j])
             s1[j] = math.sin(phi[i0 + j])
-            cos_m[0, j] = sqrt2
+            cos_m[0, j] = SQRT2
             sin_m[0, j] = 0.0
-            p_mm[j] = p00
+            p_mm[j] = P00
         # cos(mφ), sin(mφ) by rotating by φ, order by order.
         for m in range(1, L):
             for j in range(nb):

@@ -20,7 +20,6 @@ picks, in this order, the fastest one that applies (BENCHMARKS.md, "sphericart")
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import ClassVar, Literal
@@ -30,7 +29,7 @@ import torch
 from satclip.encodings import _sh_sphericart
 from satclip.encodings._base import Encoding
 from satclip.encodings._sh_convention import ANGLE_CONVENTIONS, AngleConvention
-from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.errors import InputError
 
 Convention = Literal["satclip", "orthonormal"]
@@ -63,14 +62,14 @@ def _harmonics_block(
     m_phi = phi[:, None] * torch.arange(L, dtype=torch.float64, device=lon.device)
     # √2 folded into the trigonometric factors; column 0 of the cosines carries the m = 0 scale,
     # so one product gives all of m = 0..l.
-    cos_m = torch.cos(m_phi) * math.sqrt(2.0)
+    cos_m = torch.cos(m_phi) * SQRT2
     cos_m[:, 0] = conv.m0_scale
-    sin_m = torch.sin(m_phi) * math.sqrt(2.0)
+    sin_m = torch.sin(m_phi) * SQRT2
 
     x_col, s_col = x[:, None], s[:, None]
     # p_curr holds P̄_l^m for m = 0..l (l + 1 columns), p_prev the l columns of degree l - 1.
     p_prev = torch.empty(n, 0, dtype=torch.float64, device=lon.device)
-    p_curr = torch.full((n, 1), 1.0 / math.sqrt(4 * math.pi), dtype=torch.float64, device=lon.device)
+    p_curr = torch.full((n, 1), P00, dtype=torch.float64, device=lon.device)
     for l in range(L):
         if l > 0:
             rec = a[l, :l] * x_col * p_curr[:, :l]

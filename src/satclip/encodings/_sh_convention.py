@@ -17,28 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-import numpy as np
 import torch
-
-# Angles are formed from torch tensors (the torch and sphericart backends, the ONNX graph, the
-# grid path) or numpy arrays (numba's input: no torch op may run there, since torch's OpenMP ops
-# hang in a forked child once its parent has used them). The same names exist in both.
-Array = TypeVar("Array", torch.Tensor, np.ndarray)
-
 
 # One degree in radians, torch's own constant as a float64 tensor: the ONNX exporter stores a
 # Python float (torch.deg2rad's) as a float32 value, which would cost float64 graphs precision.
 _DEGREE = torch.deg2rad(torch.tensor(1.0, dtype=torch.float64))
-
-
-def _namespace(a: torch.Tensor | np.ndarray) -> Any:
-    return torch if isinstance(a, torch.Tensor) else np
-
-
-def _radians(a: Array) -> Array:
-    return a * _DEGREE if isinstance(a, torch.Tensor) else np.deg2rad(a)
 
 
 @dataclass(frozen=True)
@@ -50,18 +34,17 @@ class AngleConvention:
     cos_theta_sign: float
     m0_scale: float
 
-    def phi(self, lon: Array) -> Array:
+    def phi(self, lon: torch.Tensor) -> torch.Tensor:
         """φ of float64 longitudes (degrees)."""
-        return _radians(lon + self.lon_offset)
+        return (lon + self.lon_offset) * _DEGREE
 
-    def angles(self, lon: Array, lat: Array) -> tuple[Array, Array, Array]:
-        """cos θ, sin θ and φ of float64 lon, lat degrees (tensors or arrays of one shape); for
-        tensors by traceable ops whose Python constants are exact in float32 (as the ONNX
-        exporter stores them)."""
-        xp = _namespace(lat)
-        lat_rad = _radians(lat)
-        sin_theta = xp.where(abs(lat) == 90, xp.zeros_like(lat_rad), xp.cos(lat_rad))
-        sin_lat = xp.sin(lat_rad)
+    def angles(self, lon: torch.Tensor, lat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """cos θ, sin θ and φ of float64 lon, lat degrees (tensors of one shape): :func:`point_angles`
+        of every point, by traceable ops whose Python constants are exact in float32 (as the
+        ONNX exporter stores them)."""
+        lat_rad = lat * _DEGREE
+        sin_theta = torch.where(lat.abs() == 90, torch.zeros_like(lat_rad), torch.cos(lat_rad))
+        sin_lat = torch.sin(lat_rad)
         cos_theta = sin_lat if self.cos_theta_sign == 1.0 else sin_lat * self.cos_theta_sign
         return cos_theta, sin_theta, self.phi(lon)
 
@@ -71,6 +54,18 @@ class AngleConvention:
         centres = torch.arange(legendre_polys, device=device)
         scale[centres * centres + centres] = self.m0_scale
         return scale
+
+
+def point_angles(
+    lon: float, lat: float, lon_offset: float, cos_theta_sign: float
+) -> tuple[float, float, float]:
+    """:meth:`AngleConvention.angles` of one point in scalar ``math``, which the numba kernel
+    compiles into its loop: it may run no torch op (they hang in a forked child once the parent
+    has used torch's OpenMP), and numpy around it cost a third of its time at L=10.
+    ``tests/encodings/test_spherical_harmonics.py`` holds the two equal."""
+    lat_rad = math.radians(lat)
+    sin_theta = 0.0 if abs(lat) == 90.0 else math.cos(lat_rad)
+    return cos_theta_sign * math.sin(lat_rad), sin_theta, math.radians(lon + lon_offset)
 
 
 ANGLE_CONVENTIONS: dict[str, AngleConvention] = {

@@ -15,8 +15,8 @@ are either not fork-safe (OpenMP: a forked child that computes features is kille
 thread-safe (workqueue, the only one on a plain macOS install: concurrent calls abort the
 process).
 
-Same recurrence, coefficients and angles (:mod:`satclip.encodings._sh_convention`) as the torch
-code. The one difference: cos(mφ)
+Same recurrence, coefficients and angles (:mod:`satclip.encodings._sh_convention`, compiled into
+the loop) as the torch code. The one difference: cos(mφ)
 and sin(mφ) come from rotating by φ instead of one trigonometric call per order, which agrees
 with the torch values to ~1e-14 at L=40 in float64.
 """
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from satclip._threads import run_on_threads
+from satclip.encodings._sh_convention import AngleConvention, point_angles
 from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.errors import InputError
 
@@ -44,20 +45,14 @@ _CHUNKS_PER_THREAD = 4
 
 
 def harmonics_into(
-    cos_theta: np.ndarray,
-    sin_theta: np.ndarray,
-    phi: np.ndarray,
-    legendre_polys: int,
-    m0_scale: float,
-    out: np.ndarray,
+    lonlat: np.ndarray, legendre_polys: int, convention: AngleConvention, out: np.ndarray
 ) -> None:
-    """Write the real harmonics of n points, given as float64 (n,) arrays of their convention's
-    angles (:meth:`~satclip.encodings._sh_convention.AngleConvention.angles`) and the m = 0
-    columns' factor, into ``out`` (n, L²), float32 or float64, on at most
-    ``torch.get_num_threads()`` threads. ``out`` is C-contiguous, or
+    """Write the real harmonics of (n, 2) float64 lon/lat degrees in ``convention`` into ``out``
+    (n, L²), float32 or float64, on at most ``torch.get_num_threads()`` threads. ``out`` is C-contiguous, or
     column-major (``out.T`` C-contiguous, or a leading slice of such an array's transpose): the
     layout the kernel writes fastest, and one a first linear layer reads at the same speed."""
     a, ab, diag = _coefficients(legendre_polys)
+    conv = (convention.lon_offset, convention.cos_theta_sign, convention.m0_scale)
     n, features = out.shape
     if n == 0:
         return
@@ -65,9 +60,7 @@ def harmonics_into(
     block = _BLOCK_FEATURES_MAJOR if features_major else _BLOCK
     threads = max(1, min(torch.get_num_threads(), n * features // _MIN_FEATURES_PER_THREAD))
     if threads == 1:
-        _harmonics_points(
-            cos_theta, sin_theta, phi, a, ab, diag, m0_scale, rows, flat, stride, features_major, block, 0, n
-        )
+        _harmonics_points(lonlat, a, ab, diag, *conv, rows, flat, stride, features_major, block, 0, n)
         return
     # Ranges are handed out as threads ask for them rather than split evenly up front: right
     # after a torch op, torch's OpenMP workers spin on the cores for a while, and a thread that
@@ -85,13 +78,11 @@ def harmonics_into(
                 return
             stop = min(start + step, n)
             _harmonics_points(
-                cos_theta,
-                sin_theta,
-                phi,
+                lonlat,
                 a,
                 ab,
                 diag,
-                m0_scale,
+                *conv,
                 rows,
                 flat,
                 stride,
@@ -140,16 +131,19 @@ _BLOCK = 32
 _BLOCK_FEATURES_MAJOR = 256
 
 
+_point_angles = numba.njit(inline="always")(point_angles)
+
+
 # cache=True: the machine code is kept next to this file (or in numba's user cache where that is
 # read-only), so only the first process on a machine pays the ~1.5 s compile per output dtype.
 @numba.njit(cache=True, nogil=True)
 def _harmonics_points(
-    cos_theta: np.ndarray,
-    sin_theta: np.ndarray,
-    phi: np.ndarray,
+    lonlat: np.ndarray,
     a: np.ndarray,
     ab: np.ndarray,
     diag: np.ndarray,
+    lon_offset: float,
+    cos_theta_sign: float,
     m0_scale: float,
     rows: np.ndarray,
     flat: np.ndarray,
@@ -175,10 +169,9 @@ def _harmonics_points(
     for i0 in range(start, stop, block):
         nb = min(block, stop - i0)
         for j in range(nb):
-            x[j] = cos_theta[i0 + j]
-            s[j] = sin_theta[i0 + j]
-            c1[j] = math.cos(phi[i0 + j])
-            s1[j] = math.sin(phi[i0 + j])
+            x[j], s[j], phi = _point_angles(lonlat[i0 + j, 0], lonlat[i0 + j, 1], lon_offset, cos_theta_sign)
+            c1[j] = math.cos(phi)
+            s1[j] = math.sin(phi)
             cos_m[0, j] = SQRT2
             sin_m[0, j] = 0.0
             p_mm[j] = P00

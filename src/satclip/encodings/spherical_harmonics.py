@@ -148,10 +148,8 @@ def spherical_harmonics(
             )
         return out
     if numba_backend is not None:
-        # In numpy: no torch op on this path (see _sh_convention).
-        coords_np = coords.detach().numpy()
-        angles = conv.angles(coords_np[:, 0], coords_np[:, 1])
-        numba_backend.harmonics_into(*angles, legendre_polys, conv.m0_scale, out.numpy())
+        coords_np = coords.detach().contiguous().numpy()
+        numba_backend.harmonics_into(coords_np, legendre_polys, conv, out.numpy())
         return out
     coefficients = recurrence_coefficients(legendre_polys, lonlat.device)
     for i in range(0, n, chunk):

@@ -164,7 +164,9 @@ class Siren(nn.Module):
         return self.layers[0] if len(self.layers) else self.last_layer  # type: ignore[return-value]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.from_first_affine(F.linear(x, self.first_layer.weight, self.first_layer.bias))
+        for layer in self.layers:
+            x = layer(x)
+        return self.last_layer(x)
 
     def from_first_affine(self, z: torch.Tensor) -> torch.Tensor:
         """The network's output given its first layer's affine map ``z`` = x Wᵀ + b: what a

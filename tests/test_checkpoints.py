@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import satclip
-from satclip import ModelFileError
+from satclip import LocationEncoder, ModelFileError
 from tests.references import published_checkpoint, reference_published_forward
 
 
@@ -155,21 +155,26 @@ def test_legacy_pickle_checkpoint(tmp_path):
     assert satclip.load(path).config.encoding.legendre_polys == 10
 
 
-def _run_checkpoint(decay=0.0):
-    """What SatCLIPModule saves, reduced to what the location side needs (no training extra)."""
+def _run_checkpoint(decay=0.0, legacy=False):
+    """What SatCLIPModule saves, reduced to what the location side needs (no training extra);
+    ``legacy``: as saved before the location encoder's config went into the checkpoint."""
     location = {"legendre_polys": 6, "dim_hidden": 32, "num_layers": 2, "dropout": 0.0}
     location |= {"w0_initial": 0.03, "degree_decay": decay}
     config = {"location": location, "image": {"embed_dim": 16}, "optim": {"lr": 3e-4}}
     torch.manual_seed(0)
-    enc = satclip.checkpoints.run_location_encoder(location, 16)
+    enc = LocationEncoder.from_config(satclip.checkpoints.run_encoder_config(location, 16))
     state = {f"location_encoder.{k}": v for k, v in enc.state_dict().items()}
     state["image_encoder.proj.weight"] = torch.zeros(16, 8)
-    return {"hyper_parameters": {"config": config}, "state_dict": state}, enc
+    hp = {"config": config}
+    if not legacy:
+        hp["location_encoder"] = satclip.checkpoints.run_checkpoint_entry(enc.config, decay)
+    return {"hyper_parameters": hp, "state_dict": state}, enc
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["current", "legacy"])
 @pytest.mark.parametrize("decay", [0.0, 1.0])
-def test_a_training_run_checkpoint_loads_as_its_export_would(tmp_path, decay):
-    ckpt, trained = _run_checkpoint(decay)
+def test_a_training_run_checkpoint_loads_as_its_export_would(tmp_path, decay, legacy):
+    ckpt, trained = _run_checkpoint(decay, legacy)
     torch.save(ckpt, tmp_path / "best.ckpt")
     enc = satclip.load(tmp_path / "best.ckpt")
     assert enc.config == trained.config and not enc.training
@@ -194,9 +199,34 @@ def test_a_training_run_checkpoint_loads_as_its_export_would(tmp_path, decay):
         ),
     ],
 )
+def test_malformed_legacy_run_checkpoints(tmp_path, mutate, message):
+    ckpt, _ = _run_checkpoint(legacy=True)
+    mutate(ckpt)
+    torch.save(ckpt, tmp_path / "bad.ckpt")
+    with pytest.raises(ModelFileError, match=message):
+        satclip.load(tmp_path / "bad.ckpt")
+
+
+def test_a_run_checkpoint_is_read_from_its_saved_encoder_config(tmp_path):
+    # Not from the training config: a training config that no longer maps (a renamed key)
+    # leaves the load unchanged.
+    ckpt, trained = _run_checkpoint()
+    ckpt["hyper_parameters"]["config"]["location"] = {"renamed": 1}
+    torch.save(ckpt, tmp_path / "best.ckpt")
+    assert satclip.load(tmp_path / "best.ckpt").config == trained.config
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda e: e.pop("degree_decay"), "bad location-encoder entry.*degree_decay"),
+        (lambda e: e["config"].pop("network"), "bad location-encoder entry.*network"),
+        (lambda e: e["config"]["network"]["params"].update(dim_hidden=8), "layers.0.weight has shape"),
+    ],
+)
 def test_malformed_run_checkpoints(tmp_path, mutate, message):
     ckpt, _ = _run_checkpoint()
-    mutate(ckpt)
+    mutate(ckpt["hyper_parameters"]["location_encoder"])
     torch.save(ckpt, tmp_path / "bad.ckpt")
     with pytest.raises(ModelFileError, match=message):
         satclip.load(tmp_path / "bad.ckpt")

@@ -35,7 +35,7 @@ def _pointwise(enc, lons, lats):
 def test_factored_grid_equals_point_by_point(convention, num_layers, block, monkeypatch):
     monkeypatch.setattr(_grid, "PIXELS_PER_BLOCK", block)
     enc = _encoder(convention, num_layers)
-    assert _grid.supports(enc)
+    assert _grid.supports(enc.encoding, enc.network, enc.dtype)
     got = enc.embed_grid(LONS, LATS)
     ref = _pointwise(enc, LONS, LATS)
     assert got.shape == (len(LATS), len(LONS), 16) and got.dtype == np.float32
@@ -63,7 +63,7 @@ def test_other_encoders_fall_back_to_points_with_the_same_checks():
     torch.manual_seed(0)
     wrap = create_encoding("wrap")
     enc = LocationEncoder(wrap, create_network("mlp", dim_in=wrap.dim, dim_out=8))
-    assert not _grid.supports(enc)
+    assert not _grid.supports(enc.encoding, enc.network, enc.dtype)
     np.testing.assert_array_equal(enc.embed_grid(LONS, LATS), _pointwise(enc, LONS, LATS))
     sh = _encoder("satclip", 1)
     for e in (enc, sh):

@@ -110,3 +110,16 @@ def test_siren_inference_in_place_equals_the_autograd_path():
         torch.testing.assert_close(net(x), y_grad.detach(), rtol=0, atol=0)
     with torch.no_grad():
         torch.testing.assert_close(net(x), y_grad.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("num_layers", [0, 1, 3])
+def test_siren_from_its_first_affine_map_is_the_forward(num_layers):
+    # What the grid path runs after forming the first layer's affine map its own way.
+    torch.manual_seed(0)
+    net = create_network("siren", dim_in=9, dim_out=5, dim_hidden=16, num_layers=num_layers).eval()
+    x = torch.randn(7, 9)
+    first = net.first_layer
+    assert first is (net.layers[0] if num_layers else net.last_layer)
+    with torch.no_grad():
+        z = torch.nn.functional.linear(x, first.weight, first.bias)
+        torch.testing.assert_close(net.from_first_affine(z), net(x), rtol=0, atol=0)

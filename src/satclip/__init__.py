@@ -10,7 +10,8 @@ Coordinates are always (longitude, latitude) in degrees, in that order.
 
 from satclip._version import package_version
 from satclip.checkpoints import save
-from satclip.encoder import LocationEncoder, LocationEncoderConfig
+from satclip.embedder import LocationEncoderConfig
+from satclip.encoder import LocationEncoder
 from satclip.encodings import create_encoding, list_encodings
 from satclip.errors import (
     InputError,

@@ -18,28 +18,26 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 
 from satclip._threads import each_on_cores
+from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, spherical_harmonics
-from satclip.networks import Siren, SirenLayer
-
-if TYPE_CHECKING:
-    from satclip.encoder import LocationEncoder
+from satclip.networks import Siren
 
 # Pixels per block: the network's activations stay a few MB however wide a row is (BENCHMARKS.md).
 PIXELS_PER_BLOCK = 2048
 
 
-def supports(encoder: LocationEncoder) -> bool:
+def supports(encoding: nn.Module, network: nn.Module, dtype: torch.dtype) -> bool:
     """Whether :func:`embed_grid` applies: harmonics into a SIREN, in float32 or float64."""
     return (
-        isinstance(encoder.encoding, SphericalHarmonics)
-        and isinstance(encoder.network, Siren)
-        and encoder.dtype in (torch.float32, torch.float64)
+        isinstance(encoding, SphericalHarmonics)
+        and isinstance(network, Siren)
+        and dtype in (torch.float32, torch.float64)
     )
 
 
@@ -50,16 +48,24 @@ def _orders(legendre_polys: int) -> tuple[torch.Tensor, torch.Tensor]:
     return m, l * l + l + m.abs()
 
 
-def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
-    """(len(lats), len(lons), dim) embeddings of every (lon, lat) pair: rows follow ``lats``.
+def embed_grid(
+    encoding: nn.Module,
+    net: nn.Module,
+    lons: np.ndarray,
+    lats: np.ndarray,
+    output_dtype: np.dtype,
+    threads: int,
+) -> np.ndarray:
+    """(len(lats), len(lons), dim) embeddings of every (lon, lat) pair: rows follow ``lats``, in
+    ``output_dtype``, row blocks on up to ``threads`` cores.
 
-    Call in eval and inference mode, with valid, wrapped float64 coordinates."""
-    cfg = encoder.encoding.config
-    L, satclip = cfg.legendre_polys, cfg.convention == "satclip"
-    net, device, dtype = encoder.network, encoder.device, encoder.dtype
-    assert isinstance(net, Siren), "callers check supports() first"
-    first = net.layers[0] if len(net.layers) else net.last_layer
-    assert isinstance(first, SirenLayer)
+    Call in eval and inference mode (see :func:`supports`), with valid, wrapped float64
+    coordinates."""
+    assert isinstance(encoding, SphericalHarmonics) and isinstance(net, Siren), "callers check supports()"
+    cfg = encoding.config
+    L, convention = cfg.legendre_polys, ANGLE_CONVENTIONS[cfg.convention]
+    first = net.first_layer
+    device, dtype = first.weight.device, first.weight.dtype
     m, partner = _orders(L)
     # Columns sorted by order, so that each order's columns are one contiguous slice.
     by_order = torch.argsort(m, stable=True)
@@ -67,13 +73,13 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
     weight = first.weight.detach().to(torch.float64)[:, by_order.to(device)].T.contiguous()  # (L², H)
     gather = partner[by_order].to(device)
 
-    # t_m(lon) for m = -(L-1)..L-1: (C, 2L - 1). φ is measured from 180° W in the published convention.
-    phi = torch.deg2rad(torch.from_numpy(lons + (180.0 if satclip else 0.0)).to(device))
+    # t_m(lon) for m = -(L-1)..L-1: (C, 2L - 1).
+    phi = convention.phi(torch.from_numpy(lons).to(device))
     orders = torch.arange(-(L - 1), L, device=device, dtype=torch.float64)
     angle = phi[:, None] * orders.abs()
     trig = torch.where(orders >= 0, torch.cos(angle), torch.sin(angle)).to(dtype)
 
-    out = np.empty((len(lats), len(lons), encoder.dim), dtype=encoder.output_dtype)
+    out = np.empty((len(lats), len(lons), net.config.dim_out), dtype=output_dtype)
     rows = max(1, PIXELS_PER_BLOCK // max(1, len(lons)))
     # A row wider than a block is cut into equal column chunks (no sliver at the end).
     chunks = -(-len(lons) // PIXELS_PER_BLOCK)
@@ -83,21 +89,14 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
         lat = torch.from_numpy(lats[r0 : r0 + rows]).to(device)
         # g_lm(lat): the features where t_m = 1, i.e. at φ = 0; sine columns take their cosine
         # partner's value (both are √2·P̄_l^|m|; at φ = 0 the sines themselves are 0).
-        at_zero = torch.stack([torch.full_like(lat, -180.0 if satclip else 0.0), lat], dim=1)
+        at_zero = torch.stack([torch.full_like(lat, -convention.lon_offset), lat], dim=1)
         g = spherical_harmonics(at_zero, L, cfg.convention)[:, gather]  # (r, L²), sorted by order
         a = torch.stack([g[:, lo:hi] @ weight[lo:hi] for lo, hi in itertools.pairwise(bounds)], dim=1).to(
             dtype
         )  # (r, 2L - 1, H)
         for c0 in range(0, len(lons), cols):
             z = torch.einsum("ck,rkh->rch", trig[c0 : c0 + cols], a).add_(first.bias)
-            x = z.reshape(-1, z.shape[-1])
-            if first is net.last_layer:
-                y = x
-            else:
-                x = x.mul_(first.w0).sin_()  # dropout is off in eval mode
-                for layer in net.layers[1:]:
-                    x = layer(x)
-                y = net.last_layer(x)
+            y = net.from_first_affine(z.reshape(-1, z.shape[-1]))
             out[r0 : r0 + rows, c0 : c0 + cols] = y.reshape(len(lat), -1, y.shape[-1]).cpu().numpy()
 
     # Row blocks side by side, one core each, as embed does with batches.
@@ -107,5 +106,5 @@ def embed_grid(encoder: LocationEncoder, lons: np.ndarray, lats: np.ndarray) -> 
             yield block
 
     starts = range(0, len(lats), rows)
-    each_on_cores(starts, worker, min(encoder._batch_threads(), len(starts)))
+    each_on_cores(starts, worker, min(threads, len(starts)))
     return out

@@ -5,8 +5,11 @@ Our format is one ``.safetensors`` file whose header metadata holds the JSON con
 (``satclip_config``) next to the weights, so a single file rebuilds the encoder.
 Published checkpoints are read with ``torch.load(weights_only=True)``, which never unpickles
 arbitrary objects, and converted to a float64 :class:`LocationEncoder` in the published
-(``satclip``) spherical-harmonic convention. A run's ``best.ckpt`` / ``last.ckpt`` gives the
-location encoder that ``satclip export`` would write, without the training extra.
+(``satclip``) spherical-harmonic convention: :func:`convert_published` is the one adapter from
+their hyper-parameters. A run's ``best.ckpt`` / ``last.ckpt`` holds its location encoder's
+:class:`LocationEncoderConfig` (and the degree decay to fold in), so it gives the location
+encoder that ``satclip export`` would write, without the training extra; checkpoints saved
+before that are rebuilt from their training config.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import torch
 
 from satclip._compat import renamed
 from satclip._files import atomic_path
-from satclip.encoder import LocationEncoder, LocationEncoderConfig
+from satclip.embedder import LocationEncoderConfig
+from satclip.encoder import LocationEncoder
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
 from satclip.errors import InputError, InputTypeError, ModelFileError, ModelNotFoundError
-from satclip.networks import Siren, SirenConfig, SirenLayer
+from satclip.networks import Siren, SirenConfig
 
 FORMAT_NAME = "satclip-location-encoder"
 FORMAT_VERSION = "1"
@@ -216,16 +220,17 @@ def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
     net = enc.network
     if not isinstance(net, Siren):
         raise InputTypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
-    first = net.layers[0] if len(net.layers) else net.last_layer
-    assert isinstance(first, SirenLayer)  # Siren.layers holds SirenLayers
+    first = net.first_layer
     scale = degree_scale(enc.config.encoding.legendre_polys, decay)
     with torch.no_grad():
         first.weight.mul_(scale.to(first.weight.dtype))
 
 
-def run_location_encoder(location: dict[str, Any], dim_out: int) -> LocationEncoder:
-    """The untrained location encoder of a training config's ``location`` section."""
-    sh = SphericalHarmonics(SphericalHarmonicsConfig(legendre_polys=int(location["legendre_polys"])))
+def run_encoder_config(location: dict[str, Any], dim_out: int) -> LocationEncoderConfig:
+    """The location encoder of a training config's ``location`` section (``satclip train``'s
+    ``LocationConfig`` as a dict): what training builds and saves in its checkpoints, and how
+    a checkpoint saved before it held that config is read."""
+    sh = SphericalHarmonicsConfig(legendre_polys=int(location["legendre_polys"]))
     net = SirenConfig(
         dim_in=sh.dim,
         dim_out=dim_out,
@@ -234,16 +239,44 @@ def run_location_encoder(location: dict[str, Any], dim_out: int) -> LocationEnco
         dropout=float(location["dropout"]),
         w0_initial=float(location["w0_initial"]),
     )
-    return LocationEncoder(sh, Siren(net))
+    return LocationEncoderConfig(sh, net)
 
 
+# In a ``satclip train`` checkpoint's hyper_parameters: {"config": the LocationEncoderConfig as
+# a dict, "degree_decay": the training-time feature scale to fold in}. "config" beside it is the
+# whole training config.
+RUN_ENCODER_KEY = "location_encoder"
 _RUN_PREFIX = "location_encoder."
+
+
+def run_checkpoint_entry(config: LocationEncoderConfig, degree_decay: float) -> dict[str, Any]:
+    """What training saves under ``hyper_parameters[RUN_ENCODER_KEY]``."""
+    return {"config": config.to_dict(), "degree_decay": float(degree_decay)}
 
 
 def _is_run_checkpoint(ckpt: Any) -> bool:
     """Saved by SatCLIPModule (``satclip train``): its config beside the weights."""
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    return isinstance(hp, dict) and "config" in hp and "state_dict" in ckpt
+    return isinstance(hp, dict) and (RUN_ENCODER_KEY in hp or "config" in hp) and "state_dict" in ckpt
+
+
+def _run_encoder(hp: dict[str, Any], path: Path) -> tuple[LocationEncoderConfig, float]:
+    """The location encoder's config and degree decay saved in a run checkpoint."""
+    if RUN_ENCODER_KEY not in hp:
+        # Saved before training wrote the encoder's config: rebuilt from the training config.
+        try:
+            cfg = hp["config"]
+            location = cfg["location"]
+            return run_encoder_config(location, int(cfg["image"]["embed_dim"])), float(
+                location.get("degree_decay") or 0.0
+            )
+        except (KeyError, TypeError) as e:
+            raise ModelFileError(path, f"a satclip training checkpoint whose config lacks {e}") from e
+    entry = hp[RUN_ENCODER_KEY]
+    try:
+        return LocationEncoderConfig.from_dict(entry["config"]), float(entry["degree_decay"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(path, f"bad location-encoder entry in a satclip training checkpoint: {e}") from e
 
 
 @_keeps_torch_rng
@@ -257,13 +290,8 @@ def convert_run(ckpt: dict[str, Any], path: str | os.PathLike[str] = "<checkpoin
             "not a satclip train checkpoint (it needs hyper_parameters.config and state_dict); "
             "a published SatCLIP checkpoint loads with satclip.load",
         )
-    try:
-        cfg = ckpt["hyper_parameters"]["config"]
-        location, dim_out = cfg["location"], int(cfg["image"]["embed_dim"])
-        enc = run_location_encoder(location, dim_out)
-        decay = float(location.get("degree_decay") or 0.0)
-    except (KeyError, TypeError) as e:
-        raise ModelFileError(path, f"a satclip training checkpoint whose config lacks {e}") from e
+    config, decay = _run_encoder(ckpt["hyper_parameters"], path)
+    enc = LocationEncoder.from_config(config)
     state = {k[len(_RUN_PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(_RUN_PREFIX)}
     _load_state(enc, state, path)
     if decay:

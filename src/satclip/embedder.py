@@ -5,13 +5,16 @@ maps, out-of-distribution flags, dask): the torch :class:`~satclip.encoder.Locat
 the onnxruntime :class:`~satclip.onnx_runtime.OnnxEncoder` both satisfy it.
 :class:`BatchEmbedder` writes ``embed``/``embed_array`` once, over a per-batch method: input
 checks, longitude wrapping and batching are the same whatever runs the network.
+:class:`LocationEncoderConfig` is the config every embedder reports (and what rebuilds a torch
+encoder), so it lives here, below the encoders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -24,11 +27,57 @@ from satclip._coords import (
     is_frame,
     wrap_longitude,
 )
+from satclip._registry import build_config, config_to_dict
 from satclip._threads import each_on_cores
+from satclip.encodings import ENCODINGS
 from satclip.errors import InputError
+from satclip.networks import NETWORKS
 
-if TYPE_CHECKING:
-    from satclip.encoder import LocationEncoderConfig
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+@dataclass(frozen=True)
+class LocationEncoderConfig:
+    """Everything needed to rebuild a :class:`~satclip.encoder.LocationEncoder` (weights aside):
+    what every :class:`Embedder` reports as its ``config``."""
+
+    encoding: Any
+    network: Any
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise InputError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        if self.network.dim_in != self.encoding.dim:
+            raise InputError(
+                f"network dim_in {self.network.dim_in} does not match the {self.encoding.name} "
+                f"encoding's dimension {self.encoding.dim}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "encoding": config_to_dict(self.encoding),
+            "network": config_to_dict(self.network),
+            "dtype": self.dtype,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LocationEncoderConfig:
+        try:
+            enc, net = d["encoding"], d["network"]
+            return cls(
+                encoding=build_config(ENCODINGS, "encoding", enc["name"], enc["params"]),
+                network=build_config(NETWORKS, "network", net["name"], net["params"]),
+                dtype=d.get("dtype", "float32"),
+            )
+        except (KeyError, TypeError) as e:
+            raise InputError(f"malformed location-encoder config ({e!r}): {d!r}") from e
+
 
 BatchFn = Callable[[np.ndarray], np.ndarray]
 

@@ -1,4 +1,5 @@
-"""``LocationEncoder``: a positional encoding followed by a network, with its rebuildable config."""
+"""``LocationEncoder``: a positional encoding followed by a network (its rebuildable config,
+:class:`~satclip.embedder.LocationEncoderConfig`, is part of the shared interface)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,18 +17,10 @@ from torch import nn
 
 from satclip import _grid
 from satclip._coords import check_lonlat_tensor
-from satclip._registry import build_config, config_to_dict
-from satclip.embedder import BatchEmbedder, BatchFn, grid_axes
-from satclip.encodings import ENCODINGS, Encoding, encoding_from_config
-from satclip.errors import InputError
-from satclip.networks import NETWORKS, network_from_config
+from satclip.embedder import DTYPES, BatchEmbedder, BatchFn, LocationEncoderConfig, grid_axes
+from satclip.encodings import Encoding, encoding_from_config
+from satclip.networks import network_from_config
 
-DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
 _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 # Points per batch in embed(): small batches whose activations stay under glibc's trim
 # threshold, with one features buffer reused by every batch, so that memory is not handed back
@@ -36,43 +28,6 @@ _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 EMBED_BATCH = 1024
 # Guards the count of embed() calls in flight and the mode switch (see _batches).
 _MODE_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class LocationEncoderConfig:
-    """Everything needed to rebuild a :class:`LocationEncoder` (weights aside)."""
-
-    encoding: Any
-    network: Any
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise InputError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
-        if self.network.dim_in != self.encoding.dim:
-            raise InputError(
-                f"network dim_in {self.network.dim_in} does not match the {self.encoding.name} "
-                f"encoding's dimension {self.encoding.dim}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "encoding": config_to_dict(self.encoding),
-            "network": config_to_dict(self.network),
-            "dtype": self.dtype,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LocationEncoderConfig:
-        try:
-            enc, net = d["encoding"], d["network"]
-            return cls(
-                encoding=build_config(ENCODINGS, "encoding", enc["name"], enc["params"]),
-                network=build_config(NETWORKS, "network", net["name"], net["params"]),
-                dtype=d.get("dtype", "float32"),
-            )
-        except (KeyError, TypeError) as e:
-            raise InputError(f"malformed location-encoder config ({e!r}): {d!r}") from e
 
 
 def _features_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -204,11 +159,13 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         Harmonics into a SIREN (the published architecture) factor the first layer by row and
         column (:mod:`satclip._grid`): the same values as :meth:`embed` on the pixel centres, to
         float rounding, several times faster. Other encoders embed point by point."""
-        if not _grid.supports(self):
+        if not _grid.supports(self.encoding, self.network, self.dtype):
             return super().embed_grid(lons, lats)
         lon, lat = grid_axes(lons, lats)
         with self._inference():
-            return _grid.embed_grid(self, lon, lat)
+            return _grid.embed_grid(
+                self.encoding, self.network, lon, lat, self.output_dtype, self._batch_threads()
+            )
 
     @contextmanager
     def _inference(self) -> Iterator[None]:

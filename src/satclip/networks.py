@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -119,7 +120,11 @@ class SirenLayer(nn.Module):
         self.bias = nn.Parameter(torch.empty(dim_out).uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.linear(x, self.weight, self.bias)
+        return self.activate(F.linear(x, self.weight, self.bias))
+
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        """The layer's output from its affine map's value ``out`` (in place where no gradient is
+        recorded)."""
         if self.dropout > 0:
             out = F.dropout(out, p=self.dropout, training=self.training)
         if not self.activation:
@@ -153,8 +158,24 @@ class Siren(nn.Module):
         last_in = c.dim_hidden if c.num_layers else c.dim_in
         self.last_layer = SirenLayer(last_in, c.dim_out, c.w0, False, activation=False, dropout=0.0)
 
+    @property
+    def first_layer(self) -> SirenLayer:
+        """The layer that reads the features: the last one where there are no hidden layers."""
+        return self.layers[0] if len(self.layers) else self.last_layer  # type: ignore[return-value]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
+            x = layer(x)
+        return self.last_layer(x)
+
+    def from_first_affine(self, z: torch.Tensor) -> torch.Tensor:
+        """The network's output given its first layer's affine map ``z`` = x Wᵀ + b: what a
+        caller that forms ``z`` its own way (the grid path, factored by row and column) runs."""
+        first = self.first_layer
+        x = first.activate(z)
+        if first is self.last_layer:
+            return x
+        for layer in itertools.islice(self.layers, 1, None):  # a slice would build a ModuleList
             x = layer(x)
         return self.last_layer(x)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 from pathlib import Path
 
@@ -36,7 +35,8 @@ from satclip._files import atomic_path
 from satclip.embedder import Embedder
 from satclip.encoder import LocationEncoder
 from satclip.encodings import Encoding
-from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
+from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.encodings.spherical_harmonics import SphericalHarmonics
 from satclip.errors import InputError
 from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
@@ -60,15 +60,12 @@ class _ExportSphericalHarmonics(nn.Module):
     m: torch.Tensor
     cos_scale: torch.Tensor
     sin_scale: torch.Tensor
-    deg: torch.Tensor
-    lon_shift: torch.Tensor
-    x_sign: torch.Tensor
     p0: torch.Tensor
     order: torch.Tensor
 
     def __init__(self, legendre_polys: int, convention: str, out_dtype: torch.dtype) -> None:
         super().__init__()
-        L, satclip_angles = legendre_polys, convention == "satclip"
+        L, self.convention = legendre_polys, ANGLE_CONVENTIONS[convention]
         self.L, self.out_dtype = L, out_dtype
         a, ab, diag = recurrence_coefficients(L, torch.device("cpu"))
 
@@ -79,15 +76,12 @@ class _ExportSphericalHarmonics(nn.Module):
         self.register_buffer("ab", ab[:, :, None])
         self.register_buffer("diag", torch.diag(diag)[:, :, None])  # P̄_l^l's factor, in row l only
         self.register_buffer("m", torch.arange(L, dtype=torch.float64)[:, None])
-        cos_scale = torch.full((L, 1), math.sqrt(2.0), dtype=torch.float64)
-        cos_scale[0] = math.pi if satclip_angles else 1.0
+        cos_scale = torch.full((L, 1), SQRT2, dtype=torch.float64)
+        cos_scale[0] = self.convention.m0_scale
         self.register_buffer("cos_scale", cos_scale)
-        self.register_buffer("sin_scale", f64(math.sqrt(2.0)))
-        self.register_buffer("deg", torch.deg2rad(f64(1.0)))  # torch's own constant
-        self.register_buffer("lon_shift", f64(180.0 if satclip_angles else 0.0))
-        self.register_buffer("x_sign", f64(-1.0 if satclip_angles else 1.0))
+        self.register_buffer("sin_scale", f64(SQRT2))
         p0 = torch.zeros(L, 1, dtype=torch.float64)
-        p0[0] = 1.0 / math.sqrt(4 * math.pi)
+        p0[0] = P00
         self.register_buffer("p0", p0)
         # Degree l contributes 2L rows from 2Ll on: cosines of m = 0..L-1, then sines. Its output
         # columns are m = -l..-1 (the sines of |m| = l..1), then m = 0..l (the cosines).
@@ -99,11 +93,8 @@ class _ExportSphericalHarmonics(nn.Module):
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         coords = lonlat.to(torch.float64).T  # (2, N)
-        lon, lat = coords[0:1], coords[1:2]
-        lat_rad = lat * self.deg
-        s = torch.where(lat.abs() == 90, torch.zeros_like(lat_rad), torch.cos(lat_rad))
-        x = torch.sin(lat_rad) * self.x_sign
-        m_phi = ((lon + self.lon_shift) * self.deg) * self.m  # (L, N)
+        x, s, phi = self.convention.angles(coords[0:1], coords[1:2])
+        m_phi = phi * self.m  # (L, N)
         cos_m = torch.cos(m_phi) * self.cos_scale
         sin_m = torch.sin(m_phi) * self.sin_scale
         p = self.p0 * torch.ones_like(x)

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from satclip._optional import require
-from satclip.embedder import BatchEmbedder
-from satclip.encoder import LocationEncoderConfig
+from satclip.embedder import BatchEmbedder, LocationEncoderConfig
 from satclip.errors import ModelFileError, ModelNotFoundError
 
 FORMAT_NAME = "satclip-onnx-location-encoder"

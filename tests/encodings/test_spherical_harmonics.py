@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from satclip.encodings import create_encoding, spherical_harmonics
+from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
 from tests.references import published_closed_form, scipy_real_harmonics
 
 sh_module = importlib.import_module("satclip.encodings.spherical_harmonics")
@@ -230,7 +231,20 @@ def test_numba_blocks_of_points_cover_every_row_once(n, layout):
     assert features_major == (layout == "column-major")
     a, ab, diag = _sh_numba._coefficients(6)
     start = n // 3
-    args = (pts, a, ab, diag, True, rows, flat, stride, features_major, 256 if features_major else 32)
+    args = (
+        pts,
+        a,
+        ab,
+        diag,
+        180.0,
+        -1.0,
+        math.pi,
+        rows,
+        flat,
+        stride,
+        features_major,
+        256 if features_major else 32,
+    )
     _sh_numba._harmonics_points(*args, start, n)
     assert np.isnan(out[:start]).all()
     np.testing.assert_allclose(out[start:], ref[start:], rtol=0, atol=1e-13)
@@ -252,14 +266,16 @@ def test_numba_ranges_handed_to_threads_cover_every_row_once(threads):
     pts = np.stack([rng.uniform(-180, 180, 3001), rng.uniform(-90, 90, 3001)], 1)
     one = np.full((3001, 1600), np.nan)
     a, ab, diag = _sh_numba._coefficients(40)
-    _sh_numba._harmonics_points(pts, a, ab, diag, True, one, np.empty(0), 1600, False, 32, 0, 3001)
+    _sh_numba._harmonics_points(
+        pts, a, ab, diag, 180.0, -1.0, math.pi, one, np.empty(0), 1600, False, 32, 0, 3001
+    )
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         many = np.full((3001, 1600), np.nan)
-        _sh_numba.harmonics_into(pts, 40, True, many)
+        _sh_numba.harmonics_into(pts, 40, ANGLE_CONVENTIONS["satclip"], many)
         many_columns = _column_major(3001, 1600)
-        _sh_numba.harmonics_into(pts, 40, True, many_columns)
+        _sh_numba.harmonics_into(pts, 40, ANGLE_CONVENTIONS["satclip"], many_columns)
     finally:
         torch.set_num_threads(before)
     np.testing.assert_array_equal(many, one)
@@ -416,3 +432,21 @@ def test_features_buffer_is_column_major_where_numba_writes_it(rows):
     assert buf.shape == (rows, 1600) and buf.stride(0) == 1
     assert buf.stride(1) >= rows and (buf.stride(1) * 4) % 4096 != 0
     assert enc._features_buffer(rows, torch.float16, torch.device("cpu")).is_contiguous()
+
+
+@pytest.mark.parametrize("convention", ["satclip", "orthonormal"])
+def test_the_numba_kernels_point_angles_are_the_conventions_angles(convention):
+    # The numba kernel compiles the scalar form of the convention into its loop; both forms must
+    # give the same angles, the poles' exact sin θ = 0 included.
+    from satclip.encodings._sh_convention import point_angles
+
+    conv = ANGLE_CONVENTIONS[convention]
+    lon = np.array([-180.0, -179.9999, -77.0, 0.0, 33.3, 123.4, 180.0, 45.0, -45.0])
+    lat = np.array([90.0, -90.0, 89.9999, -89.9999, 0.0, 45.0, -60.0, 12.5, -33.3])
+    want = conv.angles(torch.from_numpy(lon), torch.from_numpy(lat))
+    got = np.array(
+        [point_angles(x, y, conv.lon_offset, conv.cos_theta_sign) for x, y in zip(lon, lat, strict=True)]
+    )
+    for i in range(3):
+        np.testing.assert_allclose(got[:, i], want[i].numpy(), rtol=1e-15, atol=1e-16)
+    assert (got[:2, 1] == 0).all() and (want[1][:2] == 0).all()

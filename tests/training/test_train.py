@@ -87,7 +87,12 @@ def test_train_export_and_load(tiny_data, tmp_path, capsys):
     np.testing.assert_array_equal(
         satclip.load(tmp_path / "exported.safetensors").embed(1.0, 2.0), enc.embed(1.0, 2.0)
     )
-    # The run's checkpoint loads in one line too, as the same encoder (no training index).
+    # The run's checkpoint loads in one line too, as the same encoder (no training index), from
+    # the location encoder's config saved in it.
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    saved = ckpt["hyper_parameters"]["location_encoder"]
+    assert satclip.LocationEncoderConfig.from_dict(saved["config"]) == enc.config
+    assert saved["degree_decay"] == load_config("bluemarble-quick").location.degree_decay
     from_ckpt = satclip.load(run / "checkpoints" / "best.ckpt")
     assert from_ckpt.config == enc.config and from_ckpt.training_index is None
     np.testing.assert_array_equal(from_ckpt.embed([0.0, 100.0], [10.0, -20.0]), emb)

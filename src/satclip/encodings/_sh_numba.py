@@ -15,7 +15,8 @@ are either not fork-safe (OpenMP: a forked child that computes features is kille
 thread-safe (workqueue, the only one on a plain macOS install: concurrent calls abort the
 process).
 
-Same recurrence, coefficients and conventions as the torch code. The one difference: cos(mφ)
+Same recurrence, coefficients and angles (:mod:`satclip.encodings._sh_convention`, compiled into
+the loop) as the torch code. The one difference: cos(mφ)
 and sin(mφ) come from rotating by φ instead of one trigonometric call per order, which agrees
 with the torch values to ~1e-14 at L=40 in float64.
 """
@@ -31,7 +32,8 @@ import numpy as np
 import torch
 
 from satclip._threads import run_on_threads
-from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.encodings._sh_convention import AngleConvention, point_angles
+from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.errors import InputError
 
 # Below this many features (points x L²; 164 points of L=40, ~0.25 ms on one core) a call runs
@@ -43,13 +45,14 @@ _CHUNKS_PER_THREAD = 4
 
 
 def harmonics_into(
-    lonlat: np.ndarray, legendre_polys: int, satclip_convention: bool, out: np.ndarray
+    lonlat: np.ndarray, legendre_polys: int, convention: AngleConvention, out: np.ndarray
 ) -> None:
-    """Write the real harmonics of (n, 2) float64 lon/lat degrees into ``out`` (n, L²), float32
-    or float64, on at most ``torch.get_num_threads()`` threads. ``out`` is C-contiguous, or
+    """Write the real harmonics of (n, 2) float64 lon/lat degrees in ``convention`` into ``out``
+    (n, L²), float32 or float64, on at most ``torch.get_num_threads()`` threads. ``out`` is C-contiguous, or
     column-major (``out.T`` C-contiguous, or a leading slice of such an array's transpose): the
     layout the kernel writes fastest, and one a first linear layer reads at the same speed."""
     a, ab, diag = _coefficients(legendre_polys)
+    conv = (convention.lon_offset, convention.cos_theta_sign, convention.m0_scale)
     n, features = out.shape
     if n == 0:
         return
@@ -57,9 +60,7 @@ def harmonics_into(
     block = _BLOCK_FEATURES_MAJOR if features_major else _BLOCK
     threads = max(1, min(torch.get_num_threads(), n * features // _MIN_FEATURES_PER_THREAD))
     if threads == 1:
-        _harmonics_points(
-            lonlat, a, ab, diag, satclip_convention, rows, flat, stride, features_major, block, 0, n
-        )
+        _harmonics_points(lonlat, a, ab, diag, *conv, rows, flat, stride, features_major, block, 0, n)
         return
     # Ranges are handed out as threads ask for them rather than split evenly up front: right
     # after a torch op, torch's OpenMP workers spin on the cores for a while, and a thread that
@@ -81,7 +82,7 @@ def harmonics_into(
                 a,
                 ab,
                 diag,
-                satclip_convention,
+                *conv,
                 rows,
                 flat,
                 stride,
@@ -130,6 +131,9 @@ _BLOCK = 32
 _BLOCK_FEATURES_MAJOR = 256
 
 
+_point_angles = numba.njit(inline="always")(point_angles)
+
+
 # cache=True: the machine code is kept next to this file (or in numba's user cache where that is
 # read-only), so only the first process on a machine pays the ~1.5 s compile per output dtype.
 @numba.njit(cache=True, nogil=True)
@@ -138,7 +142,9 @@ def _harmonics_points(
     a: np.ndarray,
     ab: np.ndarray,
     diag: np.ndarray,
-    satclip_convention: bool,
+    lon_offset: float,
+    cos_theta_sign: float,
+    m0_scale: float,
     rows: np.ndarray,
     flat: np.ndarray,
     stride: int,
@@ -150,9 +156,6 @@ def _harmonics_points(
     """Harmonics of points ``start:stop`` into ``rows`` (n, L²), or where ``features_major``
     into ``flat``, feature k of point i at ``k * stride + i`` (see :func:`_layout`)."""
     L = diag.shape[0]
-    sqrt2 = math.sqrt(2.0)
-    p00 = 1.0 / math.sqrt(4.0 * math.pi)
-    m0_scale = math.pi if satclip_convention else 1.0
     x = np.empty(block)
     s = np.empty(block)
     c1 = np.empty(block)
@@ -166,22 +169,12 @@ def _harmonics_points(
     for i0 in range(start, stop, block):
         nb = min(block, stop - i0)
         for j in range(nb):
-            lon = lonlat[i0 + j, 0]
-            lat = lonlat[i0 + j, 1]
-            lat_rad = math.radians(lat)
-            # sin θ exactly 0 at the poles: every longitude then gives the same embedding there.
-            s[j] = 0.0 if abs(lat) == 90.0 else math.cos(lat_rad)
-            if satclip_convention:  # θ = radians(lat + 90), φ = radians(lon + 180)
-                x[j] = -math.sin(lat_rad)
-                phi = math.radians(lon + 180.0)
-            else:  # colatitude, φ = radians(lon)
-                x[j] = math.sin(lat_rad)
-                phi = math.radians(lon)
+            x[j], s[j], phi = _point_angles(lonlat[i0 + j, 0], lonlat[i0 + j, 1], lon_offset, cos_theta_sign)
             c1[j] = math.cos(phi)
             s1[j] = math.sin(phi)
-            cos_m[0, j] = sqrt2
+            cos_m[0, j] = SQRT2
             sin_m[0, j] = 0.0
-            p_mm[j] = p00
+            p_mm[j] = P00
         # cos(mφ), sin(mφ) by rotating by φ, order by order.
         for m in range(1, L):
             for j in range(nb):

@@ -3,7 +3,14 @@ implementation of the spherical harmonics (torch, numba, the ONNX graph)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+# P̄_0^0, where the recurrence starts, and the factor of the real harmonics of order m != 0
+# (√2·P̄_l^|m| times cos mφ or sin |m|φ).
+P00 = 1.0 / math.sqrt(4.0 * math.pi)
+SQRT2 = math.sqrt(2.0)
 
 
 def recurrence_coefficients(legendre_polys: int, device: torch.device) -> tuple[torch.Tensor, ...]:

@@ -1,9 +1,9 @@
 """Spherical harmonics by sphericart (CPU and CUDA kernels, with autograd), in our conventions.
 
 sphericart's real spherical harmonics of unit vectors are, column for column, our
-``"orthonormal"`` convention (colatitude θ = 90° - lat, φ = lon). The ``"satclip"`` convention
-measures θ from the south pole and φ from 180° W, which flips every degree-l column by (-1)^l,
-and scales m = 0 by π instead of 1: one fixed diagonal, applied as a multiply.
+``"orthonormal"`` convention. So each point's unit vector is formed from its convention's angles
+(:mod:`satclip.encodings._sh_convention`), and the convention's factor on the m = 0 columns is
+one fixed diagonal, applied as a multiply.
 
 sphericart is used in float64 only, and up to :data:`MAX_LEGENDRE_POLYS` degrees: its float32
 kernels lose accuracy from about L = 20 (NaN at L = 40) and its float64 values drift from the
@@ -14,10 +14,11 @@ checks both boundaries). Optional: the ``fast`` extra (``sphericart-torch``).
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import torch
+
+from satclip.encodings._sh_convention import AngleConvention
 
 # Degrees (L = l_max + 1) up to which sphericart's float64 values agree with the recurrence to
 # 1e-12 everywhere; a margin below the first degree found to drift (88).
@@ -35,19 +36,14 @@ def calculator(legendre_polys: int) -> Any | None:
 
 
 @functools.cache
-def _satclip_diagonal(legendre_polys: int, device: torch.device) -> torch.Tensor:
-    """(L²,) float64: (-1)^l, times π where m = 0."""
-    values = []
-    for l in range(legendre_polys):
-        sign = -1.0 if l % 2 else 1.0
-        values += [sign] * l + [sign * math.pi] + [sign] * l
-    return torch.tensor(values, dtype=torch.float64, device=device)
+def _column_scale(convention: AngleConvention, legendre_polys: int, device: torch.device) -> torch.Tensor:
+    return convention.column_scale(legendre_polys, device)
 
 
 def harmonics(
     lonlat: torch.Tensor,
     legendre_polys: int,
-    satclip: bool,
+    convention: AngleConvention,
     dtype: torch.dtype,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -58,14 +54,11 @@ def harmonics(
     gradients flow to the coordinates through sphericart's backward."""
     calc = calculator(legendre_polys)
     assert calc is not None, "callers check that sphericart is installed"
-    rad = torch.deg2rad(lonlat)
-    cos, sin = torch.cos(rad), torch.sin(rad)
-    # x = y = 0 exactly at the poles, so that every longitude gives the same features there.
-    cos_lat = torch.where(lonlat[:, 1].abs() == 90, 0.0, cos[:, 1])
-    xyz = torch.stack([cos_lat * cos[:, 0], cos_lat * sin[:, 0], sin[:, 1]], dim=1)
+    cos_theta, sin_theta, phi = convention.angles(lonlat[:, 0], lonlat[:, 1])
+    xyz = torch.stack([sin_theta * torch.cos(phi), sin_theta * torch.sin(phi), cos_theta], dim=1)
     y = calc(xyz)
-    if satclip:
-        diagonal = _satclip_diagonal(legendre_polys, y.device)
+    if convention.m0_scale != 1.0:
+        diagonal = _column_scale(convention, legendre_polys, y.device)
         # In float64, before the cast; in place where no gradient is recorded (a multiply into a
         # float32 ``out`` from float64 inputs is several times slower than this and a copy).
         y = y * diagonal if y.requires_grad else y.mul_(diagonal)

@@ -20,7 +20,6 @@ picks, in this order, the fastest one that applies (BENCHMARKS.md, "sphericart")
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import ClassVar, Literal
@@ -29,11 +28,12 @@ import torch
 
 from satclip.encodings import _sh_sphericart
 from satclip.encodings._base import Encoding
-from satclip.encodings._sh_recurrence import recurrence_coefficients
+from satclip.encodings._sh_convention import ANGLE_CONVENTIONS, AngleConvention
+from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.errors import InputError
 
 Convention = Literal["satclip", "orthonormal"]
-CONVENTIONS: tuple[str, ...] = ("satclip", "orthonormal")
+CONVENTIONS: tuple[str, ...] = tuple(ANGLE_CONVENTIONS)
 Backend = Literal["auto", "torch", "sphericart", "numba"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", "sphericart", "numba")
 MAX_LEGENDRE_POLYS = 1000
@@ -44,25 +44,11 @@ _CHUNK_FEATURES_CPU = 1 << 23
 _CHUNK_FEATURES_ACCEL = 1 << 28
 
 
-def _angles(
-    lon: torch.Tensor, lat: torch.Tensor, convention: Convention
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """cos θ, sin θ and φ for the convention (all float64)."""
-    lat_rad = torch.deg2rad(lat)
-    # sin θ is exactly 0 at the poles so that every longitude gives the same embedding there.
-    sin_theta = torch.where(lat.abs() == 90, torch.zeros_like(lat_rad), torch.cos(lat_rad))
-    if convention == "satclip":
-        # θ = radians(lat + 90): θ = 0 is the south pole, cos θ = -sin(lat).
-        return -torch.sin(lat_rad), sin_theta, torch.deg2rad(lon + 180)
-    # Standard colatitude θ = radians(90 - lat): cos θ = sin(lat).
-    return torch.sin(lat_rad), sin_theta, torch.deg2rad(lon)
-
-
 def _harmonics_block(
     lon: torch.Tensor,
     lat: torch.Tensor,
     coefficients: tuple[torch.Tensor, ...],
-    convention: Convention,
+    conv: AngleConvention,
     out: torch.Tensor,
 ) -> None:
     """Write the real harmonics of (n,) float64 lon, lat into ``out`` (n, L²), any float dtype.
@@ -72,18 +58,18 @@ def _harmonics_block(
     a, ab, diag = coefficients
     L = len(diag)
     n = lon.shape[0]
-    x, s, phi = _angles(lon, lat, convention)
+    x, s, phi = conv.angles(lon, lat)
     m_phi = phi[:, None] * torch.arange(L, dtype=torch.float64, device=lon.device)
     # √2 folded into the trigonometric factors; column 0 of the cosines carries the m = 0 scale,
     # so one product gives all of m = 0..l.
-    cos_m = torch.cos(m_phi) * math.sqrt(2.0)
-    cos_m[:, 0] = math.pi if convention == "satclip" else 1.0
-    sin_m = torch.sin(m_phi) * math.sqrt(2.0)
+    cos_m = torch.cos(m_phi) * SQRT2
+    cos_m[:, 0] = conv.m0_scale
+    sin_m = torch.sin(m_phi) * SQRT2
 
     x_col, s_col = x[:, None], s[:, None]
     # p_curr holds P̄_l^m for m = 0..l (l + 1 columns), p_prev the l columns of degree l - 1.
     p_prev = torch.empty(n, 0, dtype=torch.float64, device=lon.device)
-    p_curr = torch.full((n, 1), 1.0 / math.sqrt(4 * math.pi), dtype=torch.float64, device=lon.device)
+    p_curr = torch.full((n, 1), P00, dtype=torch.float64, device=lon.device)
     for l in range(L):
         if l > 0:
             rec = a[l, :l] * x_col * p_curr[:, :l]
@@ -134,12 +120,13 @@ def spherical_harmonics(
     n = lonlat.shape[0]
     out_dtype = lonlat.dtype if lonlat.is_floating_point() else torch.get_default_dtype()
     coords = lonlat.to(torch.float64)
+    conv = ANGLE_CONVENTIONS[convention]
     per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
     numba_backend = _numba_backend(lonlat, out_dtype, backend)
     sphericart = numba_backend is None and _use_sphericart(legendre_polys, backend)
     if out is None and n * L2 <= per_block and sphericart:
         # One block and no buffer: sphericart's own result, cast, with no copy in between.
-        return _sh_sphericart.harmonics(coords, legendre_polys, convention == "satclip", out_dtype)
+        return _sh_sphericart.harmonics(coords, legendre_polys, conv, out_dtype)
     if out is None:
         out = torch.empty(n, L2, dtype=out_dtype, device=lonlat.device)
     elif (
@@ -157,17 +144,17 @@ def spherical_harmonics(
     if sphericart:
         for i in range(0, n, chunk):
             _sh_sphericart.harmonics(
-                coords[i : i + chunk], legendre_polys, convention == "satclip", out_dtype, out[i : i + chunk]
+                coords[i : i + chunk], legendre_polys, conv, out_dtype, out[i : i + chunk]
             )
         return out
     if numba_backend is not None:
         coords_np = coords.detach().contiguous().numpy()
-        numba_backend.harmonics_into(coords_np, legendre_polys, convention == "satclip", out.numpy())
+        numba_backend.harmonics_into(coords_np, legendre_polys, conv, out.numpy())
         return out
     coefficients = recurrence_coefficients(legendre_polys, lonlat.device)
     for i in range(0, n, chunk):
         c = coords[i : i + chunk]
-        _harmonics_block(c[:, 0], c[:, 1], coefficients, convention, out[i : i + chunk])
+        _harmonics_block(c[:, 0], c[:, 1], coefficients, conv, out[i : i + chunk])
     return out
 
 

@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from satclip.checkpoints import degree_scale, run_location_encoder
+from satclip.checkpoints import RUN_ENCODER_KEY, degree_scale, run_checkpoint_entry, run_encoder_config
 from satclip.encoder import LocationEncoder
 from satclip.errors import InputError
 from satclip.training.config import TrainConfig
@@ -19,7 +19,9 @@ from satclip.training.loss import ClipLoss
 
 
 def build_location_encoder(cfg: TrainConfig) -> LocationEncoder:
-    return run_location_encoder(dataclasses.asdict(cfg.location), cfg.image.embed_dim)
+    return LocationEncoder.from_config(
+        run_encoder_config(dataclasses.asdict(cfg.location), cfg.image.embed_dim)
+    )
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -49,10 +51,13 @@ class SatCLIPModule(pl.LightningModule):
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.save_hyperparameters({"config": cfg.to_dict()})
         self.image_encoder = ImageEncoder(cfg.image)
         self.location_encoder = build_location_encoder(cfg)
         decay = cfg.location.degree_decay
+        # The location encoder's own config travels in every checkpoint, so loading one
+        # (satclip.load, satclip export) is LocationEncoderConfig.from_dict and its weights.
+        entry = run_checkpoint_entry(self.location_encoder.config, decay)
+        self.save_hyperparameters({"config": cfg.to_dict(), RUN_ENCODER_KEY: entry})
         scale = degree_scale(cfg.location.legendre_polys, decay).float() if decay else None
         self.register_buffer("feature_scale", scale, persistent=False)
         self.loss = ClipLoss(cfg.optim.temperature, learn=cfg.optim.learn_temperature)

@@ -173,10 +173,10 @@ def test_old_spellings_work_with_a_warning_naming_the_new(name, old):
         value = _filler(action)
         argv = [*name.split(), *positionals, *options, old, *value]
         value = action.type(value[0]) if action.type else value[0]
-    with pytest.warns(FutureWarning, match=re.escape(f"satclip {name} {old}")) as caught:
+    with pytest.warns(FutureWarning, match=re.escape(f"satclip {name}: {old}")) as caught:
         args = build_parser().parse_args(argv)
     (warning,) = [w for w in caught if w.category is FutureWarning]
-    assert f"use {OLD_SPELLINGS[name, old]} " in str(warning.message)
+    assert f"is now {OLD_SPELLINGS[name, old]};" in str(warning.message)
     dest = "model" if isinstance(action, PositionalModel) else action.dest
     assert getattr(args, dest) == value and not hasattr(args, "old_model")
     # Hidden from --help: only the new spelling is taught.
@@ -224,8 +224,8 @@ def test_the_notice_is_one_line_on_stderr(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stderr.splitlines() == [
-        "FutureWarning: satclip info MODEL (positional) is deprecated; use --model MODEL "
-        "(the old spelling stops working in satclip 0.3)"
+        "FutureWarning: satclip info: MODEL (positional) is now --model MODEL; "
+        "MODEL (positional) stops working in satclip 0.3"
     ]
     assert '"legendre_polys": 10' in out.stdout
 

@@ -8,22 +8,18 @@ from __future__ import annotations
 import argparse
 import copy
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from satclip._compat import warn_renamed
+
 # An old spelling keeps working for one minor version after the one that renamed it.
-REMOVED_IN = "0.3"
 
 
 def renamed(prog: str, old: str, new: str) -> None:
-    """The notice for an old spelling: a FutureWarning that names the new one (``main`` shows
-    it as one line on stderr)."""
-    warnings.warn(
-        f"{prog} {old} is deprecated; use {new} (the old spelling stops working in satclip {REMOVED_IN})",
-        FutureWarning,
-        stacklevel=2,
-    )
+    """The notice for an old spelling: the library's FutureWarning that names the new one
+    (``main`` shows it as one line on stderr)."""
+    warn_renamed(prog, old, new)
 
 
 class Renamed(argparse.Action):

@@ -61,3 +61,48 @@ def test_unreachable_registry_says_what_to_do(tmp_path, monkeypatch):
 def test_unknown_source_lists_valid_ones():
     with pytest.raises(ValueError, match="bluemarble"):
         fetch("blue-marble")
+
+
+@pytest.mark.parametrize("compression", ["xz", "gzip"])
+def test_deb_members_are_read_without_dpkg(tmp_path, compression):
+    """A genuine .deb, built by dpkg-deb, read by satclip alone, equals dpkg-deb's own unpacking."""
+    import io
+    import shutil
+    import subprocess
+    import tarfile
+
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb builds the reference package (Debian tools)")
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        "Package: satclip-test\nVersion: 1.0-1\nArchitecture: all\nMaintainer: t <t@example.org>\n"
+        "Description: test\n"
+    )
+    payload = root / "usr" / "share" / "satclip-test" / "map.bin"
+    payload.parent.mkdir(parents=True)
+    payload.write_bytes(bytes(range(256)) * 41 + b"odd")  # an odd size: ar pads members to even
+    deb = tmp_path / "satclip-test_1.0-1_all.deb"
+    subprocess.run(
+        ["dpkg-deb", f"-Z{compression}", "--build", str(root), str(deb)], check=True, capture_output=True
+    )
+    reference = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, capture_output=True
+    ).stdout
+    data = io.BytesIO(sources.deb_data_tar(deb))
+    with (
+        tarfile.open(fileobj=data, mode="r:*") as ours,
+        tarfile.open(fileobj=io.BytesIO(reference)) as theirs,
+    ):
+        assert ours.getnames() == theirs.getnames()
+        member = "./usr/share/satclip-test/map.bin"
+        assert ours.extractfile(member).read() == theirs.extractfile(member).read() == payload.read_bytes()
+    src = dataclasses.replace(SOURCES["bluemarble-01"], member="usr/share/satclip-test/map.bin")
+    assert sources._extract(src, deb) == payload.read_bytes()
+
+
+def test_a_file_that_is_not_a_deb_is_named(tmp_path):
+    bad = tmp_path / "x.deb"
+    bad.write_bytes(b"<html>proxy error</html>")
+    with pytest.raises(SourceError, match=r"x\.deb: not a Debian package"):
+        sources.deb_data_tar(bad)

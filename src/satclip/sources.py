@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from satclip._files import cache_root, write_bytes
+from satclip._files import cache_root, offline, write_bytes
 from satclip._registry import did_you_mean
 from satclip.errors import InputError, SourceError
 
@@ -352,6 +352,12 @@ def fetch(name: str, force: bool = False) -> Path:
     dest = source_path(name)
     if dest.exists() and not force and _sha256(dest.read_bytes()) == src.sha256:
         return dest
+    if offline():
+        raise SourceError(
+            f"{src.name} is not in the cache ({dest}) and SATCLIP_OFFLINE is set, so nothing is "
+            f"downloaded; fetch it once with network access (`satclip data fetch {src.name}`, or "
+            f"`satclip data fetch all` for every source), or place the file there by hand"
+        )
     with tempfile.TemporaryDirectory(prefix="satclip-fetch-") as tmp:
         archive = _download(src, Path(tmp))
         data = _extract(src, archive)

@@ -39,6 +39,7 @@ _LAZY_MODULES = (
     "maps",
     "onnx_export",
     "onnx_runtime",
+    "peers",
     "ood",
     "raster",
     "sklearn",

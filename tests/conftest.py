@@ -1,5 +1,9 @@
 """Fixtures shared by all tests."""
 
+import os
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -29,8 +33,18 @@ def sphere_points() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def source_cache(tmp_path_factory):
-    """One satclip cache for the session: registry sources and built tasks are fetched once."""
-    return tmp_path_factory.mktemp("satclip-cache")
+    """One satclip cache for the session: registry sources and built tasks are fetched once.
+
+    ``SATCLIP_TEST_SOURCES`` names a warm ``sources`` folder (``~/.cache/satclip/sources``
+    after ``satclip data fetch all``): it is copied in (copied, not linked: some tests damage
+    cached files on purpose), so that only the tests marked ``network`` need a registry, e.g.
+    ``SATCLIP_OFFLINE=1 SATCLIP_TEST_SOURCES=~/.cache/satclip/sources pytest -m "not network"``.
+    """
+    root = tmp_path_factory.mktemp("satclip-cache")
+    warm = os.environ.get("SATCLIP_TEST_SOURCES")
+    if warm:
+        shutil.copytree(Path(warm).expanduser(), root / "sources")
+    return root
 
 
 @pytest.fixture

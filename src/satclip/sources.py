@@ -335,7 +335,7 @@ def deb_data_tar(archive: Path) -> bytes:
             if member.endswith(".zst"):
                 raise SourceError(
                     f"{archive.name}: its data is zstd-compressed, which this Python's tarfile "
-                    "cannot read; unpack it with `dpkg-deb -x` and place the file by hand"
+                    "cannot read; unpack it with `dpkg-deb -x` and pass the folder holding the file as from_folder="
                 )
             return raw[pos : pos + size]
         pos += size + (size & 1)  # members start on even offsets

@@ -13,19 +13,34 @@ from typing import Any
 
 from satclip._compat import warn_renamed
 
-# An old spelling keeps working for one minor version after the one that renamed it.
+
+class _OldSpelling(argparse.Action):
+    """An action that stores its value and, when the user gave it an old spelling, warns with
+    the library's notice (:func:`satclip._compat.warn_renamed`), which names the new one."""
+
+    new: str
+
+    def _old_used(self, option_string: str | None, values: Any) -> str | None:
+        """The old spelling this call used, or None."""
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        old = self._old_used(option_string, values)
+        if old is not None:
+            warn_renamed(parser.prog, old, self.new)
+        setattr(namespace, self.dest, values)
 
 
-def renamed(prog: str, old: str, new: str) -> None:
-    """The notice for an old spelling: the library's FutureWarning that names the new one
-    (``main`` shows it as one line on stderr)."""
-    warn_renamed(prog, old, new)
-
-
-class Renamed(argparse.Action):
+class Renamed(_OldSpelling):
     """A value option with old spellings (``old``) after its new ones. The old ones still work,
-    with :func:`renamed`'s notice, and are kept out of --help and of argparse's messages. One
-    action holds every spelling, so ``required=True`` is met by whichever is given."""
+    with the notice, and are kept out of --help and of argparse's messages. One action holds
+    every spelling, so ``required=True`` is met by whichever is given."""
 
     def __init__(
         self, option_strings: Sequence[str], dest: str, old: Iterable[str] = (), **kwargs: Any
@@ -34,40 +49,22 @@ class Renamed(argparse.Action):
         self.old = tuple(old)
         if not set(self.old) <= set(option_strings) or option_strings[0] in self.old:
             raise ValueError(f"old spellings {self.old} must follow the new ones in {option_strings}")
+        self.new = "/".join(s for s in self.option_strings if s not in self.old)
 
-    @property
-    def new(self) -> str:
-        return "/".join(s for s in self.option_strings if s not in self.old)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        if option_string in self.old:
-            renamed(parser.prog, option_string, self.new)
-        setattr(namespace, self.dest, values)
+    def _old_used(self, option_string: str | None, values: Any) -> str | None:
+        return option_string if option_string in self.old else None
 
 
-class PositionalModel(argparse.Action):
+class PositionalModel(_OldSpelling):
     """The model as a positional argument, as info, export-onnx, download and push-to-hub once
-    took it: still accepted, with a notice, and moved into ``--model`` by :class:`Parser`."""
+    took it: still accepted, with the notice, and moved into ``--model`` by :class:`Parser`."""
 
     old = ("MODEL",)
     new = "--model MODEL"
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        if values is not None:  # argparse calls an absent nargs="?" positional with its default
-            renamed(parser.prog, "MODEL (positional)", self.new)
-        setattr(namespace, self.dest, values)
+    def _old_used(self, option_string: str | None, values: Any) -> str | None:
+        # argparse calls an absent nargs="?" positional with its default, None
+        return "MODEL (positional)" if values is not None else None
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -97,6 +97,19 @@ def test_in_memory_encoder_cache_key_is_its_content(encoder):
     assert satclip.dask._load(ref).config == encoder.config, "the shipped bytes rebuild the model"
 
 
+def test_a_spec_model_is_built_once_in_the_client(monkeypatch):
+    """A raw encoding (or geoclip) is sent by its spec; the client builds it once, for its
+    fingerprint and for the frame's meta alike."""
+    satclip.dask._clear_cache()
+    built = []
+    real = satclip.dask.load
+    monkeypatch.setattr(satclip.dask, "load", lambda spec: built.append(spec) or real(spec))
+    frame = pd.DataFrame({"lon": [2.35, -74.0], "lat": [48.86, 40.71]})
+    out = satclip.dask.embed("sh4", dd.from_pandas(frame, npartitions=2)).compute(scheduler="sync")
+    assert built == ["sh4"]
+    np.testing.assert_array_equal(out[[f"emb_{i}" for i in range(16)]].to_numpy(), real("sh4").embed(frame))
+
+
 def test_coordinate_columns_are_found_by_name():
     frame = _points(50)
     ddf = dd.from_pandas(frame.rename(columns={"lon": "Longitude", "lat": "LAT"}), npartitions=2)

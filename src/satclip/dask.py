@@ -94,7 +94,12 @@ def _model_ref(model: Embedder | ModelSpec) -> _ModelRef:
     if path.is_file():
         return _ModelRef("path", sha256_of(path), where=str(path))
     # Raw encodings, geoclip, hf://: built or fetched by each worker, checked by fingerprint.
-    return _ModelRef("spec", load(key).fingerprint(), where=key)
+    # The fingerprint needs the model here; it goes into this process's cache, so that embed()
+    # does not build it a second time.
+    loaded = load(key)
+    ref = _ModelRef("spec", loaded.fingerprint(), where=key)
+    _encoder(ref, loaded)
+    return ref
 
 
 def _load(ref: _ModelRef) -> Embedder:
@@ -132,12 +137,13 @@ def _load(ref: _ModelRef) -> Embedder:
     return encoder.eval() if isinstance(encoder, LocationEncoder) else encoder
 
 
-def _encoder(ref: _ModelRef) -> Embedder:
-    """The model of ``ref`` from this process's cache, loading it on the first use."""
+def _encoder(ref: _ModelRef, loaded: Embedder | None = None) -> Embedder:
+    """The model of ``ref`` from this process's cache, loading it on the first use (or taking
+    ``loaded``, the same model already loaded by the caller)."""
     with _lock:
         encoder = _cache.get(ref.key)
         if encoder is None:
-            encoder = _load(ref)
+            encoder = _load(ref) if loaded is None else loaded
             _loads[ref.key] += 1
             _cache[ref.key] = encoder
             while len(_cache) > _CACHE_SIZE:

@@ -36,7 +36,7 @@ def source_cache(tmp_path_factory):
     """One satclip cache for the session: registry sources and built tasks are fetched once.
 
     ``SATCLIP_TEST_SOURCES`` names a warm ``sources`` folder (``~/.cache/satclip/sources``
-    after ``satclip data fetch all``): it is copied in (copied, not linked: some tests damage
+    after ``satclip data fetch --all``): it is copied in (copied, not linked: some tests damage
     cached files on purpose), so that only the tests marked ``network`` need a registry, e.g.
     ``SATCLIP_OFFLINE=1 SATCLIP_TEST_SOURCES=~/.cache/satclip/sources pytest -m "not network"``.
     """

@@ -24,6 +24,8 @@ LAYERS: dict[str, int] = {
     "_pca": 1,
     "_threads": 1,
     "_version": 1,
+    "_http": 1,
+    "_registries": 1,
     "sources": 1,
     "encodings": 2,
     "networks": 2,

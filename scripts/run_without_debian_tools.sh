@@ -3,10 +3,12 @@
 # minimal container): a fresh clone of this repository, apt-get, apt, dpkg, dpkg-deb, npm, npx and
 # node hidden from PATH, an empty source cache, then `bash scripts/run.sh`. Every data source is
 # then fetched by satclip's own Python download; the block scores must equal those of a run with
-# the tools. Usage: bash scripts/run_without_debian_tools.sh [WORKDIR]   (default: a new temp dir)
+# the tools. Usage: bash scripts/run_without_debian_tools.sh [WORKDIR [satclip run options]]
+# (default WORKDIR: a new temp dir; rerunning in one keeps its .venv and empties its cache).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d -t satclip-notools.XXXXXX)}
+[[ $# -gt 0 ]] && shift
 mkdir -p "$work"
 
 # satclip ships no registry addresses: it reads them from pip's, npm's and apt's configuration.
@@ -36,8 +38,15 @@ for tool in apt-get dpkg-deb npm; do
 done
 
 export SATCLIP_CACHE="$work/cache"
-rm -rf "$work/satclip"
-git clone --quiet "$repo" "$work/satclip"
+rm -rf "$SATCLIP_CACHE"
+if [[ -d $work/satclip/.git ]]; then
+  # A rerun: the clone is made clean again (its .venv kept, which setup.sh only checks).
+  git -C "$work/satclip" fetch --quiet "$repo" HEAD
+  git -C "$work/satclip" reset --quiet --hard FETCH_HEAD
+  git -C "$work/satclip" clean --quiet -fdx -e .venv
+else
+  git clone --quiet "$repo" "$work/satclip"
+fi
 cd "$work/satclip"
 echo "run_without_debian_tools: $(pwd), SATCLIP_CACHE=$SATCLIP_CACHE, no apt-get, dpkg-deb or npm"
 bash scripts/run.sh "$@"

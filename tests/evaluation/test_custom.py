@@ -103,6 +103,7 @@ def test_python_api_returns_the_suite_rows_as_a_frame(tmp_path, houses, cache):
         "metric",
         "probe",
         "split",
+        "labels",
         "fold",
         "score",
         "n_train",
@@ -183,7 +184,7 @@ def test_command_line_report_for_a_task_file(tmp_path, houses, cache, capsys, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_command_line_defaults_compare_the_recommended_model_with_raw_features(
+def test_command_line_defaults_compare_the_recommended_model_with_raw_features_and_idw(
     tmp_path, houses, cache, capsys
 ):
     from satclip.pretrained import RECOMMENDED
@@ -195,7 +196,8 @@ def test_command_line_defaults_compare_the_recommended_model_with_raw_features(
     args = ["evaluate", "--task-file", str(path), "--target", "value", "--splits", "random"]
     assert main([*args, "-o", str(out), "-q"]) == 0
     rows = pd.read_csv(out / "results.csv")
-    assert set(rows["encoder"]) == {RECOMMENDED, "sh40", "wrap"}
+    assert set(rows["encoder"]) == {RECOMMENDED, "sh40", "wrap", "idw"}
+    assert set(rows[rows.encoder == "idw"]["probe"]) == {"idw"}
 
 
 def test_vector_file_with_geometries_in_another_crs(tmp_path, houses, cache):

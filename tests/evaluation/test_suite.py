@@ -197,3 +197,64 @@ def test_evaluate_scores_objects_files_and_names_in_one_call(cache, tmp_path):
     np.testing.assert_allclose(old["score"], df[df["encoder"] == "sh40"]["score"])
     with pytest.raises(ValueError, match="both labelled 'sh40'"):
         evaluate(["sh40", "sh40"], task)
+
+
+def test_idw_is_distance_weighted_nearest_neighbours_with_k_by_cv():
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from satclip.evaluation.encoders import Coordinates
+    from satclip.evaluation.probes import IDW_K, IDWCV
+
+    rng = np.random.default_rng(0)
+    lonlat = np.stack([rng.uniform(-180, 180, 900), rng.uniform(-80, 80, 900)], 1)
+    x = Coordinates()(lonlat)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0)
+    y = np.sin(np.deg2rad(lonlat[:, 1]) * 3) + 0.05 * rng.normal(size=900)
+    idw = IDWCV().fit(x[:800], y[:800])
+    assert idw.k_ in IDW_K
+    reference = KNeighborsRegressor(n_neighbors=idw.k_, weights="distance").fit(x[:800], y[:800])
+    np.testing.assert_allclose(idw.predict(x[800:]), reference.predict(x[800:]))
+    assert fit_score("idw", "regression", x[:800], y[:800], x[800:], y[800:]) > 0.9
+    # Few labels: k never exceeds what a 3-fold CV training part holds.
+    assert IDWCV().fit(x[:12], y[:12]).k_ <= 8
+
+
+def test_the_idw_row_and_few_label_regimes(cache):
+    task = load_task("air_temp")
+    rows = suite.run(["sh4", "idw"], [task], "linear", ["random"], progress=False, n_train=[50, "all"])
+    assert {(r["encoder"], r["probe"]) for r in rows} == {("sh4", "linear"), ("idw", "idw")}
+    few = [r for r in rows if r["labels"] == 50]
+    assert len(few) == 2 * 3 * 3 and {r["n_train"] for r in few} == {50}  # models × folds × draws
+    assert {r["fold"] for r in few} == {f"seed{i}/s{j}" for i in range(3) for j in range(3)}
+    assert {r["n_test"] for r in few} == {r["n_test"] for r in rows if r["labels"] == "all"}
+    summary = suite.summarise(rows)
+    assert summary[("random, 50 labels", "air_temp", "idw")][2] == 9
+    assert summary[("random", "air_temp", "idw")][0] > 0.95  # temperature is smooth: idw is strong
+    assert summary[("random", "air_temp", "idw")][0] > summary[("random, 50 labels", "air_temp", "idw")][0]
+    md = suite.markdown(rows)
+    assert "### split: random, 50 labels" in md and "`idw`: the labels interpolated" in md
+
+
+def test_label_draws_come_from_the_training_part():
+    train = np.arange(100, 600)
+    draws = suite._label_draws(train, 40)
+    assert [s for s, _ in draws] == ["/s0", "/s1", "/s2"]
+    for _, idx in draws:
+        assert len(idx) == 40 == len(set(idx)) and set(idx) <= set(train)
+    assert not np.array_equal(draws[0][1], draws[1][1])
+    assert suite._label_draws(train, 500) == []  # no fewer labels than the whole part
+
+
+@pytest.mark.parametrize("bad", [[], [1], ["some"], [0.5], ["-3"]])
+def test_label_regimes_are_checked(bad):
+    with pytest.raises(ValueError, match="n_train"):
+        suite.parse_labels(bad)
+
+
+def test_cli_evaluate_n_train(cache, capsys):
+    argv = ["evaluate", "--models", "sh4,idw", "--tasks", "air_temp", "--splits", "random", "-q"]
+    assert main([*argv, "--n-train", "100,all"]) == 0
+    out = capsys.readouterr().out
+    assert "### split: random, 100 labels" in out and "| idw |" in out
+    assert main([*argv, "--n-train", "ten"]) == 2
+    assert "n_train takes 'all' or label counts" in capsys.readouterr().err

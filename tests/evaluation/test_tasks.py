@@ -1,5 +1,7 @@
 """Task data from the real sources, checked at known places."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -108,3 +110,25 @@ def test_read_image_lifts_the_pixel_limit_for_its_own_file_only(tmp_path, monkey
     assert Image.MAX_IMAGE_PIXELS == 100  # restored: the user's guard still stands for other images
     with pytest.raises(Image.DecompressionBombError), Image.open(path):
         pass
+
+
+@pytest.mark.parametrize("name", ["town_population", "town_elevation"])
+def test_town_tasks_are_scored_at_the_towns(cache, name):
+    task = load_task(name)
+    with fetch("geonames-cities").open(encoding="utf-8") as f:
+        towns = [c for c in json.load(f).values() if c["population"] > 0]
+    at: dict[tuple[float, float], list[float]] = {}  # a few places hold two towns
+    for c in towns:
+        at.setdefault((c["longitude"], c["latitude"]), []).append(np.log10(c["population"]))
+    for (lon, lat), y in zip(task.lonlat.tolist(), task.y, strict=True):
+        assert (lon, lat) in at
+        if name == "town_population":
+            assert min(abs(y - v) for v in at[(lon, lat)]) < 1e-12
+    if name == "town_population":
+        assert np.median(task.y) > np.log10(15_000)
+    else:
+        with h5py.File(fetch("elevation"), "r") as f:
+            grid = f["Altitude"][:]
+        v = grid_lookup(grid, task.lonlat[:, 0], task.lonlat[:, 1]).astype(np.float64)
+        np.testing.assert_allclose(task.y, v * 28.0 - 450.0)
+        assert task.y.max() > 3500  # the Andes' and Tibet's cities

@@ -27,7 +27,7 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from satclip.sources import SOURCES, fetch
 
-    if (args.name is None) == (not args.all) or args.name == "all" and args.all:
+    if (args.name is None) == (not args.all) or (args.name == "all" and args.all):
         raise InputError("give one source name (satclip data list) or --all, e.g. `satclip data fetch --all`")
     for name in list(SOURCES) if args.all or args.name == "all" else [args.name]:
         print(f"{name}: {fetch(name, force=args.force, from_folder=args.from_folder)}")
@@ -94,7 +94,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("name", nargs="?", help="a source name (satclip data list)")
     s.add_argument(
-        "--all", action="store_true", help="every source: warms the cache for SATCLIP_OFFLINE=1 (about 150 MB)"
+        "--all",
+        action="store_true",
+        help="every source: warms the cache for SATCLIP_OFFLINE=1 (about 150 MB)",
     )
     s.add_argument("--force", action="store_true", help="fetch again even if cached")
     s.add_argument(

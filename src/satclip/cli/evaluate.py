@@ -10,8 +10,9 @@ from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
 # Without --models: the recommended model against the raw features it is built on (L=40
-# harmonics) and the simplest baseline, as EVALUATION.md compares them.
-DEFAULT_MODELS = f"{RECOMMENDED},sh40,wrap"
+# harmonics), the simplest baseline and the labels interpolated on the coordinates (idw), as
+# EVALUATION.md compares them.
+DEFAULT_MODELS = f"{RECOMMENDED},sh40,wrap,idw"
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -35,7 +36,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         task = task_from_file(args.task_file, args.target, args.kind, **reader_options(args))
         tasks.append(task)
     splits = suite.parse_names(args.splits, SPLITS, "split(s)")
-    rows = suite.run(models, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg)
+    n_train = [v.strip() for v in args.n_train.split(",") if v.strip()]
+    rows = suite.run(
+        models, tasks, args.probe, splits, progress=not args.quiet, block_deg=args.block_deg, n_train=n_train
+    )
     print(suite.markdown(rows))
     if args.out is None:
         print("(add -o DIR to keep these scores as results.csv, results.md and a chart per task)")
@@ -53,7 +57,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         action=Renamed,
         old=["--encoders"],
         default=DEFAULT_MODELS,
-        help=f"comma list of models: wrap,sh40,geoclip,MODEL_FILE,... (default {DEFAULT_MODELS})",
+        help=f"comma list of models: wrap,sh40,geoclip,MODEL_FILE,...; idw adds the labels "
+        f"interpolated on the coordinates as a reference row (default {DEFAULT_MODELS})",
     )
     s.add_argument(
         "--tasks", default=None, help="comma list or 'all' (default: all, or none with --task-file)"
@@ -68,6 +73,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="comma list of random, block, continent, or 'all' (default random,block)",
     )
     s.add_argument("--block-deg", type=float, help="block size of the block split in degrees (default 10)")
+    s.add_argument(
+        "--n-train",
+        default="all",
+        help="label regimes: comma list of label counts and 'all', e.g. 100,1000,all: each count "
+        "fits the probe on that many points of each fold's training part, three draws (default all)",
+    )
     add_out(s, "folder for results.csv, results.md and the charts (default: print only)", old=["--output"])
     s.add_argument("-q", "--quiet", action="store_true")
     own = s.add_argument_group("your own labelled points")

@@ -5,6 +5,9 @@ A model is given as a spec (a pretrained name, a model file, ``sh40``, ``wrap``,
 encoder just trained, an ONNX model), or as any object with ``embed_array(lonlat)`` or
 ``embed(lonlat)`` taking (N, 2) lon/lat degrees. Models given as a mapping are labelled by its
 keys; otherwise by their spec, or by their class name.
+
+``"idw"`` is a reference row, not a model: the coordinates' own unit vectors, scored with the
+``idw`` probe (inverse-distance-weighted nearest neighbours) whatever probe the others get.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 
 from satclip.embedder import Embedder
 from satclip.errors import InputError, InputTypeError
+from satclip.geography import unit_vectors
 from satclip.pretrained import load
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
@@ -24,8 +28,24 @@ ModelsLike = Mapping[str, Any] | Iterable[Any] | str | os.PathLike[str]
 """Models to evaluate: a spec, a list of specs and model objects, or a dict {label: model}."""
 
 
+class Coordinates:
+    """The ``idw`` reference row's features: (N, 2) lon/lat degrees → (N, 3) unit vectors, to be
+    scored with the probe named by ``probe``."""
+
+    probe = "idw"
+
+    def __call__(self, lonlat: np.ndarray) -> np.ndarray:
+        lonlat = np.asarray(lonlat, dtype=np.float64)
+        return unit_vectors(lonlat[:, 0], lonlat[:, 1])
+
+
+REFERENCES: dict[str, Callable[[], FeatureFn]] = {"idw": Coordinates}
+
+
 def _features(model: Any) -> FeatureFn:
     """(N, 2) lon/lat degrees → (N, D) float64 features of one model."""
+    if isinstance(model, str) and model in REFERENCES:
+        return REFERENCES[model]()
     if isinstance(model, str | os.PathLike):
         model = load(model)
     if isinstance(model, Embedder) or hasattr(model, "embed_array"):

@@ -5,6 +5,11 @@ regression, or a ridge classifier (one-vs-all least squares) for classes, with t
 regularisation chosen by efficient leave-one-out cross-validation on the training part (as RANGE
 and CoordBench choose theirs by inner CV); ``mlp`` is one hidden layer of 256 with validation
 early stopping, averaged over seeds as in the paper; ``knn`` picks k by 3-fold inner CV.
+
+``idw`` is the probe of the ``idw`` reference row, not of an encoder: it interpolates the
+training labels on the unit vectors of the coordinates themselves (k nearest neighbours,
+weighted by inverse distance, k by 3-fold inner CV; CoordBench's plain interpolation baseline).
+An embedding earns its keep only where a probe on it beats this.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from satclip.errors import InputError
 PROBES = ("linear", "mlp", "knn")
 ALPHAS = np.logspace(-3, 5, 17)
 MLP_SEEDS = (0, 1, 2)
+IDW_K = (1, 2, 4, 8, 16, 32, 64)
 
 
 class RidgeLOO(BaseEstimator):
@@ -70,6 +76,30 @@ class RidgeLOO(BaseEstimator):
         return d[:, 0]
 
 
+class IDWCV(BaseEstimator):
+    """Inverse-distance-weighted k-nearest-neighbour interpolation with k chosen by 3-fold
+    (shuffled) CV among ``ks`` no larger than a CV training part; features are used as given
+    (unit vectors, so Euclidean distance is the chord)."""
+
+    def __init__(self, ks: tuple[int, ...] = IDW_K, classifier: bool = False) -> None:
+        self.ks, self.classifier = ks, classifier
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> IDWCV:
+        from sklearn.model_selection import GridSearchCV, KFold
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        knn = KNeighborsClassifier if self.classifier else KNeighborsRegressor
+        ks = [k for k in self.ks if k <= len(x) * 2 // 3] or [1]
+        folds = KFold(3, shuffle=True, random_state=0)
+        search = GridSearchCV(knn(weights="distance"), {"n_neighbors": ks}, cv=folds)
+        self.model_ = search.fit(x, y).best_estimator_
+        self.k_ = self.model_.n_neighbors
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.model_.predict(x)
+
+
 def _pipeline(model: Any) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -98,6 +128,8 @@ def make_probes(probe: str, kind: str) -> list[Any]:
     if probe == "knn":
         knn = KNeighborsRegressor() if regression else KNeighborsClassifier()
         return [GridSearchCV(_pipeline(knn), {"model__n_neighbors": [5, 10, 20]}, cv=3)]
+    if probe == "idw":
+        return [IDWCV(classifier=not regression)]
     raise InputError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
 
 

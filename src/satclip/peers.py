@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,27 @@ import torch
 
 from satclip._optional import require
 from satclip.embedder import BatchEmbedder, BatchFn
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A location encoder that a satclip model may be distilled from: it must itself have been
+    learned from imagery (satellite or ground photos), never from maps of downstream targets
+    (MODELS.md, "Pretraining input"). Its licence and attribution go into the model card."""
+
+    learned_from: str
+    licence: str
+    attribution: str
+
+
+TEACHERS: dict[str, Teacher] = {
+    "geoclip": Teacher(
+        "about 4.7 million geotagged Flickr photos (MP-16), dense where people live",
+        "MIT (the geoclip package, which ships the weights)",
+        "Vivanco Cepeda, Nayak and Shah, GeoCLIP: Clip-Inspired Alignment between Locations and "
+        "Images for Effective Worldwide Geo-localization, NeurIPS 2023",
+    ),
+}
 
 # GeoCLIP's encoder is three 1024-wide layers per scale: larger batches than satclip's own pay
 # off, and 4096 rows keep each call's activations near 50 MB.

@@ -27,6 +27,20 @@ MLP_SEEDS = (0, 1, 2)
 IDW_K = (1, 2, 4, 8, 16, 32, 64)
 
 
+def _thin_svd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy's SVD (LAPACK gesdd), or LAPACK's slower gesvd where gesdd does not converge, as
+    it can on an ill-conditioned matrix that gesvd factors (few labels, many features)."""
+    if not np.isfinite(x).all():
+        raise InputError("the features hold NaN or infinite values; the encoder's output cannot be probed")
+    try:
+        return np.linalg.svd(x, full_matrices=False)
+    except np.linalg.LinAlgError:
+        from scipy.linalg import svd
+
+        u, sv, vt = svd(x, full_matrices=False, lapack_driver="gesvd")
+        return u, sv, vt
+
+
 class RidgeLOO(BaseEstimator):
     """Ridge regression (or a ridge classifier on ±1 one-hot targets) with the penalty chosen by
     exact leave-one-out error over ``alphas``, from one thin SVD of the centred features.
@@ -50,7 +64,7 @@ class RidgeLOO(BaseEstimator):
             t = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self.x_mean_, self.t_mean_ = x.mean(axis=0), t.mean(axis=0)
         xc, tc = x - self.x_mean_, t - self.t_mean_
-        u, sv, vt = np.linalg.svd(xc, full_matrices=False)
+        u, sv, vt = _thin_svd(xc)
         uty = u.T @ tc
         best = (np.inf, None)
         for alpha in self.alphas:

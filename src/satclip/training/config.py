@@ -108,6 +108,28 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """Distillation from a location encoder learned from imagery (``satclip.peers.TEACHERS``):
+    a linear head on the location embedding is trained to reproduce the teacher's embedding at
+    the same (jittered) points, by cosine, beside the CLIP loss: loss = clip + weight * (1 - cos).
+    The head is not part of the exported model. weight 0 = off (the published setting)."""
+
+    teacher: str = ""
+    weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        from satclip.peers import TEACHERS
+
+        if isinstance(self.weight, bool) or not (isinstance(self.weight, int | float) and self.weight >= 0):
+            raise InputError(f"distill.weight must be a number >= 0 (0 = off), got {self.weight!r}")
+        if self.weight and self.teacher not in TEACHERS:
+            raise InputError(
+                f"distill.teacher must name an encoder learned from imagery: {', '.join(TEACHERS)}; "
+                f"got {self.teacher!r}"
+            )
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     name: str = "run"
     seed: int = 0
@@ -117,6 +139,7 @@ class TrainConfig:
     image: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     accelerator: str = "auto"  # cpu, gpu, auto
     devices: int | str | list[int] = 1  # >1, "auto" or GPU indices [0, 1] for data-parallel training
     num_nodes: int = 1
@@ -138,6 +161,7 @@ _SECTIONS = {
     "image": ImageEncoderConfig,
     "data": DataConfig,
     "optim": OptimConfig,
+    "distill": DistillConfig,
 }
 
 

@@ -14,6 +14,7 @@ from satclip.checkpoints import RUN_ENCODER_KEY, degree_scale, run_checkpoint_en
 from satclip.encoder import LocationEncoder
 from satclip.errors import InputError
 from satclip.training.config import TrainConfig
+from satclip.training.distill import Distiller
 from satclip.training.image_encoders import ImageEncoder
 from satclip.training.loss import ClipLoss
 
@@ -61,6 +62,7 @@ class SatCLIPModule(pl.LightningModule):
         scale = degree_scale(cfg.location.legendre_polys, decay).float() if decay else None
         self.register_buffer("feature_scale", scale, persistent=False)
         self.loss = ClipLoss(cfg.optim.temperature, learn=cfg.optim.learn_temperature)
+        self.distill = Distiller(cfg.distill.teacher, cfg.image.embed_dim) if cfg.distill.weight else None
 
     def on_fit_start(self) -> None:
         o, total = self.cfg.optim, int(self.trainer.estimated_stepping_batches)
@@ -75,16 +77,23 @@ class SatCLIPModule(pl.LightningModule):
         """The location side as trained (with the degree scale, when on)."""
         return self.location_encoder(lonlat, feature_scale=self.feature_scale)
 
-    def _step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         img = self.image_encoder(batch["image"])
         # The location side stays in full precision under mixed precision: SIREN's first layer
         # multiplies by 30, which would amplify bf16 rounding.
         with torch.autocast(self.device.type, enabled=False):
             loc = self.location_embedding(batch["lonlat"].double())
-            return self.loss(img.float(), loc.float())
+            loss = self.loss(img.float(), loc.float())
+            if self.distill is not None:
+                distill = self.distill(loc, batch["lonlat"])
+                self.log(
+                    f"{stage}_distill", distill, on_step=stage == "train", on_epoch=True, batch_size=len(loc)
+                )
+                loss = loss + self.cfg.distill.weight * distill
+            return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch)
+        loss = self._step(batch, "train")
         self.log(
             "train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch["image"])
         )
@@ -92,7 +101,7 @@ class SatCLIPModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        loss = self._step(batch)
+        loss = self._step(batch, "val")
         self.log(
             "val_loss", loss, prog_bar=True, on_epoch=True, sync_dist=True, batch_size=len(batch["image"])
         )

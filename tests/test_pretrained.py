@@ -295,6 +295,19 @@ def test_push_to_hub_uploads_the_model_and_its_card_then_loads_back(hub, tmp_pat
     )
 
 
+def test_a_distilled_models_card_names_its_teacher_with_licence_and_attribution():
+    from satclip.hub import model_card
+
+    model = satclip.load("satclip-bluemarble-l10")
+    card = model_card(
+        model, "distilled", "distilled.safetensors", data_sources=["bluemarble"], teachers=["geoclip"]
+    )
+    section = card.split("## Distilled from", 1)[1]
+    assert "**geoclip**, learned from about 4.7 million geotagged Flickr photos" in section
+    assert "Licence: MIT" in section and "GeoCLIP" in section and "NeurIPS 2023" in section
+    assert "## Distilled from" not in model_card(model, "plain", "plain.safetensors")
+
+
 # satclip.load: one resolver for every kind of spec (issue 34).
 
 

@@ -101,10 +101,13 @@ def model_card(
     data_sources: Sequence[str] = (),
     description: str = "",
     scores: str | None = None,
+    teachers: Sequence[str] = (),
 ) -> str:
     """A Hub model card (README.md): what the model is, how to load it, its config, the data it
-    was trained on with licences and attribution, and evaluation scores when given (markdown,
+    was trained on with licences and attribution, the encoders it was distilled from
+    (``satclip.peers.TEACHERS``) with theirs, and evaluation scores when given (markdown,
     e.g. the ``results.md`` of ``satclip evaluate`` or a section of EVALUATION.md)."""
+    from satclip.peers import TEACHERS
     from satclip.sources import SOURCES
 
     cfg = model.config
@@ -144,6 +147,13 @@ def model_card(
             )
     else:
         lines.append("Not recorded with this model file.")
+    if teachers:
+        lines += ["", "## Distilled from", ""]
+        for name in teachers:
+            t = TEACHERS[name]
+            lines.append(
+                f"- **{name}**, learned from {t.learned_from}. Licence: {t.licence}. Attribution: {t.attribution}."
+            )
     if model.training_index is not None:
         lines += [
             "",

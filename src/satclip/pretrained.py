@@ -45,6 +45,7 @@ class PretrainedModel:
     # (HfApi().model_info(repo).sha) and the file's sha256 here: then both are pinned.
     revision: str = "main"
     data: tuple[str, ...] = ()  # registry sources it was trained on (satclip.sources), for model cards
+    teachers: tuple[str, ...] = ()  # encoders it was distilled from (satclip.peers.TEACHERS), for model cards
 
     @property
     def bundled(self) -> bool:

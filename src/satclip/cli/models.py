@@ -137,6 +137,7 @@ def _cmd_push_to_hub(args: argparse.Namespace) -> int:
         data_sources=known.data if known else (),
         description=known.description if known else "",
         scores=scores,
+        teachers=known.teachers if known else (),
     )
     url = push_to_hub(
         enc, args.repo, filename, card, revision=args.revision, private=args.private, message=args.message

@@ -126,13 +126,14 @@ def write_simple_index(index: Path, project: str, files: list[Path], base_url: s
 class Fault:
     """What the server does wrong for one path: ``cut_after`` bytes of the body and then close
     the connection (``times`` times), ``silence`` seconds before answering, answer ``status``,
-    or ignore ``Range``."""
+    ignore ``Range``, or answer it from byte ``range_from``."""
 
     cut_after: int | None = None
     times: int = 1
     silence: float = 0.0
     status: int | None = None
     ignore_range: bool = False
+    range_from: int | None = None  # answer a Range request from this byte instead
 
 
 @dataclass
@@ -179,6 +180,7 @@ def _handler(state: Server) -> type[http.server.BaseHTTPRequestHandler]:
             ranged = self.headers.get("Range")
             if ranged and not fault.ignore_range:
                 start = int(ranged.removeprefix("bytes=").split("-")[0])
+                start = start if fault.range_from is None else fault.range_from
                 if start >= len(data):
                     return self._send(416, b"", "text/plain")
             body = data[start:]

@@ -183,6 +183,12 @@ def test_a_server_that_ignores_ranges_sends_the_whole_file_again(registry):
     assert _requests(registry, TGZ_PATH) == [None, "bytes=700-"]  # answered 200: written from 0
 
 
+def test_a_range_answered_from_the_wrong_byte_is_not_appended(registry):
+    registry.faults[TGZ_PATH] = Fault(cut_after=700, range_from=100)
+    assert fetch("demo-npm").read_bytes() == GRID
+    assert _requests(registry, TGZ_PATH) == [None, "bytes=700-", None]  # then from the start
+
+
 def test_a_missing_file_moves_on_to_the_next_address(registry, monkeypatch):
     url = registry.url
     monkeypatch.setenv("SATCLIP_DATA_MIRROR", f"npm={url}/nowhere npm={url}/npm")

@@ -169,6 +169,10 @@ def _transfer(url: str, part: Path, attempts: int, timeout: tuple[float, float])
                     resumed = r.status_code == 206 and r.headers.get("Content-Range", "").startswith(
                         f"bytes {have}-"
                     )
+                    if r.status_code == 206 and not resumed:  # a range not asked for: start over
+                        part.unlink(missing_ok=True)
+                        last = DownloadError(f"answered {r.headers.get('Content-Range')!r} to bytes={have}-")
+                        continue
                     total = _expected_size(r, have if resumed else 0)
                     # read1 hands over what has arrived, so a body cut off keeps all of it.
                     read = getattr(r.raw, "read1", r.raw.read)

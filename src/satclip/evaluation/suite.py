@@ -229,7 +229,8 @@ def write_outputs(rows: list[dict[str, Any]], out: str | os.PathLike[str]) -> Pa
     encoders = list(dict.fromkeys(r["encoder"] for r in rows))
     splits = list(dict.fromkeys(regime(r) for r in rows))
     for task in dict.fromkeys(r["task"] for r in rows):
-        fig = Figure(figsize=(1.2 + 0.9 * len(encoders) * len(splits), 3.6))
+        # Regimes share a group's width, so that nine regimes do not make a chart 66 inches wide.
+        fig = Figure(figsize=(2.0 + 0.9 * len(encoders) * min(len(splits), 3), 3.6))
         ax = fig.subplots()
         width = 0.8 / len(splits)
         for j, split in enumerate(splits):
@@ -244,9 +245,12 @@ def write_outputs(rows: list[dict[str, Any]], out: str | os.PathLike[str]) -> Pa
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(encoders))], encoders, rotation=20, ha="right")
         metric = next(r["metric"] for r in rows if r["task"] == task)
         ax.set_ylabel(metric)
-        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+        lowest = min([0.0, *(v[0] for k, v in summary.items() if k[1] == task)])
+        # One extrapolating fold can give an R² of -20: clipped at -1 (results.md has the value),
+        # the other bars stay readable.
+        ax.set_ylim(bottom=max(lowest - 0.05, -1.0), top=1.05)  # R² and accuracy are at most 1
         ax.set_title(task)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, ncols=3 if len(splits) > 3 else 1)
         fig.tight_layout()
         save_figure(fig, out / f"{task}.png", dpi=100)
     return out

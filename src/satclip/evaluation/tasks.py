@@ -84,15 +84,20 @@ def build_cal_housing() -> Task:
     return _regression("cal_housing", lon, lat, y)
 
 
-def build_elevation(n: int = 20_000) -> Task:
+def _elevation_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """pvlib's elevation grid at the points, in metres; NaN where it has no data (255: ocean,
+    where a coastal town can fall too)."""
     import h5py
 
     with h5py.File(fetch("elevation"), "r") as f:
         grid = f["Altitude"][:]
-    lon, lat = _land_points(n, seed=101)
     v = grid_lookup(grid, lon, lat).astype(np.float64)
-    y = np.where(v == 255, np.nan, v * 28.0 - 450.0)  # 255 = no data (ocean in pvlib's grid)
-    return _regression("elevation", lon, lat, y)
+    return np.where(v == 255, np.nan, v * 28.0 - 450.0)
+
+
+def build_elevation(n: int = 20_000) -> Task:
+    lon, lat = _land_points(n, seed=101)
+    return _regression("elevation", lon, lat, _elevation_m(lon, lat))
 
 
 def build_air_temp(n: int = 3_000) -> Task:
@@ -143,15 +148,9 @@ def build_population(n: int = 20_000) -> Task:
     """log10(1 + people living in towns and cities of at least 15 000 within 50 km) at
     area-uniform land points: a settlement-density target (the paper evaluates population
     density; GPW is not on the registries, GeoNames' populated places are)."""
-    import json
-
     from sklearn.neighbors import KDTree
 
-    with fetch("geonames-cities").open(encoding="utf-8") as f:
-        cities = [c for c in json.load(f).values() if c["population"] > 0]
-    clon = np.array([c["longitude"] for c in cities], dtype=np.float64)
-    clat = np.array([c["latitude"] for c in cities], dtype=np.float64)
-    people = np.array([c["population"] for c in cities], dtype=np.float64)
+    clon, clat, people = _cities()
     lon, lat = _land_points(n, seed=106)
     chord = 2 * np.sin(POPULATION_RADIUS_KM / EARTH_RADIUS_KM / 2)  # on the unit sphere
     near = KDTree(unit_vectors(clon, clat)).query_radius(unit_vectors(lon, lat), r=chord)
@@ -159,18 +158,27 @@ def build_population(n: int = 20_000) -> Task:
     return _regression("population", lon, lat, y)
 
 
-def _towns(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """lon, lat, population of ``n`` towns and cities drawn with ``seed`` (fewer if there are fewer)."""
+def _cities() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lon, lat, population of GeoNames' towns and cities with people, by geonameid (an order
+    that does not depend on the file's)."""
     import json
 
     with fetch("geonames-cities").open(encoding="utf-8") as f:
-        cities = [c for c in json.load(f).values() if c["population"] > 0]
-    cities.sort(key=lambda c: c["geonameid"])  # an order that does not depend on the file's
-    pick = np.sort(np.random.default_rng(seed).permutation(len(cities))[:n])
-    lon = np.array([cities[i]["longitude"] for i in pick], dtype=np.float64)
-    lat = np.array([cities[i]["latitude"] for i in pick], dtype=np.float64)
-    people = np.array([cities[i]["population"] for i in pick], dtype=np.float64)
+        cities = sorted(
+            (c for c in json.load(f).values() if c["population"] > 0), key=lambda c: c["geonameid"]
+        )
+    lon, lat, people = (
+        np.array([c[key] for c in cities], dtype=np.float64)
+        for key in ("longitude", "latitude", "population")
+    )
     return lon, lat, people
+
+
+def _towns(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lon, lat, population of ``n`` towns and cities drawn with ``seed`` (fewer if there are fewer)."""
+    lon, lat, people = _cities()
+    pick = np.sort(np.random.default_rng(seed).permutation(len(lon))[:n])
+    return lon[pick], lat[pick], people[pick]
 
 
 def build_town_population(n: int = 20_000) -> Task:
@@ -181,14 +189,8 @@ def build_town_population(n: int = 20_000) -> Task:
 
 def build_town_elevation(n: int = 20_000) -> Task:
     """Elevation (pvlib's grid) at towns and cities: the physical target where people live."""
-    import h5py
-
-    with h5py.File(fetch("elevation"), "r") as f:
-        grid = f["Altitude"][:]
     lon, lat, _ = _towns(n, seed=108)
-    v = grid_lookup(grid, lon, lat).astype(np.float64)
-    y = np.where(v == 255, np.nan, v * 28.0 - 450.0)  # coastal towns can fall in an ocean cell
-    return _regression("town_elevation", lon, lat, y)
+    return _regression("town_elevation", lon, lat, _elevation_m(lon, lat))
 
 
 TASKS: dict[str, Callable[[], Task]] = {

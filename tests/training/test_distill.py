@@ -6,9 +6,10 @@ import torch
 
 import satclip
 from satclip.cli import main
+from satclip.geography import grid_lookup, land_mask
 from satclip.peers import TEACHERS
 from satclip.training.config import load_config
-from satclip.training.distill import Distiller
+from satclip.training.distill import Distiller, extra_pool, lit_points
 from tests.training.test_train import TINY, _metrics
 
 
@@ -19,6 +20,9 @@ from tests.training.test_train import TINY, _metrics
         ("distill.weight=true", "distill.weight must be a number"),
         ("distill.weight=0.5", "distill.teacher must name an encoder learned from imagery: geoclip"),
         ("distill.teacher=elevation", "distill.teacher must name an encoder learned from imagery"),
+        ("distill.points=-5", "distill.points must be a whole number >= 0"),
+        ("distill.points=2.5", "distill.points must be a whole number"),
+        ("distill.lights=1.5", "distill.lights must be a share between 0 and 1"),
     ],
 )
 def test_a_teacher_must_be_one_learned_from_imagery(override, message):
@@ -68,3 +72,46 @@ def test_a_distilled_run_trains_logs_and_exports_the_location_encoder_alone(blue
     model = satclip.load(run / "model.safetensors")
     assert model.embed([2.35], [48.86]).shape == (1, 256)
     assert satclip.load(run / "checkpoints" / "best.ckpt").embed([2.35], [48.86]).shape == (1, 256)
+
+
+def _light(lonlat: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    from satclip.sources import fetch
+
+    with Image.open(fetch("night-viirs")) as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float64)
+    return grid_lookup(np.clip(rgb[..., 0] - rgb[..., 2], 0, None), lonlat[:, 0], lonlat[:, 1])
+
+
+def test_lit_points_lie_where_the_night_light_image_is_bright():
+    rng = np.random.default_rng(0)
+    lit = lit_points(4000, rng)
+    assert lit.shape == (4000, 2)
+    assert (np.abs(lit[:, 0]) <= 180).all() and (np.abs(lit[:, 1]) <= 90).all()
+    assert (_light(lit) > 0).all()  # never a dark pixel
+    uniform = extra_pool(4000, 0.0, seed=0)
+    assert land_mask()(uniform[:, 0], uniform[:, 1]).all()
+    # Drawn by brightness: far brighter on average than points spread over the land.
+    assert _light(lit).mean() > 10 * _light(uniform).mean()
+    mixed = extra_pool(1000, 0.25, seed=1)
+    assert 200 <= int((_light(mixed) > 0).sum()) <= 1000 and len(np.unique(mixed, axis=0)) == 1000
+
+
+def test_extra_points_are_taught_by_the_teacher_in_training_only(bluemarble_tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr("satclip.training.distill.POOL", 5000)
+    seen: list[int] = []
+    forward = Distiller.forward
+
+    def counting(self, student, lonlat):
+        seen.append(len(lonlat))
+        return forward(self, student, lonlat)
+
+    monkeypatch.setattr(Distiller, "forward", counting)
+    run = tmp_path / "run"
+    argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={bluemarble_tiny}", "epochs=1"]
+    extra = ["distill.teacher=geoclip", "distill.weight=0.5", "distill.points=48", "distill.lights=0.5"]
+    assert main([*argv, *extra, "-q", "--out", str(run)]) == 0
+    batch = int(next(a for a in TINY if a.startswith("data.batch_size=")).split("=")[1])
+    # Training batches carry 48 extra points; validation batches only their own.
+    assert batch + 48 in seen and all(n <= batch for n in seen if n != batch + 48)

@@ -112,16 +112,28 @@ class DistillConfig:
     """Distillation from a location encoder learned from imagery (``satclip.peers.TEACHERS``):
     a linear head on the location embedding is trained to reproduce the teacher's embedding at
     the same (jittered) points, by cosine, beside the CLIP loss: loss = clip + weight * (1 - cos).
-    The head is not part of the exported model. weight 0 = off (the published setting)."""
+    The head is not part of the exported model. weight 0 = off (the published setting).
+
+    ``points`` > 0 adds that many points without an image to every training batch, for this
+    loss alone: a ``lights`` share of them drawn where the VIIRS night-light image is bright,
+    the rest area-uniform on land."""
 
     teacher: str = ""
     weight: float = 0.0
+    points: int = 0
+    lights: float = 0.0
 
     def __post_init__(self) -> None:
         from satclip.peers import TEACHERS
 
         if isinstance(self.weight, bool) or not (isinstance(self.weight, int | float) and self.weight >= 0):
             raise InputError(f"distill.weight must be a number >= 0 (0 = off), got {self.weight!r}")
+        if isinstance(self.points, bool) or not (isinstance(self.points, int) and self.points >= 0):
+            raise InputError(f"distill.points must be a whole number >= 0 (0 = none), got {self.points!r}")
+        if isinstance(self.lights, bool) or not (
+            isinstance(self.lights, int | float) and 0 <= self.lights <= 1
+        ):
+            raise InputError(f"distill.lights must be a share between 0 and 1, got {self.lights!r}")
         if self.weight and self.teacher not in TEACHERS:
             raise InputError(
                 f"distill.teacher must name an encoder learned from imagery: {', '.join(TEACHERS)}; "

@@ -1,29 +1,86 @@
 """Distillation from a location encoder learned from imagery (GeoCLIP, from geotagged photos).
 
 A linear head maps the student's location embedding to the teacher's space; the loss is one
-minus their cosine, averaged over the batch, at the batch's own (jittered) points. The teacher
-runs frozen, outside the module's parameters and checkpoints; only the head is trained beside
-the location encoder, and only the location encoder is exported.
+minus their cosine, averaged over the batch's own (jittered) points and, when asked, over extra
+points that have no image: area-uniform on land, and drawn where the night-light imagery is
+bright (VIIRS, a satellite image: where people live, which is where the teacher, learned from
+photos, knows most). The teacher runs frozen, outside the module's parameters and checkpoints;
+only the head is trained beside the location encoder, and only the location encoder is exported.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from satclip.pretrained import load
 
+# Extra points are drawn from a pool made once per run: big enough that a run of a few thousand
+# steps rarely sees a point twice, small enough to make in a second.
+POOL = 1_000_000
+
+
+def lit_points(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 2) lon/lat degrees drawn with probability ∝ night-light brightness × pixel area.
+
+    Brightness is the red channel above the blue one in the VIIRS composite (the lights are
+    yellow-white, its base dim blue); each point lies uniformly inside its ~19.6 km pixel.
+    """
+    from PIL import Image
+
+    from satclip.sources import fetch
+
+    with Image.open(fetch("night-viirs")) as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float64)
+    h, w = rgb.shape[:2]
+    light = np.clip(rgb[..., 0] - rgb[..., 2], 0.0, None)
+    lat_centre = 90.0 - (np.arange(h) + 0.5) * 180.0 / h
+    weight = (light * np.cos(np.deg2rad(lat_centre))[:, None]).ravel()
+    idx = rng.choice(weight.size, size=n, p=weight / weight.sum())
+    row, col = np.divmod(idx, w)
+    lon = -180.0 + (col + rng.uniform(size=n)) * 360.0 / w
+    lat = 90.0 - (row + rng.uniform(size=n)) * 180.0 / h
+    return np.stack([lon, lat], axis=1)
+
+
+def extra_pool(n: int, lights: float, seed: int) -> np.ndarray:
+    """(n, 2) lon/lat: a ``lights`` share from :func:`lit_points`, the rest area-uniform on land."""
+    from satclip.geography import land_mask, sample_land_points
+
+    rng = np.random.default_rng(seed)
+    n_lit = round(n * lights)
+    lon, lat = sample_land_points(n - n_lit, seed, land_mask())
+    pool = np.concatenate([lit_points(n_lit, rng), np.stack([lon, lat], axis=1)])
+    return pool[rng.permutation(n)]
+
 
 class Distiller(nn.Module):
-    """``forward(student (B, D), lonlat (B, 2) degrees) -> scalar loss``."""
+    """``forward(student (B, D), lonlat (B, 2) degrees) -> scalar loss``.
 
-    def __init__(self, teacher: str, student_dim: int) -> None:
+    ``points`` > 0: :meth:`extra_points` draws that many points per training step from a pool
+    of :data:`POOL` (see :func:`extra_pool`); the caller embeds them and adds them to the batch.
+    """
+
+    def __init__(
+        self, teacher: str, student_dim: int, points: int = 0, lights: float = 0.0, seed: int = 0
+    ) -> None:
         super().__init__()
         model = load(teacher)
         # Held in a tuple: not a submodule, so neither trained, moved nor saved with the run.
         self._teacher = (model,)
         self.head = nn.Linear(student_dim, model.dim)
+        self.points = points
+        self._pool = torch.from_numpy(extra_pool(POOL, lights, seed)) if points else None
+        self._generator = torch.Generator().manual_seed(seed)
+
+    def extra_points(self) -> torch.Tensor:
+        """(points, 2) float64 lon/lat degrees from the pool, drawn at random (with replacement)."""
+        if self._pool is None:
+            raise RuntimeError("this Distiller was made with points=0")
+        idx = torch.randint(len(self._pool), (self.points,), generator=self._generator)
+        return self._pool[idx]
 
     def teacher_embedding(self, lonlat: torch.Tensor) -> torch.Tensor:
         (teacher,) = self._teacher

@@ -62,7 +62,10 @@ class SatCLIPModule(pl.LightningModule):
         scale = degree_scale(cfg.location.legendre_polys, decay).float() if decay else None
         self.register_buffer("feature_scale", scale, persistent=False)
         self.loss = ClipLoss(cfg.optim.temperature, learn=cfg.optim.learn_temperature)
-        self.distill = Distiller(cfg.distill.teacher, cfg.image.embed_dim) if cfg.distill.weight else None
+        d = cfg.distill
+        self.distill = (
+            Distiller(d.teacher, cfg.image.embed_dim, d.points, d.lights, cfg.seed) if d.weight else None
+        )
 
     def on_fit_start(self) -> None:
         o, total = self.cfg.optim, int(self.trainer.estimated_stepping_batches)
@@ -85,7 +88,14 @@ class SatCLIPModule(pl.LightningModule):
             loc = self.location_embedding(batch["lonlat"].double())
             loss = self.loss(img.float(), loc.float())
             if self.distill is not None:
-                distill = self.distill(loc, batch["lonlat"])
+                lonlat = batch["lonlat"]
+                if self.distill.points and stage == "train":
+                    # Points without an image, where the teacher still knows something (see
+                    # satclip.training.distill): taught by the teacher alone.
+                    extra = self.distill.extra_points().to(lonlat)
+                    loc = torch.cat([loc, self.location_embedding(extra.double())])
+                    lonlat = torch.cat([lonlat, extra])
+                distill = self.distill(loc, lonlat)
                 self.log(
                     f"{stage}_distill", distill, on_step=stage == "train", on_epoch=True, batch_size=len(loc)
                 )

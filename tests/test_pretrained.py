@@ -213,8 +213,9 @@ def test_bundled_model_is_checksum_verified(tmp_path, monkeypatch):
 BUNDLED = [m.name for m in PRETRAINED.values() if m.bundled]
 
 
-def test_four_models_ship_old_names_included():
+def test_five_models_ship_old_names_included():
     assert BUNDLED == [
+        "satclip-bluemarble-viirs-l40-v3",
         "satclip-bluemarble-viirs-l40-v2",
         "satclip-bluemarble-viirs-l40",
         "satclip-bluemarble-l40",
@@ -229,6 +230,17 @@ def test_a_retrained_model_gets_a_new_name_and_its_own_weights():
     assert "temperature fixed at 0.1" in v2.description and "temperature" not in v1.description
     pts = np.array([[2.35, 48.86], [-60.0, -3.1]])
     assert not np.allclose(satclip.load(v1.name).embed_array(pts), satclip.load(v2.name).embed_array(pts))
+
+
+def test_a_distilled_model_names_its_teacher_for_the_model_card():
+    from satclip.hub import model_card
+    from satclip.peers import TEACHERS
+
+    v2, v3 = PRETRAINED["satclip-bluemarble-viirs-l40-v2"], PRETRAINED["satclip-bluemarble-viirs-l40-v3"]
+    assert v3.teachers == ("geoclip",) and v2.teachers == () and v3.data == v2.data
+    assert "distilled from GeoCLIP" in v3.description and v3.sha256 != v2.sha256
+    card = model_card(satclip.load(v3.name), v3.name, v3.filename, v3.data, teachers=v3.teachers)
+    assert TEACHERS["geoclip"].attribution in card and TEACHERS["geoclip"].licence in card
 
 
 @pytest.mark.parametrize("name", BUNDLED)

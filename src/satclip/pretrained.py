@@ -63,7 +63,12 @@ def _published(backbone: str, title: str, legendre: int) -> PretrainedModel:
 
 
 def _bundled(
-    legendre: int, sha256: str, night: bool = False, version: int = 1, recipe: str = ""
+    legendre: int,
+    sha256: str,
+    night: bool = False,
+    version: int = 1,
+    recipe: str = "",
+    teachers: tuple[str, ...] = (),
 ) -> PretrainedModel:
     imagery = "bluemarble-viirs" if night else "bluemarble"
     # Versions after the first get a suffix: a retrained model never replaces the weights behind
@@ -76,14 +81,25 @@ def _bundled(
         description=f"satclip's own, L={legendre}: SH+SIREN trained on {trained_on}{recipe} (MODELS.md)",
         sha256=sha256,
         data=("bluemarble", "night-viirs", "landmask") if night else ("bluemarble", "landmask"),
+        teachers=teachers,
     )
 
 
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
-        # The recommended model: true colour and night lights, contrastive temperature fixed at
-        # 0.1 (issue 12; docs/research/models-night-lights.md, "A fixed temperature of 0.1").
+        # The recommended model: -v2's recipe with GeoCLIP distilled into the location encoder
+        # beside the CLIP loss (issue 37; docs/research/models-beyond-coordinates.md).
+        _bundled(
+            40,
+            "75b005512ab41b6e072f30427008096bbbf77fc19e11b1ff8f42cafcc2ef0725",
+            night=True,
+            version=3,
+            recipe=", CLIP temperature fixed at 0.1, distilled from GeoCLIP",
+            teachers=("geoclip",),
+        ),
+        # True colour and night lights, contrastive temperature fixed at 0.1 (issue 12;
+        # docs/research/models-night-lights.md, "A fixed temperature of 0.1").
         _bundled(
             40,
             "39735f2ece031154c881278efdefe86b8dd2cfcb62a11610d178b11b02b4c7a5",
@@ -107,7 +123,7 @@ PRETRAINED: dict[str, PretrainedModel] = {
 
 # The model to use when none is named (``satclip embed``, ``raster``, ``map``, SatCLIPFeatures):
 # the best of the shipped ones on the evaluation suite (EVALUATION.md).
-RECOMMENDED = "satclip-bluemarble-viirs-l40-v2"
+RECOMMENDED = "satclip-bluemarble-viirs-l40-v3"
 
 
 def list_pretrained() -> list[str]:

@@ -23,9 +23,21 @@ import torch
 
 import satclip
 from _common import child, fmt, table
+from satclip import raster
 from satclip.raster import RasterGrid, embedding_raster
 
-VARIANTS = ("embed-only", "cog", "zarr", "cog-pca3")
+VARIANTS = (
+    "embed-only",
+    "grid-only",
+    "cog",
+    "cog-in-turn",
+    "zarr",
+    "zarr-in-turn",
+    "zarr-zstd",
+    "zarr-before",
+    "zarr-f16",
+    "cog-pca3",
+)
 REGIONS = {  # (W, S, E, N), whole numbers of 0.01-degree pixels
     "switzerland": (5.9, 45.8, 10.5, 47.8),
     "austria": (9.5, 46.3, 17.2, 49.0),
@@ -42,6 +54,10 @@ def disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in files) / 2**20
 
 
+def monkeypatch_ahead() -> None:
+    raster.ahead = lambda items, depth=1: (item for item in items)  # type: ignore[assignment]
+
+
 def run_one(variant: str, bbox: tuple[float, ...], args: argparse.Namespace) -> dict[str, Any]:
     enc = satclip.load(args.model)
     grid = RasterGrid.from_bbox(bbox, args.resolution)
@@ -49,8 +65,14 @@ def run_one(variant: str, bbox: tuple[float, ...], args: argparse.Namespace) -> 
         # First-call costs stay out of the numbers: torch's thread pool and allocator, and loading
         # GDAL or zarr (about 100 MB of RSS for GDAL) with a one-pixel raster of the same kind.
         enc.embed_array(np.zeros((4096, 2)))
-        if variant != "embed-only":
-            suffix = ".zarr" if variant == "zarr" else ".tif"
+        if variant.endswith("in-turn") or variant == "zarr-before":
+            # The writer waits for each tile and the encoder for each write: as before tiles were
+            # embedded ahead of the writer.
+            monkeypatch_ahead()
+        if variant in ("zarr-zstd", "zarr-before"):
+            raster._ZARR_CODEC = None  # zarr's default codec, as before the choice by measurement
+        if not variant.endswith("-only"):
+            suffix = ".zarr" if variant.startswith("zarr") else ".tif"
             embedding_raster(enc, (0, 0, 1, 1), 1.0, Path(d) / f"warm{suffix}", progress=False)
         base = peak_rss_mb()
         t0 = time.perf_counter()
@@ -62,10 +84,20 @@ def run_one(variant: str, bbox: tuple[float, ...], args: argparse.Namespace) -> 
                     lon, lat = np.meshgrid(grid.lons(c0, c1), grid.lats(r0, r1))
                     enc.embed_array(np.stack([lon.ravel(), lat.ravel()], axis=1))
             size = 0.0
+        elif variant == "grid-only":
+            # The same tiles through embed_grid (what embedding_raster calls), nothing written.
+            for r0 in range(0, grid.height, args.tile):
+                for c0 in range(0, grid.width, args.tile):
+                    c1, r1 = min(c0 + args.tile, grid.width), min(r0 + args.tile, grid.height)
+                    enc.embed_grid(grid.lons(c0, c1), grid.lats(r0, r1))
+            size = 0.0
         else:
-            out = Path(d) / ("emb.zarr" if variant == "zarr" else "emb.tif")
+            out = Path(d) / ("emb.zarr" if variant.startswith("zarr") else "emb.tif")
             pca = 3 if variant.endswith("pca3") else None
-            embedding_raster(enc, bbox, args.resolution, out, pca=pca, tile=args.tile, progress=False)
+            dtype = "float16" if variant == "zarr-f16" else None
+            embedding_raster(
+                enc, bbox, args.resolution, out, pca=pca, tile=args.tile, progress=False, dtype=dtype
+            )
             size = disk_mb(out)
         seconds = time.perf_counter() - t0
     return {
@@ -113,7 +145,11 @@ def main() -> None:
             rows[-1] += [f"{r['peak_mb'] / full_mb:.2f}", fmt(r["disk_mb"])]
     print(table(header, rows))
     print("\nembed-only: the same tiles through embed_array, nothing kept or written (the encoder's cost).")
-    print("cog / zarr: embedding_raster to .tif (staged GTiff + COG conversion, DEFLATE) and to .zarr.")
+    print("grid-only: the same tiles through embed_grid, which embedding_raster uses, nothing written.")
+    print("cog / zarr: embedding_raster to .tif (staged GTiff + COG conversion, DEFLATE) and to .zarr;")
+    print("  -in-turn: the same with each tile embedded only once the previous one is written;")
+    print("  zarr-zstd: with zarr's default codec (zstd) instead of satclip's (Blosc lz4, bit shuffle);")
+    print("  zarr-before: both (the writer as it was before 2026-12-07); zarr-f16: float16 values.")
     print("cog-pca3: the COG with pca=3 (a 50k-pixel fit, then 3 bands).")
     print("peak extra RSS: process high-water mark above the loaded, warmed-up model.")
     if args.json:

@@ -164,6 +164,33 @@ def test_zarr_store(enc, tmp_path):
     np.testing.assert_allclose(arr[:], expected, atol=1e-5)
 
 
+def test_zarr_chunks_are_blosc_compressed_and_read_back_exactly(enc, tmp_path):
+    out = embedding_raster(enc, BBOX, RES, tmp_path / "c.zarr", tile=4, progress=False)
+    arr = zarr.open_group(out, mode="r")["embedding"]
+    (codec,) = arr.compressors
+    assert type(codec).__name__ == "BloscCodec" and codec.cname.value == "lz4"
+    lons, lats = -2.0 + 0.25 + 0.5 * np.arange(10), 43.0 - 0.25 - 0.5 * np.arange(6)
+    np.testing.assert_array_equal(arr[:], enc.embed_grid(lons, lats).transpose(2, 0, 1))
+
+
+def test_float16_zarr_is_half_the_values_and_close_to_float32(enc, tmp_path):
+    full = embedding_raster(enc, BBOX, RES, tmp_path / "f32.zarr", progress=False)
+    from satclip.cli import main
+
+    model = satclip.save(enc, tmp_path / "m.safetensors")
+    argv = ["raster", "--model", str(model), "--bbox=-2,40,3,43", "--resolution", "0.5", "-q"]
+    assert main([*argv, "--dtype", "float16", "-o", str(tmp_path / "f16.zarr")]) == 0
+    a32 = zarr.open_group(full, mode="r")["embedding"]
+    a16 = zarr.open_group(tmp_path / "f16.zarr", mode="r")["embedding"]
+    assert a16.dtype == np.float16 and a16.shape == a32.shape
+    np.testing.assert_allclose(a16[:].astype(np.float32), a32[:], rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="float16 values are written to Zarr only"):
+        embedding_raster(enc, BBOX, RES, tmp_path / "f16.tif", dtype="float16", progress=False)
+    with pytest.raises(ValueError, match="dtype must be one of float16, float32, float64"):
+        embedding_raster(enc, BBOX, RES, tmp_path / "x.zarr", dtype="int8", progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["f16.zarr", "f32.zarr", "m.safetensors"]
+
+
 def test_zarr_splits_many_bands_into_band_chunks(enc, tmp_path, monkeypatch):
     monkeypatch.setattr(raster, "_ZARR_CHUNK_BYTES", 3 * 4 * 4 * 4)  # three bands of a 4 x 4 tile
     out = embedding_raster(enc, BBOX, RES, tmp_path / "b.zarr", tile=4, progress=False)
@@ -227,6 +254,24 @@ def test_failure_midway_leaves_nothing_and_keeps_an_old_file(enc, tmp_path, name
     else:
         with rasterio.open(out) as src:
             assert src.count == 2
+
+
+def test_a_writer_that_fails_stops_the_tiles_embedded_ahead(enc, tmp_path, monkeypatch):
+    import threading
+
+    import satclip.raster as raster
+
+    def failing_writer(path, spec, blocks, tile, bar, chunk_bytes, codec):
+        next(blocks)
+        raise OSError("no space left")
+
+    monkeypatch.setattr(raster, "_write_zarr", failing_writer)
+    counting = Recording(enc)
+    with pytest.raises(OSError, match="no space left"):
+        embedding_raster(counting, BBOX, RES, tmp_path / "e.zarr", tile=2, progress=False)
+    assert os.listdir(tmp_path) == []
+    assert not [t for t in threading.enumerate() if t.name == "satclip-ahead"]
+    assert len(counting.sizes) <= 3  # of 15 tiles: the producer stopped with the writer
 
 
 def test_rewrites_an_existing_zarr_store_but_not_another_directory(enc, tmp_path):

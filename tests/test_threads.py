@@ -1,7 +1,9 @@
 """Work split over cores: every item once, one torch thread per worker, errors raised, the
-caller's thread count kept; ``embed`` and ``embed_grid`` give the one-batch-at-a-time result."""
+caller's thread count kept; ``embed`` and ``embed_grid`` give the one-batch-at-a-time result;
+``ahead`` produces beside its consumer and stops with it."""
 
 import threading
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 import torch
 
 import satclip
-from satclip._threads import each_on_cores
+from satclip._threads import ahead, each_on_cores
 
 
 @pytest.fixture
@@ -94,3 +96,63 @@ def test_a_grid_on_cores_equals_its_points(two_torch_threads):
     points = enc.embed(lon.ravel(), lat.ravel()).reshape(grid.shape)
     np.testing.assert_allclose(grid, points, rtol=0, atol=1e-5 * np.abs(points).max())
     assert torch.get_num_threads() == 2
+
+
+def _ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "satclip-ahead"]
+
+
+def test_ahead_yields_every_item_in_order_produced_on_another_thread():
+    producers: list[str] = []
+
+    def items():
+        for i in range(50):
+            producers.append(threading.current_thread().name)
+            yield i
+
+    assert list(ahead(items(), depth=2)) == list(range(50))
+    assert set(producers) == {"satclip-ahead"} and not _ahead_threads()
+
+
+def test_ahead_runs_the_producer_beside_the_consumer():
+    # Each side sleeps (releasing the GIL, as torch and a compressor do): overlapped, the total is
+    # about the larger share, not the sum.
+    def slow(n):
+        for i in range(n):
+            time.sleep(0.05)
+            yield i
+
+    t0 = time.perf_counter()
+    for _ in ahead(slow(10), depth=1):
+        time.sleep(0.05)
+    assert time.perf_counter() - t0 < 0.85  # in turn: 1.0 s
+
+
+def test_ahead_raises_the_producers_error_at_its_item():
+    def failing():
+        yield 1
+        yield 2
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for x in ahead(failing(), depth=4):
+            got.append(x)
+    assert got == [1, 2] and not _ahead_threads()
+
+
+def test_a_consumer_that_stops_stops_the_producer():
+    made: list[int] = []
+
+    def endless():
+        i = 0
+        while True:
+            made.append(i)
+            yield i
+            i += 1
+
+    gen = ahead(endless(), depth=1)
+    assert next(gen) == 0
+    gen.close()  # what a writer's error does through contextlib.closing
+    assert not _ahead_threads()
+    assert len(made) <= 3  # the item taken, one in the queue, at most one blocked on a full queue

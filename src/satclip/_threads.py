@@ -1,4 +1,5 @@
-"""A process-wide pool of helper threads for CPU work split across cores.
+"""A process-wide pool of helper threads for CPU work split across cores, and :func:`ahead`,
+which runs a producer on a thread of its own beside its consumer.
 
 Used by the numba harmonics kernel (ranges of points) and by ``embed`` and ``embed_grid``
 (whole batches, one core each: :func:`each_on_cores`). The calling thread always takes a share
@@ -10,8 +11,9 @@ exist there) and starts its own.
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import TypeVar
@@ -106,3 +108,50 @@ def _forget_pool_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def ahead(items: Iterable[T], depth: int = 1) -> Generator[T, None, None]:
+    """``items``, produced on a thread of their own up to ``depth`` items ahead of the consumer.
+
+    For a producer and a consumer that both release the GIL (embedding tiles with torch while
+    a raster writer compresses and writes the previous ones): each waits on the other only when
+    the queue is full or empty. The producer's error is raised in the consumer, at the item
+    where it happened; a consumer that stops early (an error, ``close()``) stops the producer
+    before its next item and waits for it, so no thread outlives the call.
+    """
+    slots: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+        except BaseException as error:  # handed to the consumer, raised there
+            put((False, error))
+            return
+        put((False, _DONE))
+
+    thread = threading.Thread(target=produce, name="satclip-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, value = slots.get()
+            if ok:
+                yield value  # type: ignore[misc]
+            elif value is _DONE:
+                return
+            else:
+                raise value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()

@@ -73,7 +73,14 @@ def _cmd_raster(args: argparse.Namespace) -> int:
         bbox, resolution = args.bbox, args.resolution
     enc = load(args.model)
     out = embedding_raster(
-        enc, bbox, resolution, args.out, pca=args.pca, tile=args.tile, progress=not args.quiet
+        enc,
+        bbox,
+        resolution,
+        args.out,
+        pca=args.pca,
+        tile=args.tile,
+        progress=not args.quiet,
+        dtype=args.dtype,
     )
     print(f"wrote {out}")
     return 0
@@ -169,6 +176,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--pca", type=int, help="write the first k principal components instead of every dimension"
     )
     s.add_argument("--tile", type=int, default=256, help="tile size in pixels (memory is bounded by it)")
+    s.add_argument(
+        "--dtype",
+        choices=("float16", "float32", "float64"),
+        help="value type (default: the model's, float32 or float64); float16 halves a .zarr",
+    )
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=_cmd_raster)
 

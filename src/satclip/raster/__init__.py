@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,13 @@ import numpy as np
 from satclip._compat import renamed
 from satclip._optional import require
 from satclip._pca import Pca, fit_batches
+from satclip._threads import ahead
 from satclip.embedder import Embedder
 from satclip.errors import InputError, OutputExistsError, OutputIsDirectoryError
 from satclip.pretrained import ModelSpec, resolve
 from satclip.raster.cog import _write_cog
-from satclip.raster.grid import PIXEL_TOLERANCE, Bands, RasterGrid, _windows
-from satclip.raster.zarr_store import _ZARR_CHUNK_BYTES, WGS84_WKT, _write_zarr
+from satclip.raster.grid import PIXEL_TOLERANCE, Bands, Blocks, RasterGrid, _windows
+from satclip.raster.zarr_store import _ZARR_CHUNK_BYTES, _ZARR_CODEC, WGS84_WKT, _write_zarr
 
 __all__ = [
     "PCA_SAMPLE",
@@ -51,6 +53,7 @@ __all__ = [
 PCA_SAMPLE = 50_000  # pixel centres the principal components are fitted on, at most
 PCA_SEED = 0
 _FORMATS = {".tif": "cog", ".tiff": "cog", ".zarr": "zarr"}
+_DTYPES = ("float16", "float32", "float64")  # what embedding_raster may write
 
 
 def grid_of(path: str | os.PathLike[str]) -> tuple[tuple[float, float, float, float], float]:
@@ -132,6 +135,7 @@ def embedding_raster(
     pca: int | None = None,
     tile: int = 256,
     progress: bool = True,
+    dtype: str | None = None,
 ) -> Path:
     """Write the embeddings of every pixel centre of ``bbox`` (W, S, E, N degrees) at ``resolution``
     degrees to ``out``: a Cloud-Optimised GeoTIFF for ``.tif``/``.tiff``, a Zarr v3 store for ``.zarr``.
@@ -141,7 +145,9 @@ def embedding_raster(
     stored as ``pca_mean``/``pca_components`` metadata, with ``band_k = (embedding - pca_mean) @
     pca_components[k]``. Each side of the bbox must be a whole number of pixels (to within 1e-6 of
     a pixel); the grid's east and south edges are then ``W + width*res`` and ``N - height*res``.
-    Values are float32 (float64 for a float64 encoder). Embeddings are computed ``tile`` x ``tile``
+    Values are float32 (float64 for a float64 encoder), or ``dtype``: ``"float16"`` halves a Zarr
+    store (values within ~0.05 % of float32's; GeoTIFFs stay float32 or float64, as not every
+    reader takes half floats). Embeddings are computed ``tile`` x ``tile``
     pixels at a time, so memory does not grow with the raster; a GeoTIFF needs up to about twice the
     raster's uncompressed size in disk space next to ``out`` while it is written (an uncompressed
     staging file with overviews, then the compressed COG). Returns ``out`` as a Path. ``model``
@@ -163,7 +169,17 @@ def embedding_raster(
     _check_target(out, kind)
     _require(kind)
 
-    dtype = np.dtype(np.float64 if encoder.output_dtype == np.float64 else np.float32)
+    if dtype is None:
+        dtype_ = np.dtype(np.float64 if encoder.output_dtype == np.float64 else np.float32)
+    elif dtype not in _DTYPES:
+        raise InputError(f"dtype must be one of {', '.join(_DTYPES)} (or None: the model's), got {dtype!r}")
+    elif dtype == "float16" and kind == "cog":
+        raise InputError(
+            f"{out}: float16 values are written to Zarr only (not every GeoTIFF reader takes half "
+            "floats); write a .zarr, or use dtype float32"
+        )
+    else:
+        dtype_ = np.dtype(dtype)
     fit = fit_pca(encoder, grid, pca, batch_size=min(4096, tile * tile)) if pca is not None else None
     names = [f"pc_{i}" for i in range(pca)] if pca is not None else [f"emb_{i}" for i in range(encoder.dim)]
     attrs: dict[str, Any] = {
@@ -174,19 +190,30 @@ def embedding_raster(
         "satclip_pixel": "value at the pixel centre",
         **(fit.attrs() if fit is not None else {}),
     }
-    spec = Bands(grid, names, dtype, attrs)
-    blocks = ((w, _tile_bands(encoder, grid, w, fit).astype(dtype, copy=False)) for w in _windows(grid, tile))
-
+    spec = Bands(grid, names, dtype_, attrs)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     bar = _bar(grid.width * grid.height, progress)
+    windows = list(_windows(grid, tile))
+
+    def tiles() -> Blocks:
+        # The bar counts pixels written; its note, tiles embedded (ahead of the writer).
+        for i, w in enumerate(windows):
+            block = _tile_bands(encoder, grid, w, fit).astype(dtype_, copy=False)
+            bar.set_postfix_str(f"{i + 1}/{len(windows)} tiles embedded", refresh=False)
+            yield w, block
+
+    # The next tile is embedded while the writer compresses and writes this one (both release
+    # the GIL): one tile ahead, so memory stays two tiles (BENCHMARKS.md, "Rasters").
     try:
-        tmp_out = tmpdir / out.name
-        if kind == "cog":
-            _write_cog(tmpdir, tmp_out, spec, blocks, bar)
-        else:
-            # The chunk size read here, at call time, so that it can be tuned on satclip.raster.
-            _write_zarr(tmp_out, spec, blocks, tile, bar, chunk_bytes=_ZARR_CHUNK_BYTES)
+        with closing(ahead(tiles(), depth=1)) as blocks:
+            tmp_out = tmpdir / out.name
+            if kind == "cog":
+                _write_cog(tmpdir, tmp_out, spec, blocks, bar)
+            else:
+                # Chunk size and codec read here, at call time, so that they can be tuned on
+                # satclip.raster.
+                _write_zarr(tmp_out, spec, blocks, tile, bar, _ZARR_CHUNK_BYTES, _ZARR_CODEC)
         _publish(tmp_out, out)
     finally:
         bar.close()

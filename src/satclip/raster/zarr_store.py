@@ -17,6 +17,9 @@ WGS84_WKT = (
     'AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]'
 )
 _ZARR_CHUNK_BYTES = 16 * 2**20  # the most bytes of bands in one chunk
+# How chunks are compressed: zarr's BloscCodec arguments, or None for zarr's default (zstd).
+# Chosen by measurement (BENCHMARKS.md, "Rasters").
+_ZARR_CODEC: dict[str, Any] | None = {"cname": "lz4", "clevel": 5, "shuffle": "bitshuffle"}
 
 
 def _write_zarr(
@@ -26,6 +29,7 @@ def _write_zarr(
     tile: int,
     bar: Any,
     chunk_bytes: int = _ZARR_CHUNK_BYTES,
+    codec: dict[str, Any] | None = None,
 ) -> None:
     """Write ``blocks`` (tiles of ``tile`` x ``tile`` pixels, row-major) as a Zarr v3 store."""
     import zarr
@@ -64,6 +68,11 @@ def _write_zarr(
     bands = len(names)
     band_chunk = max(1, min(bands, chunk_bytes // (tile * tile * dtype.itemsize)))
     # NaN fill: a chunk that was never written reads as NaN, not as a plausible 0.
+    compression: dict[str, Any] = {}
+    if codec is not None:
+        from zarr.codecs import BloscCodec
+
+        compression["compressors"] = BloscCodec(**codec)
     arr = root.create_array(
         "embedding",
         shape=(bands, grid.height, grid.width),
@@ -71,6 +80,7 @@ def _write_zarr(
         dtype=dtype,
         fill_value=float("nan"),
         dimension_names=("band", "lat", "lon"),
+        **compression,
     )
     arr.attrs.update({**geo, "grid_mapping": "spatial_ref"})
     # Tiles match chunks, so every chunk is encoded and written exactly once.

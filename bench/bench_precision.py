@@ -21,17 +21,12 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 import satclip
 from _common import table
-
-
-def sphere_points(n: int, seed: int = 0) -> np.ndarray:
-    u = np.random.default_rng(seed).random((n, 2))
-    return np.stack([360 * u[:, 0] - 180, np.degrees(np.arcsin(2 * u[:, 1] - 1))], axis=1)
+from bench_peers import sphere_points
 
 
 def emulated(

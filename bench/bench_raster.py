@@ -25,6 +25,7 @@ import satclip
 from _common import child, fmt, table
 from satclip import raster
 from satclip.raster import RasterGrid, embedding_raster
+from satclip.raster.grid import _windows  # the tiles embedding_raster writes, in its order
 
 VARIANTS = (
     "embed-only",
@@ -78,18 +79,14 @@ def run_one(variant: str, bbox: tuple[float, ...], args: argparse.Namespace) -> 
         t0 = time.perf_counter()
         if variant == "embed-only":
             # The same tiles through the encoder, nothing written: what the encoder alone costs.
-            for r0 in range(0, grid.height, args.tile):
-                for c0 in range(0, grid.width, args.tile):
-                    c1, r1 = min(c0 + args.tile, grid.width), min(r0 + args.tile, grid.height)
-                    lon, lat = np.meshgrid(grid.lons(c0, c1), grid.lats(r0, r1))
-                    enc.embed_array(np.stack([lon.ravel(), lat.ravel()], axis=1))
+            for r0, r1, c0, c1 in _windows(grid, args.tile):
+                lon, lat = np.meshgrid(grid.lons(c0, c1), grid.lats(r0, r1))
+                enc.embed_array(np.stack([lon.ravel(), lat.ravel()], axis=1))
             size = 0.0
         elif variant == "grid-only":
             # The same tiles through embed_grid (what embedding_raster calls), nothing written.
-            for r0 in range(0, grid.height, args.tile):
-                for c0 in range(0, grid.width, args.tile):
-                    c1, r1 = min(c0 + args.tile, grid.width), min(r0 + args.tile, grid.height)
-                    enc.embed_grid(grid.lons(c0, c1), grid.lats(r0, r1))
+            for r0, r1, c0, c1 in _windows(grid, args.tile):
+                enc.embed_grid(grid.lons(c0, c1), grid.lats(r0, r1))
             size = 0.0
         else:
             out = Path(d) / ("emb.zarr" if variant.startswith("zarr") else "emb.tif")

@@ -158,11 +158,11 @@ def test_night_lights_and_a_coarser_view_as_channels(cache, tmp_path):
 
 
 def test_coarse_views_are_box_filtered_at_poles_and_dateline(cache):
-    from satclip.data.bluemarble import _load_rgb, cut_patches
+    from satclip.data.bluemarble import cut_patches, load_rgb
     from satclip.data.geometry import aeqd_inverse, patch_offsets_km
     from satclip.sources import fetch
 
-    image = _load_rgb(fetch("night-viirs"))
+    image = load_rgb(fetch("night-viirs"))
     lon = np.array([179.9, -180.0, 0.0, 33.0])
     lat = np.array([0.0, 89.99, -90.0, 45.0])
     size, pixel_km = 6, 20.0

@@ -9,7 +9,7 @@ from satclip.cli import main
 from satclip.geography import grid_lookup, land_mask
 from satclip.peers import TEACHERS
 from satclip.training.config import load_config
-from satclip.training.distill import Distiller, extra_pool, lit_points
+from satclip.training.distill import Distiller, extra_pool, lit_points, night_light
 from tests.training.test_train import TINY, _metrics
 
 
@@ -75,13 +75,7 @@ def test_a_distilled_run_trains_logs_and_exports_the_location_encoder_alone(blue
 
 
 def _light(lonlat: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    from satclip.sources import fetch
-
-    with Image.open(fetch("night-viirs")) as im:
-        rgb = np.asarray(im.convert("RGB"), dtype=np.float64)
-    return grid_lookup(np.clip(rgb[..., 0] - rgb[..., 2], 0, None), lonlat[:, 0], lonlat[:, 1])
+    return grid_lookup(night_light(), lonlat[:, 0], lonlat[:, 1])
 
 
 def test_lit_points_lie_where_the_night_light_image_is_bright():

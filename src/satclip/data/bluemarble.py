@@ -91,7 +91,8 @@ class BlueMarbleConfig:
         return ("bluemarble", *(f"bluemarble-{m}" for m in self.months), *self.layers)
 
 
-def _load_rgb(path: Path) -> np.ndarray:
+def load_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8: an image file as RGB (the registry imagery, for patches and samplers)."""
     from PIL import Image
 
     with Image.open(path) as im:
@@ -191,7 +192,7 @@ def build_bluemarble(
 
     out = Path(out)
     bmng_path = fetch("bluemarble")
-    image = _load_rgb(bmng_path)
+    image = load_rgb(bmng_path)
     pixel_km = cfg.pixel_km if cfg.pixel_km is not None else EQUATOR_KM / image.shape[1]
     params = _params(cfg, pixel_km)
     if out.exists():
@@ -216,7 +217,7 @@ def build_bluemarble(
             shutil.rmtree(partial)  # a different or unreadable earlier build: restart cleanly
     partial.mkdir(parents=True, exist_ok=True)
 
-    sources = {name: image if name == "bluemarble" else _load_rgb(fetch(name)) for name in cfg.sources()}
+    sources = {name: image if name == "bluemarble" else load_rgb(fetch(name)) for name in cfg.sources()}
     channels = channel_names(cfg)
     shape = (cfg.n, len(channels), cfg.size, cfg.size)
     images_path = partial / "images.npy"

@@ -204,7 +204,8 @@ def embedding_raster(
             yield w, block
 
     # The next tile is embedded while the writer compresses and writes this one (both release
-    # the GIL): one tile ahead, so memory stays two tiles (BENCHMARKS.md, "Rasters").
+    # the GIL): one tile ahead, so memory stays two tiles (BENCHMARKS.md, "Embedding rasters:
+    # the writer beside the encoder").
     try:
         with closing(ahead(tiles(), depth=1)) as blocks:
             tmp_out = tmpdir / out.name

@@ -18,7 +18,7 @@ WGS84_WKT = (
 )
 _ZARR_CHUNK_BYTES = 16 * 2**20  # the most bytes of bands in one chunk
 # How chunks are compressed: zarr's BloscCodec arguments, or None for zarr's default (zstd).
-# Chosen by measurement (BENCHMARKS.md, "Rasters").
+# Chosen by measurement (BENCHMARKS.md, "Embedding rasters: the writer beside the encoder").
 _ZARR_CODEC: dict[str, Any] | None = {"cname": "lz4", "clevel": 5, "shuffle": "bitshuffle"}
 
 
@@ -29,7 +29,7 @@ def _write_zarr(
     tile: int,
     bar: Any,
     chunk_bytes: int = _ZARR_CHUNK_BYTES,
-    codec: dict[str, Any] | None = None,
+    codec: dict[str, Any] | None = _ZARR_CODEC,
 ) -> None:
     """Write ``blocks`` (tiles of ``tile`` x ``tile`` pixels, row-major) as a Zarr v3 store."""
     import zarr

@@ -22,20 +22,22 @@ from satclip.pretrained import load
 POOL = 1_000_000
 
 
-def lit_points(n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 2) lon/lat degrees drawn with probability ∝ night-light brightness × pixel area.
-
-    Brightness is the red channel above the blue one in the VIIRS composite (the lights are
-    yellow-white, its base dim blue); each point lies uniformly inside its ~19.6 km pixel.
-    """
-    from PIL import Image
-
+def night_light() -> np.ndarray:
+    """(H, W) float64 brightness of the VIIRS composite, a cell-registered equirectangular grid:
+    the red channel above the blue one (the lights are yellow-white, its base dim blue), 0 where
+    dark."""
+    from satclip.data.bluemarble import load_rgb
     from satclip.sources import fetch
 
-    with Image.open(fetch("night-viirs")) as im:
-        rgb = np.asarray(im.convert("RGB"), dtype=np.float64)
-    h, w = rgb.shape[:2]
-    light = np.clip(rgb[..., 0] - rgb[..., 2], 0.0, None)
+    rgb = load_rgb(fetch("night-viirs")).astype(np.float64)
+    return np.clip(rgb[..., 0] - rgb[..., 2], 0.0, None)
+
+
+def lit_points(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 2) lon/lat degrees drawn with probability ∝ :func:`night_light` × pixel area, each
+    point uniformly inside its ~19.6 km pixel."""
+    light = night_light()
+    h, w = light.shape
     lat_centre = 90.0 - (np.arange(h) + 0.5) * 180.0 / h
     weight = (light * np.cos(np.deg2rad(lat_centre))[:, None]).ravel()
     idx = rng.choice(weight.size, size=n, p=weight / weight.sum())

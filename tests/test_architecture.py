@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "_version": 1,
     "_http": 1,
     "_registries": 1,
+    "_time": 1,
     "sources": 1,
     "encodings": 2,
     "networks": 2,

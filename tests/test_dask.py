@@ -230,3 +230,29 @@ def test_cluster_bad_latitude_surfaces(client):
         ValueError, match=r"partition 2 of 4, row 234 .*index label 1234.*latitude out of range"
     ):
         lazy.compute()
+
+
+def test_a_seasonal_model_embeds_each_row_at_its_month_or_date():
+    from satclip.encodings.time import TimeConfig
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=6)
+    net = satclip.create_network("siren", dim_in=sh.dim + 4, dim_out=8, dim_hidden=16)
+    seasonal = satclip.LocationEncoder(sh, net, time=TimeConfig(2))
+    df = _points(600).assign(month=lambda d: d["site"] % 12 + 1)
+    df = df.assign(date=pd.to_datetime([f"2023-{m:02d}-16" for m in df["month"]]))
+    ddf = dd.from_pandas(df, npartitions=3)
+    lonlat = np.stack([df["lon"].to_numpy(), df["lat"].to_numpy()], axis=1)
+    out = satclip.dask.embed(seasonal, ddf, month_col="month").compute(scheduler="sync")
+    np.testing.assert_allclose(_emb(out, 8), seasonal.embed(lonlat, month=df["month"].to_numpy()), atol=1e-6)
+    by_date = satclip.dask.embed(seasonal, ddf, date_col="date").compute(scheduler="sync")
+    np.testing.assert_allclose(
+        _emb(by_date, 8), seasonal.embed(lonlat, month=df["date"].to_numpy()), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="static model"):
+        satclip.dask.embed(MODEL, ddf, month_col="month")
+    with pytest.raises(ValueError, match="no month column 'months'"):
+        satclip.dask.embed(seasonal, ddf, month_col="months")
+    bad = dd.from_pandas(df.assign(month=df["month"].where(df["site"] != 450, 13)), npartitions=3)
+    with pytest.raises(ValueError, match="partition 2 of 3, month column 'month': row 50"):
+        satclip.dask.embed(seasonal, bad, month_col="month").compute(scheduler="sync")

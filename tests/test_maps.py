@@ -75,3 +75,30 @@ def test_map_command_of_a_bbox_across_the_antimeridian_and_of_open_ocean(tmp_pat
         assert main(["map", "--model", "satclip-bluemarble-l10", "--bbox", bbox, "-o", str(out)]) == 0
         with Image.open(out) as im:
             assert abs(im.width / im.height - shape[0] / shape[1]) < 0.25  # the bbox's own aspect
+
+
+def test_map_of_two_months_shares_its_components(tmp_path, cache, monkeypatch):
+    import torch
+
+    from satclip import maps
+    from satclip.encodings.time import TimeConfig
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=6)
+    net = satclip.create_network("siren", dim_in=sh.dim + 2, dim_out=8, dim_hidden=16)
+    seasonal = satclip.LocationEncoder(sh, net, time=TimeConfig(1)).eval()
+    path = satclip.save(seasonal, tmp_path / "s.safetensors")
+    seen = []
+    real = maps.maps_rgb
+    monkeypatch.setattr(maps, "maps_rgb", lambda models, *a: seen.append(models) or real(models, *a))
+    from satclip.cli import main
+
+    out = tmp_path / "seasons.png"
+    argv = ["map", "--model", str(path), "--month", "1", "--compare-month", "7", "--resolution", "10"]
+    assert main([*argv, "-o", str(out), "--no-coastlines"]) == 0
+    ((jan, jul),) = seen  # one call: both months coloured by one fit
+    assert (jan.time, jul.time) == (0.5 / 12, 6.5 / 12)
+    a, b = real([jan, jul], maps.WORLD, 10.0, True)
+    assert not np.allclose(a, b)
+    # A month makes no sense for a static model: said, not ignored.
+    assert main(["map", "--model", "sh4", "--month", "1", "-o", str(tmp_path / "x.png")]) == 2

@@ -332,3 +332,26 @@ def test_export_leaves_the_encoder_as_it_was(tmp_path):
     export_onnx(enc, tmp_path / "m.onnx")
     assert enc.training and enc.network.training
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
+
+
+def test_a_seasonal_model_exports_with_a_time_input_and_matches_torch(tmp_path):
+    from satclip.encodings.time import TimeConfig
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=10)
+    net = satclip.create_network("siren", dim_in=sh.dim + 4, dim_out=16, dim_hidden=32)
+    enc = LocationEncoder(sh, net, time=TimeConfig(2)).eval()
+    path = export_onnx(enc, tmp_path / "s.onnx")
+    onnx_enc = OnnxEncoder(path)
+    assert onnx_enc.seasonal and [i.name for i in onnx_enc._session.get_inputs()] == ["lonlat", "time"]
+    months = np.arange(len(POINTS)) % 12 + 1
+    for kwargs in ({}, {"month": 7}, {"month": months}, {"day_of_year": 40}):
+        got, want = onnx_enc.embed_array(POINTS, **kwargs), enc.embed_array(POINTS, **kwargs)
+        assert np.abs(got - want).max() < ATOL, kwargs
+    jan = onnx_enc.embed([1.0], [2.0], month=1)
+    assert not np.allclose(jan, onnx_enc.embed([1.0], [2.0], month=7))
+    static = OnnxEncoder(
+        export_onnx(_fresh("sphericalharmonics", "siren", legendre_polys=4), tmp_path / "x.onnx")
+    )
+    with pytest.raises(ValueError, match="static model"):
+        static.embed([1.0], [2.0], month=1)

@@ -412,3 +412,21 @@ def test_like_refuses_grids_that_are_not_lon_lat_squares(tmp_path, crs, transfor
     _write_raster(like, crs, transform)
     with pytest.raises(ValueError, match=match):
         raster.grid_of(like)
+
+
+def test_a_seasonal_model_rasters_one_month_and_records_it(tmp_path):
+    from satclip.encodings.time import TimeConfig
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=6)
+    net = satclip.create_network("siren", dim_in=sh.dim + 2, dim_out=4, dim_hidden=16)
+    seasonal = satclip.LocationEncoder(sh, net, time=TimeConfig(1))
+    out = embedding_raster(seasonal, BBOX, RES, tmp_path / "jan.zarr", tile=4, progress=False, month=1)
+    g = zarr.open_group(out, mode="r")
+    assert g.attrs["satclip_month"] == 1
+    lon, lat = np.meshgrid(g["lon"][:], g["lat"][:])
+    expected = seasonal.embed(lon.ravel(), lat.ravel(), month=1).T.reshape(4, 6, 10)
+    np.testing.assert_allclose(g["embedding"][:], expected, atol=1e-5)
+    with pytest.raises(ValueError, match="static model"):
+        embedding_raster(satclip.load("sh4"), BBOX, RES, tmp_path / "s.zarr", progress=False, month=1)
+    assert not (tmp_path / "s.zarr").exists()

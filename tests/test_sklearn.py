@@ -160,3 +160,30 @@ def test_bad_coordinates_are_named(houses):
         enc.transform(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="got 3 feature"):
         SatCLIPFeatures("satclip-bluemarble-l10").fit(np.zeros((2, 3)))
+
+
+def test_a_month_or_date_column_embeds_each_row_at_its_time():
+    import torch
+
+    import satclip
+    from satclip.encodings.time import TimeConfig
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=6)
+    net = satclip.create_network("siren", dim_in=sh.dim + 2, dim_out=8, dim_hidden=16)
+    seasonal = satclip.LocationEncoder(sh, net, time=TimeConfig(1))
+    frame = pd.DataFrame(
+        {"lon": [10.0, -70.0, 120.0], "lat": [45.0, -30.0, 5.0], "month": [1, 7, 12]}
+    ).assign(date=pd.to_datetime(["2023-01-16", "2023-07-16", "2023-12-16"]))
+    by_month = SatCLIPFeatures(seasonal, month_col="month", standardize=False).fit_transform(frame)
+    np.testing.assert_array_equal(
+        by_month, seasonal.embed(frame[["lon", "lat"]].to_numpy(), month=[1, 7, 12])
+    )
+    by_date = SatCLIPFeatures(seasonal, date_col="date", standardize=False).fit(frame).transform(frame)
+    np.testing.assert_allclose(by_date, by_month, atol=0.05)
+    with pytest.raises(ValueError, match="month_col='date' holds dates"):
+        SatCLIPFeatures(seasonal, month_col="date").fit(frame)
+    with pytest.raises(ValueError, match="needs a DataFrame"):
+        SatCLIPFeatures(seasonal, month_col="month").fit(frame[["lon", "lat"]].to_numpy())
+    with pytest.raises(ValueError, match="static model"):
+        SatCLIPFeatures("sh4", month_col="month").fit(frame)

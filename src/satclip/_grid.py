@@ -55,9 +55,12 @@ def embed_grid(
     lats: np.ndarray,
     output_dtype: np.dtype,
     threads: int,
+    bias: torch.Tensor | None = None,
 ) -> np.ndarray:
     """(len(lats), len(lons), dim) embeddings of every (lon, lat) pair: rows follow ``lats``, in
-    ``output_dtype``, row blocks on up to ``threads`` cores.
+    ``output_dtype``, row blocks on up to ``threads`` cores. ``bias`` replaces the first layer's
+    (a seasonal model's, with its one time folded in); the first layer's columns past the
+    harmonics (its time input) are not read.
 
     Call in eval and inference mode (see :func:`supports`), with valid, wrapped float64
     coordinates."""
@@ -72,6 +75,7 @@ def embed_grid(
     bounds = torch.searchsorted(m[by_order], torch.arange(-(L - 1), L + 1)).tolist()
     weight = first.weight.detach().to(torch.float64)[:, by_order.to(device)].T.contiguous()  # (L², H)
     gather = partner[by_order].to(device)
+    bias = first.bias if bias is None else bias
 
     # t_m(lon) for m = -(L-1)..L-1: (C, 2L - 1).
     phi = convention.phi(torch.from_numpy(lons).to(device))
@@ -95,7 +99,7 @@ def embed_grid(
             dtype
         )  # (r, 2L - 1, H)
         for c0 in range(0, len(lons), cols):
-            z = torch.einsum("ck,rkh->rch", trig[c0 : c0 + cols], a).add_(first.bias)
+            z = torch.einsum("ck,rkh->rch", trig[c0 : c0 + cols], a).add_(bias)
             y = net.from_first_affine(z.reshape(-1, z.shape[-1]))
             out[r0 : r0 + rows, c0 : c0 + cols] = y.reshape(len(lat), -1, y.shape[-1]).cpu().numpy()
 

@@ -28,6 +28,7 @@ from satclip._files import atomic_path
 from satclip.embedder import LocationEncoderConfig
 from satclip.encoder import LocationEncoder
 from satclip.encodings.spherical_harmonics import SphericalHarmonics, SphericalHarmonicsConfig
+from satclip.encodings.time import TimeConfig
 from satclip.errors import InputError, InputTypeError, ModelFileError, ModelNotFoundError
 from satclip.networks import Siren, SirenConfig
 
@@ -222,8 +223,8 @@ def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
         raise InputTypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
     first = net.first_layer
     scale = degree_scale(enc.config.encoding.legendre_polys, decay)
-    with torch.no_grad():
-        first.weight.mul_(scale.to(first.weight.dtype))
+    with torch.no_grad():  # the harmonics' columns only, not a seasonal model's time columns
+        first.weight[:, : len(scale)].mul_(scale.to(first.weight.dtype))
 
 
 def run_encoder_config(location: dict[str, Any], dim_out: int) -> LocationEncoderConfig:
@@ -231,15 +232,17 @@ def run_encoder_config(location: dict[str, Any], dim_out: int) -> LocationEncode
     ``LocationConfig`` as a dict): what training builds and saves in its checkpoints, and how
     a checkpoint saved before it held that config is read."""
     sh = SphericalHarmonicsConfig(legendre_polys=int(location["legendre_polys"]))
+    harmonics = int(location.get("time_harmonics") or 0)
+    time = TimeConfig(harmonics) if harmonics else None
     net = SirenConfig(
-        dim_in=sh.dim,
+        dim_in=sh.dim + (time.dim if time else 0),
         dim_out=dim_out,
         dim_hidden=int(location["dim_hidden"]),
         num_layers=int(location["num_layers"]),
         dropout=float(location["dropout"]),
         w0_initial=float(location["w0_initial"]),
     )
-    return LocationEncoderConfig(sh, net)
+    return LocationEncoderConfig(sh, net, time=time)
 
 
 # In a ``satclip train`` checkpoint's hyper_parameters: {"config": the LocationEncoderConfig as

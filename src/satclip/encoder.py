@@ -13,13 +13,16 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from satclip import _grid
 from satclip._coords import check_lonlat_tensor
-from satclip.embedder import DTYPES, BatchEmbedder, BatchFn, LocationEncoderConfig, grid_axes
+from satclip.embedder import DTYPES, BatchEmbedder, BatchFn, LocationEncoderConfig
 from satclip.encodings import Encoding, encoding_from_config
-from satclip.networks import network_from_config
+from satclip.encodings.time import TimeConfig, time_features
+from satclip.errors import InputError
+from satclip.networks import Siren, network_from_config
 
 _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 # Points per batch in embed(): small batches whose activations stay under glibc's trim
@@ -50,9 +53,11 @@ class LocationEncoder(BatchEmbedder, nn.Module):
     features from float32 harmonics (float16 cannot hold a coordinate to better than ~0.1°).
     """
 
-    def __init__(self, encoding: Encoding, network: nn.Module, dtype: str = "float32") -> None:
+    def __init__(
+        self, encoding: Encoding, network: nn.Module, dtype: str = "float32", time: TimeConfig | None = None
+    ) -> None:
         super().__init__()
-        self._config = LocationEncoderConfig(encoding.config, network.config, dtype)
+        self._config = LocationEncoderConfig(encoding.config, network.config, dtype, time)
         self.encoding = encoding
         self.network = network.to(DTYPES[dtype])
         # (K, 2) lon/lat degrees the model was pretrained on, when known (see satclip.ood).
@@ -64,7 +69,12 @@ class LocationEncoder(BatchEmbedder, nn.Module):
 
     @classmethod
     def from_config(cls, config: LocationEncoderConfig) -> LocationEncoder:
-        return cls(encoding_from_config(config.encoding), network_from_config(config.network), config.dtype)
+        return cls(
+            encoding_from_config(config.encoding),
+            network_from_config(config.network),
+            config.dtype,
+            config.time,
+        )
 
     @property
     def config(self) -> LocationEncoderConfig:
@@ -124,20 +134,29 @@ class LocationEncoder(BatchEmbedder, nn.Module):
             )
         return h.hexdigest()
 
-    def forward(self, lonlat: torch.Tensor, feature_scale: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        lonlat: torch.Tensor,
+        feature_scale: torch.Tensor | None = None,
+        time: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(N, 2) lon/lat degrees → (N, dim) in the encoder's dtype, on its device.
 
         ``feature_scale`` (encoding dim,) multiplies the features before the network: the
         degree-dependent scale some training presets use (folded into the first layer's weights
         when the model is exported, so a saved model never needs it).
+
+        ``time`` (N,): a seasonal model's year fractions in [0, 1) (NaN: no time, the annual
+        embedding; see :mod:`satclip.encodings.time`); None gives every point the annual one.
         """
-        return self._forward_checked(check_lonlat_tensor(lonlat), feature_scale=feature_scale)
+        return self._forward_checked(check_lonlat_tensor(lonlat), feature_scale=feature_scale, time=time)
 
     def _forward_checked(
         self,
         lonlat: torch.Tensor,
         features: torch.Tensor | None = None,
         feature_scale: torch.Tensor | None = None,
+        time: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # Features are computed in the network's precision (coordinates cast first), into
         # ``features`` (N, encoding dim) when given.
@@ -151,21 +170,69 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         feats = self.encoding.encode(coords, out=features)
         if feature_scale is not None:
             feats = feats * feature_scale.to(device=feats.device, dtype=feats.dtype)
-        return self.network(feats.to(dtype))
+        if self._config.time is None:
+            if time is not None:
+                raise InputError("this location encoder is static: it takes no time input (time=None)")
+            return self.network(feats.to(dtype))
+        return self._seasonal(feats.to(dtype), time)
 
-    def embed_grid(self, lons: Any, lats: Any) -> np.ndarray:
+    def _seasonal(self, feats: torch.Tensor, time: torch.Tensor | None) -> torch.Tensor:
+        """The network on the features and the time features after them (see
+        :class:`~satclip.embedder.LocationEncoderConfig`). A SIREN's first layer is applied in
+        two parts, W[:, :D]·features + W[:, D:]·time features + b: the same map as on the
+        concatenation, without copying the features; no time is no second part."""
+        net, time_cfg = self.network, self._config.time
+        assert time_cfg is not None
+        tf = None
+        if time is not None:
+            if time.shape != feats.shape[:1]:
+                raise InputError(
+                    f"time must hold one year fraction per point, shape {tuple(feats.shape[:1])}"
+                )
+            t = time.to(device=feats.device, dtype=torch.float64)
+            tf = time_features(t, time_cfg.harmonics).to(feats.dtype)
+        if not isinstance(net, Siren):
+            if tf is None:
+                tf = feats.new_zeros(len(feats), time_cfg.dim)
+            return net(torch.cat([feats, tf], dim=1))
+        first, d = net.first_layer, feats.shape[1]
+        z = F.linear(feats, first.weight[:, :d], first.bias)
+        if tf is not None:
+            z = z + F.linear(tf, first.weight[:, d:])
+        return net.from_first_affine(z)
+
+    def embed_grid(self, lons: Any, lats: Any, *, month: Any = None, day_of_year: Any = None) -> np.ndarray:
         """Embeddings of every pixel of the grid ``lons`` x ``lats``: (len(lats), len(lons), dim).
 
         Harmonics into a SIREN (the published architecture) factor the first layer by row and
         column (:mod:`satclip._grid`): the same values as :meth:`embed` on the pixel centres, to
-        float rounding, several times faster. Other encoders embed point by point."""
+        float rounding, several times faster. Other encoders embed point by point. A seasonal
+        model takes one ``month`` or ``day_of_year`` for the grid (none: the annual embedding)."""
+        return super().embed_grid(lons, lats, month=month, day_of_year=day_of_year)
+
+    def _embed_grid_at(self, lon: np.ndarray, lat: np.ndarray, t: float | None) -> np.ndarray:
         if not _grid.supports(self.encoding, self.network, self.dtype):
-            return super().embed_grid(lons, lats)
-        lon, lat = grid_axes(lons, lats)
+            return super()._embed_grid_at(lon, lat, t)
         with self._inference():
             return _grid.embed_grid(
-                self.encoding, self.network, lon, lat, self.output_dtype, self._batch_threads()
+                self.encoding,
+                self.network,
+                lon,
+                lat,
+                self.output_dtype,
+                self._batch_threads(),
+                bias=self._first_bias(t),
             )
+
+    def _first_bias(self, t: float | None) -> torch.Tensor | None:
+        """The first layer's bias with one time's part folded in (a grid has one time): None for
+        a static model or no time."""
+        if t is None or self._config.time is None:
+            return None
+        assert isinstance(self.network, Siren), "the grid path is SIREN's (_grid.supports)"
+        first, d = self.network.first_layer, self.encoding.dim
+        tf = time_features(torch.tensor([t], dtype=torch.float64), self._config.time.harmonics)
+        return first.bias + F.linear(tf.to(first.weight), first.weight[:, d:])[0]
 
     @contextmanager
     def _inference(self) -> Iterator[None]:
@@ -202,9 +269,10 @@ class LocationEncoder(BatchEmbedder, nn.Module):
             # One features buffer for all batches of the call (see EMBED_BATCH).
             features = self.encoding._features_buffer(rows, self.feature_dtype, device)
 
-            def run(lonlat: np.ndarray) -> np.ndarray:
-                chunk = torch.from_numpy(lonlat).to(device)
-                emb = self._forward_checked(chunk, features[: chunk.shape[0]])
+            def run(rows: np.ndarray) -> np.ndarray:
+                chunk = torch.from_numpy(rows[:, :2]).to(device)
+                time = torch.from_numpy(rows[:, 2]) if rows.shape[1] == 3 else None
+                emb = self._forward_checked(chunk, features[: chunk.shape[0]], time=time)
                 return (emb.float() if emb.dtype == torch.bfloat16 else emb).cpu().numpy()
 
             yield run

@@ -12,7 +12,7 @@ import numpy as np
 from satclip._compat import renamed, warn_renamed
 from satclip._files import save_figure
 from satclip._pca import fit_batches
-from satclip.embedder import Embedder
+from satclip.embedder import Embedder, at_time
 from satclip.errors import InputError
 from satclip.geography import land_mask
 from satclip.pretrained import ModelSpec, resolve
@@ -68,21 +68,30 @@ def map_rgb(
     With ``land_only`` (the land mask is fetched once, see :mod:`satclip.geography`) the components are fitted on
     land, where a land-only model was trained, and the oceans are drawn faded: otherwise the
     untrained oceans dominate the components. A map with almost no land is fitted on every pixel."""
-    encoder = resolve(model)
+    return maps_rgb([resolve(model)], bbox, resolution, land_only)[0]
+
+
+def maps_rgb(
+    models: Sequence[Embedder], bbox: Sequence[float], resolution: float | None, land_only: bool
+) -> list[np.ndarray]:
+    """:func:`map_rgb` of several models of one embedding space (a seasonal model at several
+    months) with one set of components, fitted on all of them: the same colour is the same
+    embedding in every map, so that the maps show what changes."""
     lons, lats = map_grid(bbox, resolution)
     lon_g, lat_g = np.meshgrid(lons, lats)
     # In the model's precision: colours need no more, and a float64 copy of a 720 x 720 map's
     # embeddings took 1 GB and 2 s.
-    emb = encoder.embed_grid(lons, lats).reshape(lon_g.size, -1)
+    emb = np.concatenate([m.embed_grid(lons, lats).reshape(lon_g.size, -1) for m in models])
     land = None
     if land_only:
         land = land_mask()(np.where(lon_g > 180, lon_g - 360, lon_g).ravel(), lat_g.ravel())
         if land.sum() < 10:  # open ocean: nothing to fit on land
             land = None
-    rgb = pca_rgb(emb, land)
-    if land is not None:
-        rgb[~land] = 0.25 * rgb[~land] + 0.75  # faded towards white
-    return rgb.reshape(len(lats), len(lons), 3)
+    fit = None if land is None else np.tile(land, len(models))
+    rgb = pca_rgb(emb, fit)
+    if fit is not None:
+        rgb[~fit] = 0.25 * rgb[~fit] + 0.75  # faded towards white
+    return [part.reshape(len(lats), len(lons), 3) for part in np.split(rgb, len(models))]
 
 
 @renamed(encoder="model")
@@ -97,6 +106,8 @@ def embedding_map(
     coastlines: bool = True,
     compare: Embedder | ModelSpec | None = None,
     compare_title: str | None = None,
+    month: int | None = None,
+    compare_month: int | None = None,
 ) -> Path:
     """Write to ``out`` a PNG of the embedding's first three principal components over the
     globe, or over ``bbox`` (W, S, E, N degrees; east past 180 across the antimeridian).
@@ -109,6 +120,11 @@ def embedding_map(
     ``coastlines`` draws Natural Earth 1:110m coasts (the ``land-110m`` source, fetched from
     npm once). ``compare`` puts a second model's map beside the first; each map has its own
     components, as two embedding spaces share no axes.
+
+    A seasonal model is mapped at ``month`` (1-12; default its annual embedding), and
+    ``compare`` at ``compare_month``. ``compare_month`` without ``compare`` maps the same model
+    at the second month beside the first, both coloured by one set of components, so that the
+    colours that change are the seasons.
     """
     if isinstance(bbox, str | os.PathLike):  # the 0.1 order: embedding_map(model, out, resolution, title)
         warn_renamed("embedding_map()", "embedding_map(model, out, ...)", "embedding_map(model, out=...)")
@@ -119,9 +135,15 @@ def embedding_map(
     encoder = resolve(model)
     from matplotlib.figure import Figure
 
-    panels = [(encoder, title or "embedding: first three principal components as RGB")]
-    if compare is not None:
-        panels.append((resolve(compare), compare_title or "second model"))
+    same_space = compare is None and compare_month is not None
+    first_title = title or "embedding: first three principal components as RGB"
+    panels = [(at_time(encoder, month), first_title + (f", month {month}" if month else ""))]
+    if compare is not None or same_space:
+        second = encoder if compare is None else resolve(compare)
+        label = compare_title or (title or "" if same_space else "second model")
+        panels.append(
+            (at_time(second, compare_month), label + (f", month {compare_month}" if compare_month else ""))
+        )
     lines: tuple[np.ndarray, ...] = ()
     if coastlines:
         from satclip.coastlines import coastlines as load_coastlines
@@ -131,8 +153,12 @@ def embedding_map(
     height = min(max(10 * (n - s) / (e - w), 3.0), 14.0) + 0.3
     fig = Figure(figsize=(10 * len(panels), height))
     axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, (enc, label) in zip(axes[0], panels, strict=True):
-        ax.imshow(map_rgb(enc, bbox, resolution, land_only), extent=(w, e, s, n), interpolation="nearest")
+    if same_space:
+        images = maps_rgb([enc for enc, _ in panels], bbox, resolution, land_only)
+    else:
+        images = [map_rgb(enc, bbox, resolution, land_only) for enc, _ in panels]
+    for ax, (_, label), image in zip(axes[0], panels, images, strict=True):
+        ax.imshow(image, extent=(w, e, s, n), interpolation="nearest")
         for line in lines:
             ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.4)
             if e > 180:  # across the antimeridian: the coasts east of it, shifted to the map's axis

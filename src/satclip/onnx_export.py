@@ -7,7 +7,9 @@
     >>> OnnxEncoder(path).embed(lon=[2.35], lat=[48.86]).shape
     (1, 256)
 
-The graph maps ``lonlat`` (N, 2) degrees to ``embedding`` float32 (N, dim). ``lonlat`` is float32
+The graph maps ``lonlat`` (N, 2) degrees to ``embedding`` float32 (N, dim); a seasonal model's
+graph takes a second input, ``time`` (N,): year fractions in [0, 1), NaN for the annual
+embedding (what :func:`satclip._time.year_fractions` makes of months and dates). ``lonlat`` is float32
 by default, what most tools hand over (``input_dtype="float64"`` keeps a float64 encoder's
 coordinates unrounded; float32 coordinates are within ~1 m). The encoder's config travels in the
 model's ``metadata_props``, so one file rebuilds the :class:`OnnxEncoder`.
@@ -25,6 +27,7 @@ import copy
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,8 +41,9 @@ from satclip.encodings import Encoding
 from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
 from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.encodings.spherical_harmonics import SphericalHarmonics
+from satclip.encodings.time import time_features
 from satclip.errors import InputError
-from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME
+from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, TIME_NAME
 from satclip.pretrained import ModelSpec, resolve_torch
 
 INPUT_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
@@ -125,6 +129,7 @@ class _ExportGraph(nn.Module):
 
     def __init__(self, encoder: LocationEncoder) -> None:
         super().__init__()
+        self.dtype = encoder.dtype
         enc = encoder.encoding
         if isinstance(enc, SphericalHarmonics):
             cfg = enc.config
@@ -140,6 +145,21 @@ class _ExportGraph(nn.Module):
         # the file alone also maps 190 to -170 for other runtimes.
         lonlat = torch.stack([wrap_longitude(lonlat[:, 0]), lonlat[:, 1]], dim=1)
         return self.network(self.features(lonlat)).to(torch.float32)
+
+
+class _ExportSeasonalGraph(_ExportGraph):
+    """A seasonal model's graph: the time features after the harmonics (see
+    :class:`~satclip.embedder.LocationEncoderConfig`), zero where ``time`` is NaN."""
+
+    def __init__(self, encoder: LocationEncoder) -> None:
+        super().__init__(encoder)
+        assert encoder.config.time is not None
+        self.harmonics = encoder.config.time.harmonics
+
+    def forward(self, lonlat: torch.Tensor, time: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        lonlat = torch.stack([wrap_longitude(lonlat[:, 0]), lonlat[:, 1]], dim=1)
+        tf = time_features(time.to(torch.float64), self.harmonics).to(self.dtype)
+        return self.network(torch.cat([self.features(lonlat), tf], dim=1)).to(torch.float32)
 
 
 @renamed(encoder="model", path="out")
@@ -170,16 +190,22 @@ def export_onnx(
             "export a float32 copy: export_onnx(copy.deepcopy(model).float(), out)"
         )
     path = Path(out)
-    graph = _ExportGraph(encoder).eval()
+    seasonal = encoder.config.time is not None
+    graph = (_ExportSeasonalGraph if seasonal else _ExportGraph)(encoder).eval()
     # 8 rows: torch.export specialises sizes 0 and 1.
-    example = torch.zeros(8, 2, dtype=INPUT_DTYPES[input_dtype])
+    example: tuple[torch.Tensor, ...] = (torch.zeros(8, 2, dtype=INPUT_DTYPES[input_dtype]),)
+    rows = torch.export.Dim("n")
+    shapes: tuple[dict[int, Any], ...] = ({0: rows},)
+    if seasonal:
+        example += (torch.full((8,), 0.5, dtype=INPUT_DTYPES[input_dtype]),)
+        shapes += ({0: rows},)
     try:
         program = torch.onnx.export(
             graph,
-            (example,),
-            input_names=[INPUT_NAME],
+            example,
+            input_names=[INPUT_NAME, TIME_NAME] if seasonal else [INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: torch.export.Dim("n")},),
+            dynamic_shapes=shapes,
             opset_version=opset,
             dynamo=True,
             verbose=False,
@@ -192,7 +218,9 @@ def export_onnx(
     if program is None:  # torch.onnx.export(dynamo=True) always returns an ONNXProgram
         raise RuntimeError("torch.onnx.export returned no ONNXProgram; this torch version is not supported")
     model = program.model_proto
-    model.doc_string = "satclip location encoder: lonlat (N, 2) degrees -> embedding (N, dim)"
+    model.doc_string = "satclip location encoder: lonlat (N, 2) degrees -> embedding (N, dim)" + (
+        "; time (N,) year fractions in [0, 1), NaN = annual" if seasonal else ""
+    )
     onnx.helper.set_model_props(
         model,
         {

@@ -27,6 +27,7 @@ from satclip.errors import ModelFileError, ModelNotFoundError
 FORMAT_NAME = "satclip-onnx-location-encoder"
 FORMAT_VERSION = "1"
 INPUT_NAME, OUTPUT_NAME = "lonlat", "embedding"
+TIME_NAME = "time"  # a seasonal model's second input: (N,) year fractions, NaN = annual
 # Rows per onnxruntime call when ``batch_size`` is None: the fastest on CPU at L=40
 # (BENCHMARKS.md, "Embedding files at scale"). A call holds ~16 bytes per feature value per row in
 # flight, so wide encodings get fewer rows: at most 2^22 feature values a call (~60 MB).
@@ -92,10 +93,9 @@ class OnnxEncoder(BatchEmbedder):
         except (ValueError, json.JSONDecodeError) as e:
             raise ModelFileError(self.path, f"bad config: {e}") from e
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
-            raise ModelFileError(
-                self.path, f"expected one input {INPUT_NAME!r} and one output {OUTPUT_NAME!r}"
-            )
+        names = [INPUT_NAME, TIME_NAME] if self.config.time is not None else [INPUT_NAME]
+        if [i.name for i in inputs] != names or [o.name for o in outputs] != [OUTPUT_NAME]:
+            raise ModelFileError(self.path, f"expected the input(s) {names} and one output {OUTPUT_NAME!r}")
         if inputs[0].type not in _NP_DTYPES:
             raise ModelFileError(self.path, f"input {INPUT_NAME!r} has unsupported type {inputs[0].type}")
         self._input_dtype = _NP_DTYPES[inputs[0].type]
@@ -129,7 +129,10 @@ class OnnxEncoder(BatchEmbedder):
                 h.update(block)
         return h.hexdigest()
 
-    def _embed_batch(self, lonlat: np.ndarray) -> np.ndarray:
+    def _embed_batch(self, rows: np.ndarray) -> np.ndarray:
         # Rounded to the graph's input type only now, after wrapping in float64.
-        feed = lonlat.astype(self._input_dtype)
-        return self._session.run([OUTPUT_NAME], {INPUT_NAME: feed})[0]
+        feed = {INPUT_NAME: rows[:, :2].astype(self._input_dtype)}
+        if self.config.time is not None:  # no time given: NaN, the annual embedding
+            time = rows[:, 2] if rows.shape[1] == 3 else np.full(len(rows), np.nan)
+            feed[TIME_NAME] = time.astype(self._input_dtype)
+        return self._session.run([OUTPUT_NAME], feed)[0]

@@ -46,6 +46,7 @@ class PretrainedModel:
     revision: str = "main"
     data: tuple[str, ...] = ()  # registry sources it was trained on (satclip.sources), for model cards
     teachers: tuple[str, ...] = ()  # encoders it was distilled from (satclip.peers.TEACHERS), for model cards
+    seasonal: bool = False  # takes a time of year (month=, day_of_year=)
 
     @property
     def bundled(self) -> bool:
@@ -69,8 +70,25 @@ def _bundled(
     version: int = 1,
     recipe: str = "",
     teachers: tuple[str, ...] = (),
+    seasonal: bool = False,
 ) -> PretrainedModel:
     imagery = "bluemarble-viirs" if night else "bluemarble"
+    if seasonal:
+        return PretrainedModel(
+            name=f"satclip-bluemarble-seasonal-l{legendre}",
+            filename=f"satclip-bluemarble-seasonal-l{legendre}.safetensors",
+            description=f"satclip's own, seasonal (month input), L={legendre}: SH+SIREN trained on 100k "
+            f"places in 5 months of Blue Marble with VIIRS night lights{recipe} (MODELS.md)",
+            sha256=sha256,
+            data=(
+                "bluemarble",
+                *(f"bluemarble-{m}" for m in ("01", "03", "05", "07", "08")),
+                "night-viirs",
+                "landmask",
+            ),
+            teachers=teachers,
+            seasonal=True,
+        )
     # Versions after the first get a suffix: a retrained model never replaces the weights behind
     # a name that results have already been published with.
     name = f"satclip-{imagery}-l{legendre}" + (f"-v{version}" if version > 1 else "")
@@ -98,6 +116,16 @@ PRETRAINED: dict[str, PretrainedModel] = {
             recipe=", CLIP temperature fixed at 0.1, distilled from GeoCLIP",
             teachers=("geoclip",),
         ),
+        # The seasonal model (issue 32; docs/research/models-seasons.md, try 78): a month input
+        # beside the harmonics, trained on one place in two months per pair of samples.
+        _bundled(
+            40,
+            "0aad5551ae550e2701b79a8aa5fd40b3e02e007230fd981aa832282b8998a1d1",
+            night=True,
+            recipe=", CLIP temperature fixed at 0.1, distilled from GeoCLIP on its annual views",
+            teachers=("geoclip",),
+            seasonal=True,
+        ),
         # True colour and night lights, contrastive temperature fixed at 0.1 (issue 12;
         # docs/research/models-night-lights.md, "A fixed temperature of 0.1").
         _bundled(
@@ -124,6 +152,8 @@ PRETRAINED: dict[str, PretrainedModel] = {
 # The model to use when none is named (``satclip embed``, ``raster``, ``map``, SatCLIPFeatures):
 # the best of the shipped ones on the evaluation suite (EVALUATION.md).
 RECOMMENDED = "satclip-bluemarble-viirs-l40-v3"
+# The shipped model that takes a time of year (month=, day_of_year=): MODELS.md.
+SEASONAL = "satclip-bluemarble-seasonal-l40"
 
 
 def list_pretrained() -> list[str]:

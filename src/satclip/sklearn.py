@@ -38,7 +38,8 @@ except ImportError as e:
 from satclip._compat import renamed
 from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns, geometry_coordinates, is_geo
 from satclip._registry import did_you_mean
-from satclip.embedder import Embedder
+from satclip._time import column_times
+from satclip.embedder import Embedder, embed_at_times
 from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED, ModelSpec, resolve
 
@@ -58,6 +59,10 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
         standardize: scale each embedding column to zero mean and unit variance over the
             points given to ``fit`` (scikit-learn's ``StandardScaler``); False gives the
             model's raw embeddings, as ``enc.embed`` does.
+        month_col: a DataFrame's column of month numbers 1-12, each row's time of year for a
+            seasonal model (``date_col``: of dates instead); None gives a seasonal model's
+            annual embedding.
+        date_col: a DataFrame's column of dates (ISO text, dates, timestamps).
     """
 
     @renamed(lon="lon_col", lat="lat_col")
@@ -68,12 +73,16 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
         lat_col: str | None = None,
         batch_size: int | None = None,
         standardize: bool = True,
+        month_col: str | None = None,
+        date_col: str | None = None,
     ) -> None:
         self.model = model
         self.lon_col = lon_col
         self.lat_col = lat_col
         self.batch_size = batch_size
         self.standardize = standardize
+        self.month_col = month_col
+        self.date_col = date_col
 
     def fit(self, X: Any, y: Any = None) -> SatCLIPFeatures:
         """Load the model, check the input's columns and, with ``standardize``, learn each
@@ -87,20 +96,40 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "n_features_out_")
-        return self._scaled(self._embed(self._lonlat(X, fitting=False)))
+        return self._scaled(self._embed(self._lonlat(X, fitting=False), self._times(X)))
 
     def _fit(self, X: Any) -> np.ndarray:
-        lonlat = self._lonlat(X, fitting=True)
+        lonlat, times = self._lonlat(X, fitting=True), self._times(X)
         self.encoder_ = self._load()
         self.n_features_out_ = self.encoder_.dim
-        emb = self._embed(lonlat)
+        emb = self._embed(lonlat, times)
         self.scaler_ = StandardScaler().fit(emb) if self.standardize else None
         return self._scaled(emb)
 
-    def _embed(self, lonlat: np.ndarray) -> np.ndarray:
+    def _embed(self, lonlat: np.ndarray, times: np.ndarray | None) -> np.ndarray:
         if getattr(self, "encoder_", None) is None:  # unpickled: the model is loaded again
             self.encoder_ = self._load()
-        return self.encoder_.embed_array(lonlat, self.batch_size)
+        if times is None:
+            return self.encoder_.embed_array(lonlat, self.batch_size)
+        return embed_at_times(self.encoder_, lonlat, times, self.batch_size)
+
+    def _times(self, X: Any) -> np.ndarray | None:
+        """Each row's year fraction from ``month_col`` / ``date_col``, or None."""
+        month_col, date_col = getattr(self, "month_col", None), getattr(self, "date_col", None)
+        if month_col is not None and date_col is not None:
+            raise InputError("give SatCLIPFeatures a month_col or a date_col, not both")
+        column, kind = (month_col, "month") if month_col is not None else (date_col, "date")
+        if column is None:
+            return None
+        if not hasattr(X, "columns"):
+            raise InputError(
+                f"{kind}_col={column!r} needs a DataFrame with that column, got {type(X).__name__}"
+            )
+        if column not in X.columns:
+            raise InputError(f"the frame has no {kind} column {column!r}; columns: {list(X.columns)[:10]}")
+        values = X[column].to_numpy() if hasattr(X[column], "to_numpy") else np.asarray(X[column])
+        values = values if values.dtype.kind == "M" else list(values)
+        return column_times(values, column, kind, label=f"{kind}_col={column!r}")
 
     def _scaled(self, emb: np.ndarray) -> np.ndarray:
         scaler = getattr(self, "scaler_", None)  # None also in a pickle made before standardize

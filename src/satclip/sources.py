@@ -176,6 +176,27 @@ SOURCES: dict[str, Source] = {
                 ("dec", "8ad34dd194eefe356ee9b6775f381bc69bb3600225b99ff9f11f5a03ee07edd3"),
             ]
         ],
+        *[
+            Source(
+                f"precip-{month}",
+                "debian",
+                "marble-qt-data",
+                "4:22.12.3-1",
+                f"usr/share/marble/data/maps/earth/precip-{month}/precip-{month}.jpg",
+                sha,
+                "CC BY-SA 3.0",
+                "KDE Marble precipitation maps (Legates & Willmott 1989, Average Monthly Surface Air "
+                "Temperature and Precipitation)",
+                f"Mean precipitation, {month}, grey 2160x1080; mm from the legend's colour stops "
+                "(grey/255 0, .04, .16, .25, .35, .50, .75, .87, .93 = 0, 10, 40, 63, 89, 127, 256, 512, 1024 mm)",
+                "pool/main/m/marble/marble-qt-data_22.12.3-1_all.deb",
+                "137e6ddc52a3a245be27f44d2ffad063ddf21c0ba5f6d48edc295b3864c9db48",
+            )
+            for month, sha in [
+                ("july", "23f765418e1d329652426a613854b6a94dba6bbf030bf6a91790300ce6e6f4f0"),
+                ("dec", "1ad87df0e1ccc5748b97ed93b3d10d796913c99b8bfc4c0a122ccfe7a40a5c65"),
+            ]
+        ],
         Source(
             "world-map",
             "debian",

@@ -211,3 +211,27 @@ def test_vector_file_with_geometries_in_another_crs(tmp_path, houses, cache):
         task = task_from_file(path, "band")
     assert task.kind == "classification" and len(task.y) == len(houses)
     np.testing.assert_allclose(task.lonlat, houses[["lon", "lat"]].to_numpy(), atol=1e-6)
+
+
+@pytest.mark.filterwarnings(_KIND_STATED)
+def test_a_task_file_with_a_month_or_date_column_is_a_monthly_task(tmp_path, houses, cache):
+    frame = houses.iloc[:300].assign(month=np.arange(300) % 12 + 1)
+    frame = frame.assign(date=[f"2023-{m:02d}-15" for m in frame["month"]])
+    path = tmp_path / "h.csv"
+    frame.to_csv(path, index=False)
+    by_month = task_from_file(path, "value", month_col="month")
+    by_date = task_from_file(path, "value", date_col="date")
+    assert by_month.time is not None and by_month.time.shape == (300,)
+    np.testing.assert_allclose(by_month.time, (frame["month"] - 0.5) / 12)
+    np.testing.assert_allclose(by_date.time, by_month.time, atol=0.02)  # the 15th: about mid-month
+    from satclip.evaluation.custom import task_from_frame
+
+    np.testing.assert_array_equal(task_from_frame(frame, "value", month_col="month").time, by_month.time)
+    with pytest.raises(ValueError, match="no month column 'mon'"):
+        task_from_file(path, "value", month_col="mon")
+    bad = frame.assign(month=frame["month"].where(frame.index != 7, 13))
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="row 7"):
+        task_from_file(tmp_path / "bad.csv", "value", month_col="month")
+    rows = evaluate(["sh4"], path, target="value", month_col="month", splits=["random"])
+    assert len(rows) == 3 and rows["score"].notna().all()

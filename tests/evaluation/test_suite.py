@@ -279,3 +279,76 @@ def test_ridge_falls_back_on_gesvd_where_gesdd_does_not_converge(monkeypatch):
     np.testing.assert_allclose(fallback.predict(x), expected.predict(x), rtol=1e-8, atol=1e-10)
     with pytest.raises(ValueError, match="NaN or infinite"):
         RidgeLOO().fit(np.where(x > 2, np.nan, x), y)
+
+
+def _monthly_subset(n_places=400):
+    """The real air_temp_monthly task, cut to its first ``n_places`` places (both months)."""
+    task = load_task("air_temp_monthly")
+    half = len(task.y) // 2
+    rows = np.r_[0:n_places, half : half + n_places]
+    return Task(
+        task.name, task.kind, task.lonlat[rows], task.y[rows], task.continent[rows], time=task.time[rows]
+    )
+
+
+def test_monthly_splits_keep_every_month_of_a_place_on_one_side(cache):
+    task = _monthly_subset()
+    for split in ("random", "block"):
+        for _, train, test in folds(task, split):
+            assert not set(map(tuple, task.lonlat[train])) & set(map(tuple, task.lonlat[test]))
+            assert len(train) + len(test) == len(task.y)
+
+
+def test_monthly_task_gives_every_model_the_month_and_a_seasonal_model_its_embedding(cache):
+    from satclip.evaluation.encoders import month_features, resolve_models
+
+    task = _monthly_subset()
+    t = task.time
+    f = month_features(t)
+    assert f.shape == (len(t), 14) and (f[:, :12].sum(axis=1) == 1).all()
+    assert f[0, 6] == 1 and f[-1, 11] == 1  # July, December
+    static = resolve_models(["sh4"])["sh4"]
+    x = static(task.lonlat, t)
+    np.testing.assert_array_equal(
+        x[:, :16], static(task.lonlat, None)
+    )  # the annual embedding, then the month
+    np.testing.assert_array_equal(x[:, 16:], f)
+    idw = resolve_models(["idw"])["idw"](task.lonlat, t)
+    assert idw.shape == (len(t), 5)
+    # idw's neighbours are of the same month: the months are farther apart than any two places.
+    assert np.linalg.norm(idw[0] - idw[len(t) // 2]) > 2
+    seasonal = _tiny_seasonal()
+    x = resolve_models({"s": seasonal})["s"](task.lonlat, t)
+    np.testing.assert_allclose(x[0, :8], seasonal.embed(task.lonlat[:1], month=7)[0], atol=1e-6)
+    np.testing.assert_allclose(x[-1, :8], seasonal.embed(task.lonlat[-1:], month=12)[0], atol=1e-6)
+    np.testing.assert_array_equal(x[:, 8:], f)
+    rows = suite.run(["sh4", "idw"], [task], "linear", ["random"], progress=False)
+    summary = suite.summarise(rows)
+    # With the month as features a linear probe on harmonics still cannot flip the seasons
+    # between hemispheres; interpolating within each month can.
+    assert (
+        summary[("random", "air_temp_monthly", "idw")][0] > summary[("random", "air_temp_monthly", "sh4")][0]
+    )
+
+
+def _tiny_seasonal():
+    import torch
+
+    from satclip import LocationEncoder, LocationEncoderConfig
+    from satclip.encodings.spherical_harmonics import SphericalHarmonicsConfig
+    from satclip.encodings.time import TimeConfig
+    from satclip.networks import SirenConfig
+
+    torch.manual_seed(0)
+    sh = SphericalHarmonicsConfig(legendre_polys=4)
+    config = LocationEncoderConfig(
+        sh, SirenConfig(dim_in=sh.dim + 2, dim_out=8, dim_hidden=16), time=TimeConfig(1)
+    )
+    return LocationEncoder.from_config(config).eval()
+
+
+def test_cli_monthly_tasks_are_their_own_group(cache, capsys):
+    argv = ["evaluate", "--models", "sh4", "--tasks", "monthly", "--splits", "block", "-q"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "air_temp_monthly (r2)" in out and "precip_monthly (r2)" in out and "| countries" not in out

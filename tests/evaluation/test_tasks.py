@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from satclip.evaluation.geodata import continents, polygon_labels, read_gpkg_layer, read_image
-from satclip.evaluation.tasks import MIN_CLASS_COUNT, list_tasks, load_task
+from satclip.evaluation.tasks import MIN_CLASS_COUNT, MONTHLY_TASKS, list_tasks, load_task, precip_mm
 from satclip.geography import grid_lookup
 from satclip.sources import fetch
 
@@ -60,8 +60,10 @@ def test_tasks_are_real_reproducible_and_cached(cache, name):
     expected_n = {"cal_housing": 20640, "air_temp": 3000}.get(name)
     if expected_n:
         assert n == expected_n
+    elif name in MONTHLY_TASKS:
+        assert 5_000 < n <= 6_000 and task.time is not None and task.time.shape == (n,)
     else:
-        assert 10_000 < n <= 20_000
+        assert 10_000 < n <= 20_000 and task.time is None
     if task.kind == "classification":
         counts = np.bincount(task.y)
         assert counts.min() >= MIN_CLASS_COUNT and len(task.classes) == len(counts)
@@ -70,6 +72,8 @@ def test_tasks_are_real_reproducible_and_cached(cache, name):
     again = load_task(name)  # from the cache file now
     np.testing.assert_array_equal(again.y, task.y)
     np.testing.assert_array_equal(again.lonlat, task.lonlat)
+    if task.time is not None:
+        np.testing.assert_array_equal(again.time, task.time)
     assert (cache / "tasks" / f"{name}-v1.npz").exists()
 
 
@@ -132,3 +136,38 @@ def test_town_tasks_are_scored_at_the_towns(cache, name):
         v = grid_lookup(grid, task.lonlat[:, 0], task.lonlat[:, 1]).astype(np.float64)
         np.testing.assert_allclose(task.y, v * 28.0 - 450.0)
         assert task.y.max() > 3500  # the Andes' and Tibet's cities
+
+
+MUMBAI, CAPE_TOWN = (72.88, 19.08), (18.42, -33.92)
+
+
+def test_precipitation_at_known_places(cache):
+    """The monsoon and the Mediterranean winter: Mumbai is wet in July and dry in December,
+    Cape Town the other way round (Legates & Willmott's climatology via Marble's maps)."""
+    lon, lat = _lonlat(MUMBAI, CAPE_TOWN)
+    july, dec = (
+        precip_mm(grid_lookup(read_image(f"precip-{m}").mean(axis=2), lon, lat)) for m in ("july", "dec")
+    )
+    assert july[0] > 300 and dec[0] < 20  # Mumbai: ~600 mm in July, ~1 mm in December
+    assert july[1] > 2 * dec[1]  # Cape Town: winter rain
+
+
+def test_precip_mm_follows_the_legend():
+    grey = 255 * np.array([0.0, 0.04, 0.5, 0.93, 1.0])
+    np.testing.assert_allclose(precip_mm(grey), [0, 10, 127, 1024, 1024])
+    assert np.all(np.diff(precip_mm(np.arange(256))) >= 0)
+
+
+@pytest.mark.parametrize("name", MONTHLY_TASKS)
+def test_monthly_tasks_hold_every_place_once_per_month(cache, name):
+    task = load_task(name)
+    half = len(task.y) // 2
+    np.testing.assert_array_equal(task.lonlat[:half], task.lonlat[half:])  # July rows, then December's
+    np.testing.assert_allclose(task.time[:half], 6.5 / 12)
+    np.testing.assert_allclose(task.time[half:], 11.5 / 12)
+    assert not np.allclose(task.y[:half], task.y[half:])
+    if name == "air_temp_monthly":  # the northern summer is July: warmer there than in December
+        north = task.lonlat[:half, 1] > 30
+        assert (task.y[:half][north] > task.y[half:][north]).mean() > 0.95
+        south = task.lonlat[:half, 1] < -30
+        assert (task.y[:half][south] < task.y[half:][south]).mean() > 0.9

@@ -331,3 +331,44 @@ def test_cli_resume_after_kill_9(tmp_path):
     lonlat = np.loadtxt(src, delimiter=",", skiprows=1)
     for rows in (slice(0, 2000), slice(done - 1000, done + 1000), slice(n - 2000, n)):
         np.testing.assert_allclose(emb[rows], enc.embed_array(lonlat[rows]), atol=1e-5)
+
+
+def _seasonal_encoder():
+    from satclip.encodings.time import TimeConfig
+
+    torch.manual_seed(0)
+    sh = satclip.create_encoding("sphericalharmonics", legendre_polys=8)
+    net = satclip.create_network("siren", dim_in=sh.dim + 4, dim_out=8)
+    return satclip.LocationEncoder(sh, net, time=TimeConfig(2))
+
+
+def test_month_and_date_columns_embed_each_row_at_its_time(tmp_path, encoder):
+    seasonal = _seasonal_encoder()
+    rng = np.random.default_rng(0)
+    lon, lat = rng.uniform(-180, 180, 50), rng.uniform(-60, 60, 50)
+    month = np.arange(50) % 12 + 1
+    src = tmp_path / "obs.csv"
+    pd.DataFrame(
+        {"lon": lon, "lat": lat, "month": month, "date": [f"2023-{m:02d}-01" for m in month]}
+    ).to_csv(src, index=False)
+    embed_file(seasonal, src, tmp_path / "m.npy", month_col="month", progress=False, chunk_rows=16)
+    # (chunks of 16 rows: the float rounding of other batch shapes)
+    np.testing.assert_allclose(np.load(tmp_path / "m.npy"), seasonal.embed(lon, lat, month=month), atol=1e-5)
+    embed_file(seasonal, src, tmp_path / "d.parquet", date_col="date", progress=False)
+    by_date = np.stack(
+        pq.read_table(tmp_path / "d.parquet").column("embedding").to_numpy(zero_copy_only=False)
+    )
+    np.testing.assert_allclose(
+        by_date, seasonal.embed(lon, lat, month=[f"2023-{m:02d}-01" for m in month]), atol=1e-5
+    )
+    embed_file(seasonal, src, tmp_path / "one.npy", month=3, progress=False)
+    np.testing.assert_allclose(np.load(tmp_path / "one.npy"), seasonal.embed(lon, lat, month=3), atol=1e-5)
+    with pytest.raises(ValueError, match="static model"):
+        embed_file(encoder, src, tmp_path / "s.npy", month_col="month", progress=False)
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"lon": lon, "lat": lat, "month": np.where(np.arange(50) == 37, 0, month)}).to_csv(
+        bad, index=False
+    )
+    with pytest.raises(ValueError, match="row 37"):
+        embed_file(seasonal, bad, tmp_path / "bad.npy", month_col="month", progress=False, chunk_rows=16)
+    assert not (tmp_path / "bad.npy").exists()

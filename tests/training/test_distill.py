@@ -109,3 +109,31 @@ def test_extra_points_are_taught_by_the_teacher_in_training_only(bluemarble_tiny
     batch = int(next(a for a in TINY if a.startswith("data.batch_size=")).split("=")[1])
     # Training batches carry 48 extra points; validation batches only their own.
     assert batch + 48 in seen and all(n <= batch for n in seen if n != batch + 48)
+
+
+def test_a_seasonal_run_can_teach_only_its_annual_views(cache, tmp_path, monkeypatch):
+    from tests.training.test_train import SEASONAL
+
+    seen: list[int] = []
+    forward = Distiller.forward
+
+    def counting(self, student, lonlat):
+        seen.append(len(lonlat))
+        return forward(self, student, lonlat)
+
+    monkeypatch.setattr(Distiller, "forward", counting)
+    argv = [
+        "train",
+        "--config",
+        "bluemarble-seasonal",
+        *SEASONAL,
+        f"data.root={tmp_path / 'seasons'}",
+        "epochs=1",
+    ]
+    extra = ["distill.weight=1", "distill.annual_only=true", "data.season_pairs=true"]
+    assert main([*argv, *extra, "-q", "--out", str(tmp_path / "run")]) == 0
+    # Pairs of 32 places: 64 views a batch, of which the annual ones (about a third of the pairs
+    # hold one) are taught; never all of them.
+    assert seen and max(seen) < 64 and sum(seen) > 0
+    with pytest.raises(ValueError, match="distill.annual_only must be true or false"):
+        load_config("bluemarble-seasonal", ["distill.annual_only=maybe"])

@@ -283,3 +283,71 @@ def test_main_job_trains_evaluates_and_draws_into_one_folder(cache, tiny_data, t
     assert (out / "model.safetensors").exists() and (out / "embedding_map.png").stat().st_size > 0
     scores = (out / "evaluation" / "results.csv").read_text()
     assert "bluemarble-quick,air_temp" in scores and "sh6,air_temp" in scores and "wrap,air_temp" in scores
+
+
+SEASONAL = [
+    *TINY,
+    "data.n=256",
+    "data.batch_size=32",
+    'data.months=["01", "07"]',
+    "data.annual_share=0.3",
+    "data.season_pairs=false",
+    "distill.weight=0",
+]
+
+
+def test_a_seasonal_run_learns_from_each_month_and_exports_a_seasonal_model(cache, tmp_path):
+    from satclip.data import BlueMarbleDataset
+    from satclip.data.datasets import SeasonalViews
+
+    root, run = tmp_path / "seasons", tmp_path / "run"
+    args = ["train", "--config", "bluemarble-seasonal", *SEASONAL, f"data.root={root}", "epochs=1"]
+    assert main([*args, "data.season_pairs=true", "--out", str(run), "-q"]) == 0
+    enc = satclip.load(run / "model.safetensors")
+    assert enc.seasonal and enc.config.time.harmonics == 2
+    jan, jul = enc.embed([10.0], [50.0], month=1), enc.embed([10.0], [50.0], month=7)
+    assert not np.array_equal(jan, jul) and np.isfinite(jan).all()
+    # Each sample is one place in one month (that month's colours, the month as its time) or
+    # the annual colours without a time.
+    channels = json.loads((root / "manifest.json").read_text())["channels"]
+    views = SeasonalViews(channels, annual_share=0.3, random=False)
+    assert [t for _, t in views.views][1:] == [0.5 / 12, 6.5 / 12] and np.isnan(views.views[0][1])
+    assert views.views[2][0] == [channels.index(c) for c in ("bmng07_r", "bmng07_g", "bmng07_b")]
+    ds = BlueMarbleDataset(root, seasons=views)
+    raw = np.load(root / "images.npy", mmap_mode="r")
+    for i in range(3):
+        sample = ds[i]
+        expected_channels, t = views.views[i % 3]
+        np.testing.assert_array_equal(sample["image"].numpy(), raw[i][expected_channels] / np.float32(255))
+        assert (np.isnan(t) and np.isnan(sample["time"].item())) or sample["time"].item() == t
+    train, _ = _datasets(load_config("bluemarble-seasonal", [*SEASONAL, f"data.root={root}"]))
+    drawn = {float(train.dataset[0]["time"]) for _ in range(60)}
+    assert {0.5 / 12, 6.5 / 12} <= drawn and any(np.isnan(t) for t in drawn)
+    # Pairs: two different views of one place per sample, flattened into the batch by the step.
+    pairs, _ = _datasets(
+        load_config("bluemarble-seasonal", [*SEASONAL, f"data.root={root}", "data.season_pairs=true"])
+    )
+    for _ in range(20):
+        sample = pairs.dataset[5]
+        assert sample["image"].shape == (2, 3, 12, 12) and sample["lonlat"].shape == (2, 2)
+        a, b = sample["time"].tolist()
+        assert not (a == b or (np.isnan(a) and np.isnan(b)))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["location.time_harmonics=0"], "needs both data.seasonal=true and location.time_harmonics > 0"),
+        (["data.seasonal=false"], "needs both"),
+        (["data.months=[]"], "data.seasonal needs the Blue Marble dataset with data.months"),
+        (["data.annual_share=1"], "data.annual_share must be a share in \\[0, 1\\)"),
+        (["location.time_harmonics=-1"], "location.time_harmonics must be a whole number >= 0"),
+        (
+            ["data.seasonal=false", "location.time_harmonics=0", "data.season_pairs=true"],
+            "season_pairs needs",
+        ),
+    ],
+)
+def test_a_seasonal_config_is_checked_before_any_data_is_read(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config("bluemarble-seasonal", overrides)

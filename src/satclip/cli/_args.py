@@ -162,6 +162,8 @@ FLAGS = {
     "tile": "--tile",
     "target": "--target",
     "kind": "--kind",
+    "month_col": "--month-col",
+    "date_col": "--date-col",
 }
 _ARGUMENT = re.compile(r"(?<![\w.])(" + "|".join(FLAGS) + r")=(True\b|'[^']*'|\"[^\"]*\"|[^\s,;)]*)")
 
@@ -214,6 +216,16 @@ def add_reader_options(parser: Any) -> None:
     )
     parser.add_argument(
         "--sheet", help="the sheet of an Excel workbook to read, by name (default: the first)"
+    )
+
+
+def add_time_options(parser: Any) -> None:
+    """``--month-col`` and ``--date-col``: each point's time of year, for a seasonal model (and
+    the month features of a monthly task)."""
+    time = parser.add_mutually_exclusive_group()
+    time.add_argument("--month-col", help="column of month numbers 1-12 (1 = January), one per point")
+    time.add_argument(
+        "--date-col", help="column of dates (ISO text such as 2024-07-15, or date/datetime values)"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from satclip.cli._args import Renamed, add_out, add_reader_options, reader_options
+from satclip.cli._args import Renamed, add_out, add_reader_options, add_time_options, reader_options
 from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
@@ -18,22 +18,31 @@ DEFAULT_MODELS = f"{RECOMMENDED},sh40,wrap,idw"
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from satclip.evaluation import suite
     from satclip.evaluation.splits import SPLITS
-    from satclip.evaluation.tasks import list_tasks
+    from satclip.evaluation.tasks import MONTHLY_TASKS, annual_tasks, list_tasks
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.task_file is None and (args.target or args.kind):
         raise InputError("--target and --kind describe a --task-file; add --task-file FILE")
     default_tasks = "all" if args.task_file is None else ""
-    tasks: list[Any] = suite.parse_names(
-        args.tasks if args.tasks is not None else default_tasks, list_tasks(), "task(s)"
-    )
+    text = args.tasks if args.tasks is not None else default_tasks
+    # "all": the annual tasks (the tables of EVALUATION.md); "monthly": the tasks by month.
+    groups = {"all": annual_tasks(), "monthly": list(MONTHLY_TASKS)}
+    names = [n for t in text.split(",") if t.strip() for n in groups.get(t.strip(), [t.strip()])]
+    tasks: list[Any] = suite.parse_names(",".join(dict.fromkeys(names)), list_tasks(), "task(s)")
     if args.task_file is not None:
         from satclip.evaluation.custom import task_from_file
 
         if not args.target:
             raise InputError("--task-file needs --target COLUMN, the column that holds the label")
         # Its notices are warnings, which main shows in flags ("--kind regression to change").
-        task = task_from_file(args.task_file, args.target, args.kind, **reader_options(args))
+        task = task_from_file(
+            args.task_file,
+            args.target,
+            args.kind,
+            month_col=args.month_col,
+            date_col=args.date_col,
+            **reader_options(args),
+        )
         tasks.append(task)
     splits = suite.parse_names(args.splits, SPLITS, "split(s)")
     n_train = [v.strip() for v in args.n_train.split(",") if v.strip()]
@@ -61,7 +70,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         f"interpolated on the coordinates as a reference row (default {DEFAULT_MODELS})",
     )
     s.add_argument(
-        "--tasks", default=None, help="comma list or 'all' (default: all, or none with --task-file)"
+        "--tasks",
+        default=None,
+        help="comma list, 'all' (the annual tasks) or 'monthly' (the tasks by month; a static model "
+        "gets the month as probe features) (default: all, or none with --task-file)",
     )
     s.add_argument("--probe", default="linear", choices=["linear", "mlp", "knn"])
     s.add_argument(
@@ -93,4 +105,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="default: inferred from the labels, and stated",
     )
     add_reader_options(own)
+    add_time_options(own)
     s.set_defaults(func=_cmd_evaluate)

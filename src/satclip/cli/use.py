@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from satclip.cli._args import add_model, add_out, add_reader_options, parse_bbox, reader_options
+from satclip.cli._args import (
+    add_model,
+    add_out,
+    add_reader_options,
+    add_time_options,
+    parse_bbox,
+    reader_options,
+)
 from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
@@ -51,6 +58,9 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         resume=args.resume,
         progress=not args.quiet,
+        month_col=args.month_col,
+        date_col=args.date_col,
+        month=args.month,
         **reader_options(args),
     )
     print(f"wrote {n} embedding{'' if n == 1 else 's'} of dim {enc.dim} to {args.out}")
@@ -81,6 +91,7 @@ def _cmd_raster(args: argparse.Namespace) -> int:
         tile=args.tile,
         progress=not args.quiet,
         dtype=args.dtype,
+        month=args.month,
     )
     print(f"wrote {out}")
     return 0
@@ -101,6 +112,8 @@ def _cmd_map(args: argparse.Namespace) -> int:
         compare=compare,
         compare_title=args.compare,
         bbox=WORLD if args.bbox is None else args.bbox,
+        month=args.month,
+        compare_month=args.compare_month,
     )
     print(f"wrote {out}")
     return 0
@@ -113,6 +126,24 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     out = export_onnx(load(args.model), args.out, input_dtype=args.dtype)
     print(f"wrote {out}")
     return 0
+
+
+def _month(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 12:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month; give 1-12 (1 = January)")
+    return value
+
+
+def _add_month(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--month",
+        type=_month,
+        help=f"a seasonal model's time of year: {what} (default: its annual embedding)",
+    )
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -138,6 +169,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         required=True,
     )
     add_reader_options(s)
+    add_time_options(s)
+    _add_month(s, "one month (1-12) for every row")
     s.add_argument(
         "--layout",
         choices=["list", "columns"],
@@ -176,6 +209,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--pca", type=int, help="write the first k principal components instead of every dimension"
     )
     s.add_argument("--tile", type=int, default=256, help="tile size in pixels (memory is bounded by it)")
+    _add_month(s, "the month (1-12) of the whole raster")
     s.add_argument(
         "--dtype",
         choices=("float16", "float32", "float64"),
@@ -198,6 +232,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--global-pca", action="store_true", help="fit the components on the whole globe, not on land"
     )
     s.add_argument("--no-coastlines", action="store_true")
+    _add_month(s, "the month (1-12) mapped")
+    s.add_argument(
+        "--compare-month",
+        type=_month,
+        help="--compare's month; without --compare, the same seasonal model at this month beside "
+        "--month, both coloured by one set of components",
+    )
     s.set_defaults(func=_cmd_map)
 
     s = sub.add_parser("export-onnx", help="a model as ONNX, for onnxruntime (satclip embed --backend onnx)")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from satclip._registry import did_you_mean
+from satclip._time import column_times
 from satclip.errors import InputError
 from satclip.evaluation.geodata import continents
 from satclip.evaluation.tasks import MIN_CLASS_COUNT, Task
@@ -41,6 +42,8 @@ def task_from_file(
     delimiter: str | None = None,
     sheet: str | None = None,
     min_class_count: int = MIN_CLASS_COUNT,
+    month_col: str | None = None,
+    date_col: str | None = None,
 ) -> Task:
     """A :class:`~satclip.evaluation.tasks.Task` from a file's points and its ``target`` column.
 
@@ -48,6 +51,10 @@ def task_from_file(
     at most 20 distinct whole numbers: classes; other numbers: regression) and a ``UserWarning``
     states the choice, as one states every row or class dropped. ``name`` defaults to the
     file's stem.
+
+    ``month_col`` (month numbers 1-12) or ``date_col`` (dates): the time of year of each row, a
+    monthly task (see :mod:`satclip.evaluation.tasks`): every model gets the month as probe
+    features, and a seasonal model embeds each row at its time.
     """
     from satclip.io.readers import InputTable, ReadOptions
 
@@ -61,10 +68,18 @@ def task_from_file(
         )
     if target in (table.coords or ()):
         raise InputError(f"{table.path}: the target {target!r} is a coordinate column; name another")
-    lonlat, labels = [], []
+    time_col, time_kind = _time_column(month_col, date_col)
+    if time_col is not None and time_col not in table.columns:
+        raise InputError(
+            f"{table.path}: no {time_kind} column {time_col!r}{did_you_mean(time_col, table.columns)}; "
+            f"columns are {table.columns}"
+        )
+    lonlat, labels, times = [], [], []
     for chunk in table.chunks(65536):
         lonlat.append(chunk.lonlat)
         labels.append(chunk.table.column(target).to_pylist())
+        if time_col is not None:
+            times += chunk.table.column(time_col).to_pylist()
     if not lonlat:
         raise InputError(f"{table.path}: no data rows")
     points = np.concatenate(lonlat)
@@ -79,7 +94,14 @@ def task_from_file(
         str(table.path),
         decimal_comma,
         min_class_count,
+        None if time_col is None else column_times(times, time_col, time_kind),
     )
+
+
+def _time_column(month_col: str | None, date_col: str | None) -> tuple[str | None, str]:
+    if month_col is not None and date_col is not None:
+        raise InputError("give a month column or a date column, not both")
+    return (month_col, "month") if month_col is not None else (date_col, "date")
 
 
 def task_from_frame(
@@ -90,10 +112,13 @@ def task_from_frame(
     lon_col: str | None = None,
     lat_col: str | None = None,
     min_class_count: int = MIN_CLASS_COUNT,
+    month_col: str | None = None,
+    date_col: str | None = None,
 ) -> Task:
     """:func:`task_from_file` for a DataFrame in memory (pandas, or anything with ``columns``
     and ``[]``): its ``lon_col``/``lat_col`` columns, found by name when not given (``lon``,
-    ``Longitude``, ``decimalLatitude``, ... in any case), and its ``target`` column."""
+    ``Longitude``, ``decimalLatitude``, ... in any case), its ``target`` column, and its
+    ``month_col`` or ``date_col`` when given."""
     from satclip._coords import as_lonlat_array, frame_coordinates
 
     if kind is not None and kind not in KINDS:
@@ -112,7 +137,15 @@ def task_from_frame(
         raise InputError(f"{name}: the target {target!r} is a coordinate column; name another")
     points = as_lonlat_array(lon, lat)
     values = np.asarray(frame[target], dtype=object)
-    return _labelled_task(points, values, target, kind, name, name, False, min_class_count)
+    time_col, time_kind = _time_column(month_col, date_col)
+    time = None
+    if time_col is not None:
+        if time_col not in frame.columns:
+            raise InputError(f"{name}: no {time_kind} column {time_col!r}")
+        column = frame[time_col]
+        raw = column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
+        time = column_times(list(raw) if raw.dtype.kind != "M" else raw, time_col, time_kind)
+    return _labelled_task(points, values, target, kind, name, name, False, min_class_count, time)
 
 
 def _labelled_task(
@@ -124,9 +157,11 @@ def _labelled_task(
     where: str,
     decimal_comma: bool,
     min_class_count: int,
+    time: np.ndarray | None = None,
 ) -> Task:
-    """The task from validated (N, 2) points and their raw labels: the kind inferred and
-    stated, rows without a label and classes too rare to split dropped and stated."""
+    """The task from validated (N, 2) points and their raw labels (and year fractions): the
+    kind inferred and stated, rows without a label and classes too rare to split dropped and
+    stated."""
     kind = kind or _infer_kind(values, target)
     if kind == "regression":
         y, keep = _numbers(values, target, where, decimal_comma)
@@ -135,15 +170,18 @@ def _labelled_task(
     if not keep.all():
         _warn(f"{name}: dropped {int((~keep).sum())} of {len(keep)} rows without a {target!r} value")
     points, y = points[keep], y[keep]
+    time = None if time is None else time[keep]
     if kind == "classification":
-        points, y = _frequent_classes(points, y, min_class_count, name)
+        frequent = _frequent_classes(y, min_class_count, name)
+        points, y = points[frequent], y[frequent]
+        time = None if time is None else time[frequent]
     if len(y) < 10:
         raise InputError(f"{where}: only {len(y)} labelled rows; a split needs at least 10")
     lon, lat = points[:, 0], points[:, 1]
     if kind == "regression":
-        return Task(name, kind, points, y.astype(np.float64), continents(lon, lat))
+        return Task(name, kind, points, y.astype(np.float64), continents(lon, lat), time=time)
     classes, ids = np.unique(y, return_inverse=True)
-    return Task(name, kind, points, ids.astype(np.int64), continents(lon, lat), classes)
+    return Task(name, kind, points, ids.astype(np.int64), continents(lon, lat), classes, time)
 
 
 def _missing(v: Any) -> bool:
@@ -193,11 +231,11 @@ def _texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels.astype(str), keep
 
 
-def _frequent_classes(
-    points: np.ndarray, y: np.ndarray, min_count: int, name: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _frequent_classes(y: np.ndarray, min_count: int, name: str) -> np.ndarray:
+    """The mask of rows whose class has at least ``min_count`` rows (the rest dropped, and said)."""
     classes, counts = np.unique(y, return_counts=True)
     rare = classes[counts < min_count]
+    keep = np.ones(len(y), dtype=bool)
     if len(rare):
         keep = ~np.isin(y, rare)
         shown = ", ".join(map(repr, rare[:5].tolist())) + (" ..." if len(rare) > 5 else "")
@@ -205,13 +243,12 @@ def _frequent_classes(
             f"{name}: dropped {len(rare)} class(es) with fewer than {min_count} rows ({shown}; "
             f"{int((~keep).sum())} rows): too rare to be on both sides of a split"
         )
-        points, y = points[keep], y[keep]
-    if len(np.unique(y)) < 2:
+    if len(np.unique(y[keep])) < 2:
         raise InputError(
             f"{name}: fewer than 2 classes with at least {min_count} rows each; a classification "
             "needs more labelled rows per class"
         )
-    return points, y
+    return keep
 
 
 # The package's folder: frames under it are satclip's own, not the user's. Not resolved: a

@@ -8,6 +8,11 @@ keys; otherwise by their spec, or by their class name.
 
 ``"idw"`` is a reference row, not a model: the coordinates' own unit vectors, scored with the
 ``idw`` probe (inverse-distance-weighted nearest neighbours) whatever probe the others get.
+
+On a monthly task (rows with a time of year) every model is also given the month as probe
+features (:func:`month_features`: one-hot and the annual cycle's cosine and sine), the fair
+baseline for a static model; a seasonal model embeds each row at its own month besides. The
+``idw`` row interpolates among the rows of the same month.
 """
 
 from __future__ import annotations
@@ -18,12 +23,26 @@ from typing import Any
 
 import numpy as np
 
-from satclip.embedder import Embedder
+from satclip.embedder import Embedder, embed_at_times, is_seasonal
 from satclip.errors import InputError, InputTypeError
 from satclip.geography import unit_vectors
 from satclip.pretrained import load
 
-FeatureFn = Callable[[np.ndarray], np.ndarray]
+FeatureFn = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+"""(N, 2) lon/lat degrees and (N,) year fractions (or None: an annual task) → (N, D) features."""
+# How far apart two months sit for the idw row, against at most 2 between two places on the
+# unit sphere: its neighbours are rows of the same month.
+IDW_MONTH_SCALE = 10.0
+
+
+def month_features(time: np.ndarray) -> np.ndarray:
+    """(N,) year fractions → (N, 14): the month one-hot (12) and cos, sin of 2π·t."""
+    t = np.asarray(time, dtype=np.float64)
+    month = np.clip(np.floor(t * 12).astype(np.int64), 0, 11)
+    one_hot = np.eye(12)[month]
+    return np.column_stack([one_hot, np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)])
+
+
 ModelsLike = Mapping[str, Any] | Iterable[Any] | str | os.PathLike[str]
 """Models to evaluate: a spec, a list of specs and model objects, or a dict {label: model}."""
 
@@ -34,28 +53,42 @@ class Coordinates:
 
     probe = "idw"
 
-    def __call__(self, lonlat: np.ndarray) -> np.ndarray:
+    def __call__(self, lonlat: np.ndarray, time: np.ndarray | None = None) -> np.ndarray:
         lonlat = np.asarray(lonlat, dtype=np.float64)
-        return unit_vectors(lonlat[:, 0], lonlat[:, 1])
+        xyz = unit_vectors(lonlat[:, 0], lonlat[:, 1])
+        if time is None:
+            return xyz
+        angle = 2 * np.pi * np.asarray(time, dtype=np.float64)
+        return np.column_stack([xyz, IDW_MONTH_SCALE * np.cos(angle), IDW_MONTH_SCALE * np.sin(angle)])
 
 
 REFERENCES: dict[str, Callable[[], FeatureFn]] = {"idw": Coordinates}
 
 
 def _features(model: Any) -> FeatureFn:
-    """(N, 2) lon/lat degrees → (N, D) float64 features of one model."""
+    """(N, 2) lon/lat degrees and year fractions → (N, D) float64 features of one model."""
     if isinstance(model, str) and model in REFERENCES:
         return REFERENCES[model]()
     if isinstance(model, str | os.PathLike):
         model = load(model)
     if isinstance(model, Embedder) or hasattr(model, "embed_array"):
-        return lambda lonlat: np.asarray(model.embed_array(lonlat), dtype=np.float64)
-    if hasattr(model, "embed"):
-        return lambda lonlat: np.asarray(model.embed(lonlat), dtype=np.float64)
-    raise InputTypeError(
-        f"cannot evaluate a {type(model).__name__}: pass what satclip.load takes (a name such as "
-        "'sh40' or a model file) or an object with embed_array(lonlat) or embed(lonlat)"
-    )
+        embed = model.embed_array
+    elif hasattr(model, "embed"):
+        embed = model.embed
+    else:
+        raise InputTypeError(
+            f"cannot evaluate a {type(model).__name__}: pass what satclip.load takes (a name such as "
+            "'sh40' or a model file) or an object with embed_array(lonlat) or embed(lonlat)"
+        )
+
+    def features(lonlat: np.ndarray, time: np.ndarray | None = None) -> np.ndarray:
+        if time is None:
+            return np.asarray(embed(lonlat), dtype=np.float64)
+        seasonal = is_seasonal(model)
+        emb = embed_at_times(model, lonlat, time) if seasonal else embed(lonlat)
+        return np.column_stack([np.asarray(emb, dtype=np.float64), month_features(time)])
+
+    return features
 
 
 def _label(model: Any) -> str:

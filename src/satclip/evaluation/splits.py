@@ -32,10 +32,21 @@ def folds(
     regional task until there are two blocks per fold)."""
     n = len(task.y)
     if split == "random":
+        # A monthly task's rows are places × months: its places are split, all months of a place
+        # on one side (the block and continent splits do that by themselves).
+        _, place = (
+            np.unique(task.lonlat, axis=0, return_inverse=True) if task.time is not None else (None, None)
+        )
         for seed in RANDOM_SEEDS:
-            perm = np.random.default_rng(seed).permutation(n)
-            k = n // 5
-            yield f"seed{seed}", np.sort(perm[k:]), np.sort(perm[:k])
+            if place is None:
+                perm = np.random.default_rng(seed).permutation(n)
+                k = n // 5
+                yield f"seed{seed}", np.sort(perm[k:]), np.sort(perm[:k])
+                continue
+            places = place.max() + 1
+            test_places = np.random.default_rng(seed).permutation(places)[: places // 5]
+            in_test = np.isin(place.ravel(), test_places)
+            yield f"seed{seed}", np.flatnonzero(~in_test), np.flatnonzero(in_test)
     elif split == "block":
         from sklearn.model_selection import GroupKFold
 

@@ -132,7 +132,7 @@ def run(
             for task_name, split, fold, labels, train, test in jobs:
                 task = loaded[task_name]
                 if task_name not in cache:
-                    cache[task_name] = fn(task.lonlat)
+                    cache[task_name] = fn(task.lonlat, task.time)
                 x = cache[task_name]
                 bar.set_postfix_str(f"{name} {task_name} {split}")
                 bar.update(1)
@@ -273,6 +273,8 @@ def evaluate(
     sheet: str | None = None,
     progress: bool = False,
     n_train: Sequence[int | str] = ("all",),
+    month_col: str | None = None,
+    date_col: str | None = None,
 ) -> Any:
     """Per-fold scores of ``models`` on one task, as a pandas DataFrame (columns as in
     ``results.csv``: encoder, task, metric, probe, split, fold, score, n_train, n_test, seconds).
@@ -285,9 +287,9 @@ def evaluate(
 
     ``task``: a built-in task name, a :class:`Task`, a file of labelled points (CSV, Parquet,
     GeoParquet, Excel, vector files) or a DataFrame, whose ``target`` column is the label; ``kind``, the
-    coordinate options, ``delimiter`` and ``sheet`` are those of
-    :func:`satclip.evaluation.custom.task_from_file` (a frame's coordinate columns are found by
-    name when ``lon_col``/``lat_col`` are not given).
+    coordinate options, ``delimiter``, ``sheet`` and ``month_col``/``date_col`` (a monthly task)
+    are those of :func:`satclip.evaluation.custom.task_from_file` (a frame's coordinate columns
+    are found by name when ``lon_col``/``lat_col`` are not given).
 
         >>> evaluate(["satclip-bluemarble-viirs-l40-v3", "sh40"], "houses.csv", target="value")
         >>> evaluate({"mine": my_encoder, "onnx": "m.onnx", "sh40": "sh40"}, frame, target="value")
@@ -308,7 +310,9 @@ def evaluate(
             raise InputError("a DataFrame task needs target=, the column that holds the label")
         from satclip.evaluation.custom import task_from_frame
 
-        resolved = task_from_frame(task, target, kind, lon_col=lon_col, lat_col=lat_col)
+        resolved = task_from_frame(
+            task, target, kind, lon_col=lon_col, lat_col=lat_col, month_col=month_col, date_col=date_col
+        )
     elif isinstance(task, str) and task in list_tasks() and target is None:
         resolved = task
     else:
@@ -318,7 +322,7 @@ def evaluate(
 
         resolved = task_from_file(
             task, target, kind, lon_col=lon_col, lat_col=lat_col, geometry_col=geometry_col,
-            crs=crs, delimiter=delimiter, sheet=sheet,
+            crs=crs, delimiter=delimiter, sheet=sheet, month_col=month_col, date_col=date_col,
         )  # fmt: skip
     rows = run(
         models, [resolved], probe, list(splits), progress=progress, block_deg=block_deg, n_train=n_train

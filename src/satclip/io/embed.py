@@ -21,7 +21,8 @@ import numpy as np
 
 from satclip._compat import renamed
 from satclip._files import check_not_directory, exclusive_lock, write_json
-from satclip.embedder import Embedder
+from satclip._time import column_times, year_fractions
+from satclip.embedder import Embedder, embed_at_times, is_seasonal
 from satclip.errors import InputError
 from satclip.io.readers import InputTable, ReadOptions
 from satclip.io.writers import (
@@ -62,6 +63,9 @@ def embed_file(
     delimiter: str | None = None,
     sheet: str | None = None,
     batch_size: int | None = None,
+    month_col: str | None = None,
+    date_col: str | None = None,
+    month: int | None = None,
 ) -> int:
     """Embed every row of ``src`` into ``out`` and return the number of rows.
 
@@ -79,8 +83,21 @@ def embed_file(
     ``ood`` adds ``ood_km`` and ``on_water`` (see :func:`satclip.ood.ood_flags`). ``model`` is
     any :class:`~satclip.embedder.Embedder` or what :func:`satclip.load` takes; ``batch_size``
     defaults to the model's.
+
+    A seasonal model takes each row's time of year from ``month_col`` (month numbers 1-12) or
+    ``date_col`` (dates, ISO text), or one ``month`` for every row; given none, it writes its
+    annual embedding. A bad value is an error naming its row, before anything is written for it.
     """
     encoder = resolve(model)
+    times = [v for v in (month_col, date_col, month) if v is not None]
+    if len(times) > 1:
+        raise InputError("give one of month_col, date_col or month, not several")
+    if times and not is_seasonal(encoder):
+        raise InputError(
+            f"{getattr(encoder, 'spec', None) or 'the model'} is a static model with no time input; drop "
+            "the month or date, or use a seasonal model such as satclip-bluemarble-seasonal-l40"
+        )
+    fixed_time = year_fractions(month=month) if month is not None else None
     src, dst = Path(src), Path(out)
     kind = dst.suffix.lower()
     if kind not in OUTPUT_SUFFIXES:
@@ -98,6 +115,11 @@ def embed_file(
             raise InputError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop geoparquet=True")
         layout = "columns"  # a CSV cell holds one number
     table = InputTable(src, ReadOptions(lon_col, lat_col, geometry_col, crs, delimiter, sheet))
+    time_col = month_col if month_col is not None else date_col
+    if time_col is not None and time_col not in table.columns:
+        raise InputError(
+            f"{src}: no {'month' if month_col else 'date'} column {time_col!r}; columns are {table.columns}"
+        )
     if table.coords:
         coords = list(table.coords)
     else:
@@ -118,16 +140,48 @@ def embed_file(
         "delimiter": table.delimiter,
         "sheet": table.sheet,
         "model": encoder.fingerprint(),
+        **({"time": {"month_col": month_col, "date_col": date_col, "month": month}} if times else {}),
         "part_format": PART_SUFFIX,  # a run left by a version that wrote Parquet parts is not resumed
     }
     work = dst.parent / f".{dst.name}.partial"
     with exclusive_lock(dst.parent / f".{dst.name}.lock", str(dst)):
         row_bytes = encoder.dim * np.dtype(encoder.output_dtype).itemsize
         state = _start(work, run, resume, kind, row_bytes)
+        time = _Times(month_col, date_col, None if fixed_time is None else float(fixed_time))
         rows = _embed_chunks(
-            encoder, table, state, work, dst, kind, layout, geoparquet, ood, chunk_rows, progress, batch_size
+            encoder,
+            table,
+            state,
+            work,
+            dst,
+            kind,
+            layout,
+            geoparquet,
+            ood,
+            chunk_rows,
+            progress,
+            batch_size,
+            time,
         )
     return rows
+
+
+class _Times:
+    """Where each row's time of year comes from: a month or date column, one month, or none."""
+
+    def __init__(self, month_col: str | None, date_col: str | None, fixed: float | None) -> None:
+        self.column = month_col if month_col is not None else date_col
+        self.kind = "month" if month_col is not None else "date"
+        self.fixed = fixed
+
+    def embed(self, encoder: Embedder, chunk: Any, first_row: int, batch_size: int | None) -> np.ndarray:
+        if self.column is None and self.fixed is None:
+            return encoder.embed_array(chunk.lonlat, batch_size)
+        if self.column is not None:
+            t = column_times(chunk.table.column(self.column).to_pylist(), self.column, self.kind, first_row)
+        else:
+            t = np.full(len(chunk.lonlat), self.fixed)
+        return embed_at_times(encoder, chunk.lonlat, t, batch_size)
 
 
 def _embed_chunks(
@@ -143,6 +197,7 @@ def _embed_chunks(
     chunk_rows: int,
     progress: bool,
     batch_size: int | None,
+    time: _Times,
 ) -> int:
     flags = None
     if ood:
@@ -155,7 +210,7 @@ def _embed_chunks(
         if kind == ".npy":
             npy = NpyData(work / "data.npy", encoder.dim, np.dtype(encoder.output_dtype), state["rows_done"])
         for chunk in table.chunks(chunk_rows, skip=state["rows_done"]):
-            emb = encoder.embed_array(chunk.lonlat, batch_size)
+            emb = time.embed(encoder, chunk, state["rows_done"], batch_size)
             if npy is not None:
                 crc = npy.write(emb)
             else:

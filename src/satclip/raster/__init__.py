@@ -31,7 +31,7 @@ from satclip._compat import renamed
 from satclip._optional import require
 from satclip._pca import Pca, fit_batches
 from satclip._threads import ahead
-from satclip.embedder import Embedder
+from satclip.embedder import Embedder, at_time
 from satclip.errors import InputError, OutputExistsError, OutputIsDirectoryError
 from satclip.pretrained import ModelSpec, resolve
 from satclip.raster.cog import _write_cog
@@ -136,6 +136,7 @@ def embedding_raster(
     tile: int = 256,
     progress: bool = True,
     dtype: str | None = None,
+    month: int | None = None,
 ) -> Path:
     """Write the embeddings of every pixel centre of ``bbox`` (W, S, E, N degrees) at ``resolution``
     degrees to ``out``: a Cloud-Optimised GeoTIFF for ``.tif``/``.tiff``, a Zarr v3 store for ``.zarr``.
@@ -151,9 +152,10 @@ def embedding_raster(
     pixels at a time, so memory does not grow with the raster; a GeoTIFF needs up to about twice the
     raster's uncompressed size in disk space next to ``out`` while it is written (an uncompressed
     staging file with overviews, then the compressed COG). Returns ``out`` as a Path. ``model``
-    is a loaded model or what :func:`satclip.load` takes.
+    is a loaded model or what :func:`satclip.load` takes; a seasonal one is embedded at
+    ``month`` (1-12; default its annual embedding), recorded as ``satclip_month``.
     """
-    encoder = resolve(model)
+    encoder = at_time(resolve(model), month)
     out = Path(out)
     kind = _FORMATS.get(out.suffix.lower())
     if kind is None:
@@ -188,6 +190,7 @@ def embedding_raster(
         "satclip_bands": "pca" if fit is not None else "embedding",
         "satclip_encoder": encoder.config.to_dict() if encoder.config is not None else {"spec": encoder.spec},
         "satclip_pixel": "value at the pixel centre",
+        **({"satclip_month": month} if month is not None else {}),
         **(fit.attrs() if fit is not None else {}),
     }
     spec = Bands(grid, names, dtype_, attrs)

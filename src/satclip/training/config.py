@@ -29,8 +29,18 @@ class LocationConfig:
     # high degrees' learning, a prior towards smooth embeddings. Folded into the first layer at
     # export, so the exported model is a plain SH + SIREN. 0 = off (the published setting).
     degree_decay: float = 0.0
+    # A seasonal model: the time of year as this many cyclic harmonics beside the spherical
+    # harmonics (satclip.encodings.time; needs data.seasonal). 0 = a static model.
+    time_harmonics: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.time_harmonics, bool) or not (
+            isinstance(self.time_harmonics, int) and self.time_harmonics >= 0
+        ):
+            raise InputError(
+                f"location.time_harmonics must be a whole number >= 0 (0 = static, 2 = seasonal), "
+                f"got {self.time_harmonics!r}"
+            )
         if not (isinstance(self.degree_decay, int | float) and 0 <= self.degree_decay < float("inf")):
             raise InputError(
                 f"location.degree_decay must be a number >= 0 (0 = off, 1.0 in bluemarble-quick), "
@@ -58,8 +68,24 @@ class DataConfig:
     months: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
     scales: tuple[float, ...] = (1.0,)
+    # Seasonal training (Blue Marble): every sample is one place in one month, its image that
+    # month's true colour (plus the layers) and its time that month; or, with probability
+    # annual_share, the annual true colour without a time (the annual embedding).
+    seasonal: bool = False
+    annual_share: float = 0.2
+    # Seasonal: each training sample two different views (months) of its place, so that a batch
+    # holds the same place in two months and the month must tell them apart (batch_size counts
+    # places: a batch holds twice as many images).
+    season_pairs: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("seasonal", "season_pairs"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"data.{name} must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.annual_share, bool) or not (
+            isinstance(self.annual_share, int | float) and 0 <= self.annual_share < 1
+        ):
+            raise InputError(f"data.annual_share must be a share in [0, 1), got {self.annual_share!r}")
         # YAML gives lists, and an override such as data.layers=night-viirs,night-dmsp a string.
         for name in ("months", "layers", "scales"):
             value = getattr(self, name)
@@ -122,10 +148,15 @@ class DistillConfig:
     weight: float = 0.0
     points: int = 0
     lights: float = 0.0
+    # Seasonal runs: the (static) teacher's loss only on the samples without a time (the
+    # annual views), so that it does not pull every month towards one embedding.
+    annual_only: bool = False
 
     def __post_init__(self) -> None:
         from satclip.peers import TEACHERS
 
+        if not isinstance(self.annual_only, bool):
+            raise InputError(f"distill.annual_only must be true or false, got {self.annual_only!r}")
         if isinstance(self.weight, bool) or not (isinstance(self.weight, int | float) and self.weight >= 0):
             raise InputError(f"distill.weight must be a number >= 0 (0 = off), got {self.weight!r}")
         if isinstance(self.points, bool) or not (isinstance(self.points, int) and self.points >= 0):
@@ -143,6 +174,8 @@ class DistillConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """A whole training run (one section per part)."""
+
     name: str = "run"
     seed: int = 0
     epochs: int = 10
@@ -160,6 +193,21 @@ class TrainConfig:
     precision: int | str = "auto"
     checkpoint_every_n_steps: int = 200
     val_every_n_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        d, harmonics = self.data, self.location.time_harmonics
+        if d.seasonal != bool(harmonics):
+            raise InputError(
+                "a seasonal run needs both data.seasonal=true and location.time_harmonics > 0 "
+                f"(got data.seasonal={d.seasonal}, location.time_harmonics={harmonics}); set both, or neither"
+            )
+        if d.season_pairs and not d.seasonal:
+            raise InputError("data.season_pairs needs data.seasonal=true (pairs of months of one place)")
+        if d.seasonal and (d.dataset != "bluemarble" or not d.months or d.scales != (1.0,)):
+            raise InputError(
+                'data.seasonal needs the Blue Marble dataset with data.months (e.g. ["01", "03", '
+                '"05", "07", "08"]) and one view (data.scales=[1.0])'
+            )
 
     def to_dict(self) -> dict[str, Any]:
         # Tuples as lists, so that yaml.safe_dump writes them.

@@ -76,26 +76,33 @@ class SatCLIPModule(pl.LightningModule):
                 f"average of the weights would never start; set it below {total} (or optim.ema_decay=0)"
             )
 
-    def location_embedding(self, lonlat: torch.Tensor) -> torch.Tensor:
-        """The location side as trained (with the degree scale, when on)."""
-        return self.location_encoder(lonlat, feature_scale=self.feature_scale)
+    def location_embedding(self, lonlat: torch.Tensor, time: torch.Tensor | None = None) -> torch.Tensor:
+        """The location side as trained (with the degree scale, when on; a seasonal model with
+        each sample's year fraction, NaN for the annual ones)."""
+        return self.location_encoder(lonlat, feature_scale=self.feature_scale, time=time)
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        if batch["image"].ndim == 5:  # seasonal pairs: (places, 2, ...) -> (2 * places, ...)
+            batch = {k: v.flatten(0, 1) for k, v in batch.items()}
         img = self.image_encoder(batch["image"])
         # The location side stays in full precision under mixed precision: SIREN's first layer
         # multiplies by 30, which would amplify bf16 rounding.
         with torch.autocast(self.device.type, enabled=False):
-            loc = self.location_embedding(batch["lonlat"].double())
+            loc = self.location_embedding(batch["lonlat"].double(), batch.get("time"))
             loss = self.loss(img.float(), loc.float())
             if self.distill is not None:
                 lonlat = batch["lonlat"]
+                if self.cfg.distill.annual_only and "time" in batch:
+                    # A static teacher knows no season: taught only where the sample has no time.
+                    annual = torch.isnan(batch["time"])
+                    loc, lonlat = loc[annual], lonlat[annual]
                 if self.distill.points and stage == "train":
                     # Points without an image, where the teacher still knows something (see
                     # satclip.training.distill): taught by the teacher alone.
                     extra = self.distill.extra_points().to(lonlat)
                     loc = torch.cat([loc, self.location_embedding(extra.double())])
                     lonlat = torch.cat([lonlat, extra])
-                distill = self.distill(loc, lonlat)
+                distill = self.distill(loc, lonlat) if len(loc) else loc.sum() * 0.0
                 self.log(
                     f"{stage}_distill", distill, on_step=stage == "train", on_epoch=True, batch_size=len(loc)
                 )

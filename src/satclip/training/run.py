@@ -31,6 +31,7 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
 
     from satclip.data import BlueMarbleDataset, S2100KDataset, split_indices
     from satclip.data.bluemarble import BlueMarbleConfig, build_bluemarble, channel_names, true_colour_triples
+    from satclip.data.datasets import SeasonalViews
     from satclip.data.transforms import CenterCrop
 
     d = cfg.data
@@ -52,13 +53,21 @@ def _datasets(cfg: TrainConfig) -> tuple[Any, Any]:
                 f"data.scales ({list(d.months)} / {list(d.layers)} / {list(d.scales)}) ask for "
                 f"{', '.join(channel_names(build))}; set them to match the build, or point data.root at a new folder"
             )
-        if len(channels) != cfg.image.in_channels:
+        seasons = (
+            SeasonalViews(channels, d.annual_share, random=True, pairs=d.season_pairs) if d.seasonal else None
+        )
+        shown = seasons.channels if seasons else len(channels)
+        if shown != cfg.image.in_channels:
+            what = "each seasonal sample shows" if seasons else "has"
             raise InputError(
-                f"{root} has {len(channels)} channels ({', '.join(channels[:6])}{', ...' if len(channels) > 6 else ''}) "
-                f"but image.in_channels is {cfg.image.in_channels}; pass image.in_channels={len(channels)}"
+                f"{root} {what} {shown} channels ({', '.join(channels[:6])}{', ...' if len(channels) > 6 else ''}) "
+                f"but image.in_channels is {cfg.image.in_channels}; pass image.in_channels={shown}"
             )
         # Only the true-colour triples are colour-jittered, not the night lights.
-        train_ds = BlueMarbleDataset(root, _train_transform(d, true_colour_triples(channels)))
+        groups = [[0, 1, 2]] if seasons else true_colour_triples(channels)
+        train_ds = BlueMarbleDataset(root, _train_transform(d, groups), seasons)
+        if seasons:
+            val_ds = BlueMarbleDataset(root, val_tf, SeasonalViews(channels, d.annual_share, random=False))
     elif d.dataset == "s2-100k":
         if d.color_jitter > 0:
             raise InputError(

@@ -1,0 +1,48 @@
+"""The season input of a seasonal model: the time of year as cyclic Fourier features.
+
+A seasonal :class:`~satclip.encoder.LocationEncoder` concatenates these features to its
+positional encoding's (the network's first layer reads both), so that the embedding of a place
+can change with the month. The time is a fraction of the year, t in [0, 1) (mid-January ≈
+0.04, mid-July ≈ 0.54); NaN means "no time given", whose features are all zero: the mean of
+every cyclic feature over the year, and what the model is trained on with the annual composite
+(the annual embedding, see MODELS.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from satclip.errors import InputError
+
+
+@dataclass(frozen=True)
+class TimeConfig:
+    """``harmonics`` K: the features cos(2πkt), sin(2πkt) for k = 1..K (2K columns). K = 1 is
+    the annual cycle alone; K = 2 adds the half-year one (two rainy seasons, spring and autumn
+    apart)."""
+
+    harmonics: int = 2
+
+    name: ClassVar[str] = "fourier"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.harmonics, bool) or not (isinstance(self.harmonics, int) and self.harmonics >= 1):
+            raise InputError(f"time harmonics must be a whole number >= 1, got {self.harmonics!r}")
+
+    @property
+    def dim(self) -> int:
+        return 2 * self.harmonics
+
+
+def time_features(t: torch.Tensor, harmonics: int) -> torch.Tensor:
+    """(N,) year fractions (NaN: no time) → (N, 2·harmonics) features in t's dtype: for
+    k = 1..harmonics the pair cos(2πkt), sin(2πkt); rows where t is NaN are zero."""
+    k = torch.arange(1, harmonics + 1, dtype=t.dtype, device=t.device)
+    angle = (2 * math.pi) * t[:, None] * k  # (N, K)
+    feats = torch.stack([torch.cos(angle), torch.sin(angle)], dim=2).flatten(1)
+    # (where, not nan_to_num: the ONNX export traces it as is, without infinities to clip)
+    return torch.where(torch.isnan(feats), torch.zeros_like(feats), feats)

@@ -92,8 +92,8 @@ def test_lit_points_lie_where_the_night_light_image_is_bright():
     assert 200 <= int((_light(mixed) > 0).sum()) <= 1000 and len(np.unique(mixed, axis=0)) == 1000
 
 
-def test_extra_points_are_taught_by_the_teacher_in_training_only(bluemarble_tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr("satclip.training.distill.POOL", 5000)
+def _count_taught(monkeypatch) -> list[int]:
+    """The number of points of every batch the teacher is asked about, as training goes."""
     seen: list[int] = []
     forward = Distiller.forward
 
@@ -102,6 +102,12 @@ def test_extra_points_are_taught_by_the_teacher_in_training_only(bluemarble_tiny
         return forward(self, student, lonlat)
 
     monkeypatch.setattr(Distiller, "forward", counting)
+    return seen
+
+
+def test_extra_points_are_taught_by_the_teacher_in_training_only(bluemarble_tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr("satclip.training.distill.POOL", 5000)
+    seen = _count_taught(monkeypatch)
     run = tmp_path / "run"
     argv = ["train", "--config", "bluemarble-quick", *TINY, f"data.root={bluemarble_tiny}", "epochs=1"]
     extra = ["distill.teacher=geoclip", "distill.weight=0.5", "distill.points=48", "distill.lights=0.5"]
@@ -114,14 +120,7 @@ def test_extra_points_are_taught_by_the_teacher_in_training_only(bluemarble_tiny
 def test_a_seasonal_run_can_teach_only_its_annual_views(cache, tmp_path, monkeypatch):
     from tests.training.test_train import SEASONAL
 
-    seen: list[int] = []
-    forward = Distiller.forward
-
-    def counting(self, student, lonlat):
-        seen.append(len(lonlat))
-        return forward(self, student, lonlat)
-
-    monkeypatch.setattr(Distiller, "forward", counting)
+    seen = _count_taught(monkeypatch)
     argv = [
         "train",
         "--config",

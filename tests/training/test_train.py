@@ -302,7 +302,9 @@ def test_a_seasonal_run_learns_from_each_month_and_exports_a_seasonal_model(cach
 
     root, run = tmp_path / "seasons", tmp_path / "run"
     args = ["train", "--config", "bluemarble-seasonal", *SEASONAL, f"data.root={root}", "epochs=1"]
-    assert main([*args, "data.season_pairs=true", "--out", str(run), "-q"]) == 0
+    assert main([*args, "data.season_pairs=true", "data.season_change=0.5", "--out", str(run), "-q"]) == 0
+    logged = [r["train_loss_epoch"] for r in _metrics(run) if r.get("train_loss_epoch")]
+    assert logged and all(np.isfinite(float(v)) for v in logged)
     enc = satclip.load(run / "model.safetensors")
     assert enc.seasonal and enc.config.time.harmonics == 2
     jan, jul = enc.embed([10.0], [50.0], month=1), enc.embed([10.0], [50.0], month=7)
@@ -346,6 +348,11 @@ def test_a_seasonal_run_learns_from_each_month_and_exports_a_seasonal_model(cach
             ["data.seasonal=false", "location.time_harmonics=0", "data.season_pairs=true"],
             "season_pairs needs",
         ),
+        (
+            ["data.season_pairs=false", "data.season_change=1"],
+            "data.season_change needs data.season_pairs=true",
+        ),
+        (["data.season_change=-1"], "data.season_change must be a number >= 0"),
     ],
 )
 def test_a_seasonal_config_is_checked_before_any_data_is_read(overrides, message):

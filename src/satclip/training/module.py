@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from satclip.checkpoints import RUN_ENCODER_KEY, degree_scale, run_checkpoint_entry, run_encoder_config
@@ -82,7 +83,8 @@ class SatCLIPModule(pl.LightningModule):
         return self.location_encoder(lonlat, feature_scale=self.feature_scale, time=time)
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
-        if batch["image"].ndim == 5:  # seasonal pairs: (places, 2, ...) -> (2 * places, ...)
+        pairs = batch["image"].ndim == 5
+        if pairs:  # seasonal pairs: (places, 2, ...) -> (2 * places, ...), each place's views adjacent
             batch = {k: v.flatten(0, 1) for k, v in batch.items()}
         img = self.image_encoder(batch["image"])
         # The location side stays in full precision under mixed precision: SIREN's first layer
@@ -90,6 +92,12 @@ class SatCLIPModule(pl.LightningModule):
         with torch.autocast(self.device.type, enabled=False):
             loc = self.location_embedding(batch["lonlat"].double(), batch.get("time"))
             loss = self.loss(img.float(), loc.float())
+            change = self.cfg.data.season_change
+            if pairs and change:
+                # How a place changes between its two views, in the image and in the location
+                # embedding, matched across places: the month must move each place its own way.
+                img_n, loc_n = F.normalize(img.float(), dim=-1), F.normalize(loc.float(), dim=-1)
+                loss = loss + change * self.loss(img_n[0::2] - img_n[1::2], loc_n[0::2] - loc_n[1::2])
             if self.distill is not None:
                 lonlat = batch["lonlat"]
                 if self.cfg.distill.annual_only and "time" in batch:

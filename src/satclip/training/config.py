@@ -85,7 +85,9 @@ class DataConfig:
         if isinstance(self.season_change, bool) or not (
             isinstance(self.season_change, int | float) and self.season_change >= 0
         ):
-            raise InputError(f"data.season_change must be a number >= 0 (0 = off), got {self.season_change!r}")
+            raise InputError(
+                f"data.season_change must be a number >= 0 (0 = off), got {self.season_change!r}"
+            )
         for name in ("seasonal", "season_pairs"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"data.{name} must be true or false, got {getattr(self, name)!r}")
@@ -209,7 +211,9 @@ class TrainConfig:
                 f"(got data.seasonal={d.seasonal}, location.time_harmonics={harmonics}); set both, or neither"
             )
         if d.season_change and not d.season_pairs:
-            raise InputError("data.season_change needs data.season_pairs=true (the change between a place's two views)")
+            raise InputError(
+                "data.season_change needs data.season_pairs=true (the change between a place's two views)"
+            )
         if d.season_pairs and not d.seasonal:
             raise InputError("data.season_pairs needs data.seasonal=true (pairs of months of one place)")
         if d.seasonal and (d.dataset != "bluemarble" or not d.months or d.scales != (1.0,)):

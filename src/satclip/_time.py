@@ -20,14 +20,20 @@ from satclip.errors import InputError
 DAYS_PER_YEAR = 365.25
 
 
+def mid_month(month: Any) -> Any:
+    """The year fraction of the middle of ``month`` (1 = January; a number or an array)."""
+    return (month - 0.5) / 12.0
+
+
 def _row(values: np.ndarray, bad: np.ndarray) -> str:
     i = int(np.flatnonzero(bad)[0])
     value = values.reshape(-1)[i].item()
     return f"row {i} ({value!r})" if values.ndim else repr(value)
 
 
-def _midday(value: np.datetime64) -> np.datetime64:
-    """A date as its midday (a datetime as itself), in seconds."""
+def _midday(value: Any) -> Any:
+    """Dates (datetime64 scalars or arrays) as their midday, datetimes as themselves, in
+    seconds."""
     if np.datetime_data(value.dtype)[0] in ("Y", "M", "W", "D"):
         return value.astype("datetime64[s]") + np.timedelta64(12 * 3600, "s")
     return value.astype("datetime64[s]")
@@ -39,10 +45,7 @@ def _from_dates(values: np.ndarray, what: str) -> np.ndarray:
         raise InputError(
             f"{what}: {_row(values, np.isnat(values))} is not a date (NaT); every point needs one"
         )
-    unit = np.datetime_data(values.dtype)[0]
-    seconds = values.astype("datetime64[s]")
-    if unit in ("Y", "M", "W", "D"):
-        seconds = seconds + np.timedelta64(12 * 3600, "s")
+    seconds = _midday(values)
     start = seconds.astype("datetime64[Y]").astype("datetime64[s]")
     end = (seconds.astype("datetime64[Y]") + np.timedelta64(1, "Y")).astype("datetime64[s]")
     return ((seconds - start) / (end - start)).astype(np.float64)
@@ -127,7 +130,7 @@ def year_fractions(month: Any = None, day_of_year: Any = None) -> np.ndarray | N
             f"month: {_row(months, bad)} is not a month; give whole numbers 1-12 (1 = January), "
             "dates, or day_of_year= for days"
         )
-    return (months - 0.5) / 12.0
+    return mid_month(months)
 
 
 def broadcast_times(t: np.ndarray, n: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -142,11 +145,22 @@ def broadcast_times(t: np.ndarray, n: int, shape: tuple[int, ...]) -> np.ndarray
     return t.reshape(-1)
 
 
+def time_column(month_col: str | None, date_col: str | None) -> tuple[str, str] | None:
+    """(column, "month" or "date") of whichever of the two is given, None for neither; both is
+    an error."""
+    if month_col is not None and date_col is not None:
+        raise InputError("give month_col or date_col, not both")
+    if month_col is not None:
+        return month_col, "month"
+    return None if date_col is None else (date_col, "date")
+
+
 def column_times(
     values: Any, column: str, kind: str, first_row: int = 0, label: str | None = None
 ) -> np.ndarray:
-    """(N,) year fractions of a file's column: ``kind`` "month" (month numbers 1-12) or "date"
-    (dates, datetimes, ISO text such as 2024-07-15). A missing or bad value is an error naming
+    """(N,) year fractions of a file's or a frame's column (a list, or a numpy array of any dtype:
+    a frame column's ``to_numpy()``): ``kind`` "month" (month numbers 1-12) or "date" (dates,
+    datetimes, ISO text such as 2024-07-15). A missing or bad value is an error naming
     the column and the row (counted from ``first_row``, for a file read in chunks); ``label``
     names the column in errors (default the command-line option, ``--month-col NAME``)."""
     option = label or f"--{kind}-col {column}"

@@ -37,9 +37,9 @@ except ImportError as e:  # dask is an optional extra, not a core dependency
 
 from satclip._compat import warn_renamed
 from satclip._coords import LAT_NAMES, LON_NAMES, bad_row_message, coordinate_columns, first_bad_row
-from satclip._time import column_times
+from satclip._time import column_times, time_column
 from satclip.checkpoints import load_file, save
-from satclip.embedder import Embedder, embed_at_times, is_seasonal
+from satclip.embedder import Embedder, embed_at_times, require_seasonal
 from satclip.encoder import LocationEncoder
 from satclip.errors import InputError, InputTypeError, ModelFileError, ModelNotFoundError
 from satclip.pretrained import PRETRAINED, ModelSpec, load, model_path, sha256_of
@@ -199,10 +199,9 @@ def _embed_partition(
     if time is None:
         return _with_embedding(part, encoder.embed_array(lonlat, batch_size), prefix)
     column, kind = time
-    values = part[column].to_numpy()
     number = partition_info["number"] if partition_info else "?"
     label = f"partition {number} of {n_partitions}, {kind} column {column!r}"
-    times = column_times(values if values.dtype.kind == "M" else list(values), column, kind, label=label)
+    times = column_times(part[column].to_numpy(), column, kind, label=label)
     return _with_embedding(part, embed_at_times(encoder, lonlat, times, batch_size), prefix)
 
 
@@ -256,26 +255,15 @@ def embed(
             raise InputError(f"column {c!r} has dtype {dtype}; convert it first: ddf[{c!r}].astype(float)")
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size must be positive, got {batch_size}")
-    if month_col is not None and date_col is not None:
-        raise InputError("give month_col or date_col, not both")
-    time = (
-        (month_col, "month")
-        if month_col is not None
-        else (date_col, "date")
-        if date_col is not None
-        else None
-    )
+    time = time_column(month_col, date_col)
     if time is not None and time[0] not in columns:
         raise InputError(f"no {time[1]} column {time[0]!r}; columns are {columns}")
     ref = _model_ref(model)
     # Loading here checks the model and gives dim and dtype for the meta; it also fills this
     # process's cache, which the threaded and synchronous schedulers then reuse.
     encoder = _encoder(ref)
-    if time is not None and not is_seasonal(encoder):
-        raise InputError(
-            f"{getattr(encoder, 'spec', None) or 'the model'} is a static model with no time input; drop "
-            f"{time[1]}_col, or use a seasonal model"
-        )
+    if time is not None:
+        require_seasonal(encoder, f"{time[1]}_col")
     clash = [c for c in (f"{prefix}{i}" for i in range(encoder.dim)) if c in columns]
     if clash:
         raise InputError(f"column(s) {clash[:5]} already exist; pass another prefix=")

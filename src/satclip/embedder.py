@@ -237,12 +237,7 @@ class BatchEmbedder:
         """(N,) year fractions of the N points in ``rows``, or None (no time given)."""
         if t is None:
             return None
-        if not self.seasonal:
-            name = getattr(self, "spec", None) or "this model"
-            raise InputError(
-                f"{name} is a static model: it has no time input, so month=/day_of_year= cannot be "
-                "used with it; drop them, or load a seasonal model such as satclip-bluemarble-seasonal-l40"
-            )
+        require_seasonal(self, "month=/day_of_year=")
         n = len(rows)
         return broadcast_times(t, n, shape if shape is not None else (n,))
 
@@ -324,6 +319,17 @@ def is_seasonal(model: Any) -> bool:
     return bool(getattr(model, "seasonal", False))
 
 
+def require_seasonal(model: Any, what: str) -> None:
+    """The one error for a time given to a static model; ``what`` names what was given (a
+    keyword, a column, a month)."""
+    if not is_seasonal(model):
+        name = getattr(model, "spec", None) or "this model"
+        raise InputError(
+            f"{name} is a static model: it has no time input, so {what} cannot be used with it; "
+            "drop it, or use a seasonal model such as satclip-bluemarble-seasonal-l40"
+        )
+
+
 def embed_at_times(
     model: Any, lonlat: np.ndarray, time: np.ndarray, batch_size: int | None = None
 ) -> np.ndarray:
@@ -347,10 +353,11 @@ def grid_axes(lons: Any, lats: Any) -> tuple[np.ndarray, np.ndarray]:
     return wrap_longitude(torch.from_numpy(lon.copy())).numpy(), lat
 
 
-class FixedTime:
+class FixedTime(BatchEmbedder):
     """A seasonal model seen at one time of year: an :class:`Embedder` whose ``embed``,
-    ``embed_array`` and ``embed_grid`` use that time for every point (what a raster or a map of
-    one month draws). Its fingerprint is the model's and the time's."""
+    ``embed_array`` and ``embed_grid`` (those of :class:`BatchEmbedder`) use that time for every
+    point (what a raster or a map of one month draws). Its fingerprint is the model's and the
+    time's."""
 
     def __init__(self, model: Any, t: float) -> None:
         self.model, self.time = model, t
@@ -377,38 +384,27 @@ class FixedTime:
     def default_batch_size(self) -> int:
         return int(self.model.default_batch_size)
 
-    def embed(self, lon: Any, lat: Any = None, batch_size: int | None = None, **time: Any) -> np.ndarray:
-        if lat is None and not is_frame(lon):
-            return self.embed_array(lon, batch_size, **time)
-        if lat is None:
-            lon, lat = frame_coordinates(lon)
-        _no_time(time)
-        rows = as_lonlat_array(lon, lat, any_shape=True)
-        emb = embed_at_times(self.model, rows, np.full(len(rows), self.time), batch_size)
-        shape = np.shape(lon)
-        return emb.reshape(*shape, self.dim) if len(shape) > 1 else emb
-
-    def embed_array(self, lonlat: np.ndarray, batch_size: int | None = None, **time: Any) -> np.ndarray:
-        _no_time(time)
-        rows = BatchEmbedder._checked_rows(lonlat)
-        return embed_at_times(self.model, rows, np.full(len(rows), self.time), batch_size)
-
-    def embed_grid(self, lons: Any, lats: Any, **time: Any) -> np.ndarray:
-        _no_time(time)
-        lon, lat = grid_axes(lons, lats)
-        return self.model._embed_grid_at(lon, lat, self.time)
-
     def fingerprint(self) -> str:
         import hashlib
 
         return hashlib.sha256(f"{self.model.fingerprint()}@{self.time!r}".encode()).hexdigest()
 
+    def _times(
+        self, t: np.ndarray | None, rows: Any, shape: tuple[int, ...] | None = None
+    ) -> np.ndarray | None:
+        if t is not None:
+            raise InputError(
+                "this model is already set to one time of year; embed with the seasonal model itself"
+            )
+        return None
 
-def _no_time(time: dict[str, Any]) -> None:
-    if any(v is not None for v in time.values()):
-        raise InputError(
-            "this model is already set to one time of year; embed with the seasonal model itself"
-        )
+    def _embed_rows(
+        self, lonlat: np.ndarray, batch_size: int | None, times: np.ndarray | None = None
+    ) -> np.ndarray:
+        return self.model._embed_rows(lonlat, batch_size, np.full(len(lonlat), self.time))
+
+    def _embed_grid_at(self, lon: np.ndarray, lat: np.ndarray, t: float | None) -> np.ndarray:
+        return self.model._embed_grid_at(lon, lat, self.time)
 
 
 def at_time(model: Any, month: Any = None, day_of_year: Any = None) -> Any:
@@ -417,12 +413,7 @@ def at_time(model: Any, month: Any = None, day_of_year: Any = None) -> Any:
     t = year_fractions(month, day_of_year)
     if t is None:
         return model
-    if not is_seasonal(model):
-        name = getattr(model, "spec", None) or "this model"
-        raise InputError(
-            f"{name} is a static model: it has no time input, so a month cannot be used with it; "
-            "drop it, or use a seasonal model such as satclip-bluemarble-seasonal-l40"
-        )
+    require_seasonal(model, "a month")
     if t.ndim != 0:
         raise InputError(f"one month or day of year is expected here, got shape {t.shape}")
     return FixedTime(model, float(t))

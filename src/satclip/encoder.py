@@ -9,7 +9,6 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import torch
@@ -201,16 +200,11 @@ class LocationEncoder(BatchEmbedder, nn.Module):
             z = z + F.linear(tf, first.weight[:, d:])
         return net.from_first_affine(z)
 
-    def embed_grid(self, lons: Any, lats: Any, *, month: Any = None, day_of_year: Any = None) -> np.ndarray:
-        """Embeddings of every pixel of the grid ``lons`` x ``lats``: (len(lats), len(lons), dim).
-
-        Harmonics into a SIREN (the published architecture) factor the first layer by row and
-        column (:mod:`satclip._grid`): the same values as :meth:`embed` on the pixel centres, to
-        float rounding, several times faster. Other encoders embed point by point. A seasonal
-        model takes one ``month`` or ``day_of_year`` for the grid (none: the annual embedding)."""
-        return super().embed_grid(lons, lats, month=month, day_of_year=day_of_year)
-
     def _embed_grid_at(self, lon: np.ndarray, lat: np.ndarray, t: float | None) -> np.ndarray:
+        """What :meth:`embed_grid` runs. Harmonics into a SIREN (the published architecture)
+        factor the first layer by row and column (:mod:`satclip._grid`), a seasonal model's one
+        time folded into its bias: the same values as :meth:`embed` on the pixel centres, to
+        float rounding, several times faster. Other encoders embed point by point."""
         if not _grid.supports(self.encoding, self.network, self.dtype):
             return super()._embed_grid_at(lon, lat, t)
         with self._inference():

@@ -141,10 +141,12 @@ class _ExportGraph(nn.Module):
         self.network = copy.deepcopy(encoder.network).cpu()
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        return self.network(self._features(lonlat)).to(torch.float32)
+
+    def _features(self, lonlat: torch.Tensor) -> torch.Tensor:
         # OnnxEncoder wraps in float64 first (in range, this is the identity); kept in the graph so
         # the file alone also maps 190 to -170 for other runtimes.
-        lonlat = torch.stack([wrap_longitude(lonlat[:, 0]), lonlat[:, 1]], dim=1)
-        return self.network(self.features(lonlat)).to(torch.float32)
+        return self.features(torch.stack([wrap_longitude(lonlat[:, 0]), lonlat[:, 1]], dim=1))
 
 
 class _ExportSeasonalGraph(_ExportGraph):
@@ -157,9 +159,8 @@ class _ExportSeasonalGraph(_ExportGraph):
         self.harmonics = encoder.config.time.harmonics
 
     def forward(self, lonlat: torch.Tensor, time: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        lonlat = torch.stack([wrap_longitude(lonlat[:, 0]), lonlat[:, 1]], dim=1)
         tf = time_features(time.to(torch.float64), self.harmonics).to(self.dtype)
-        return self.network(torch.cat([self.features(lonlat), tf], dim=1)).to(torch.float32)
+        return self.network(torch.cat([self._features(lonlat), tf], dim=1)).to(torch.float32)
 
 
 @renamed(encoder="model", path="out")

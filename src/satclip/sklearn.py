@@ -38,7 +38,7 @@ except ImportError as e:
 from satclip._compat import renamed
 from satclip._coords import LAT_NAMES, LON_NAMES, coordinate_columns, geometry_coordinates, is_geo
 from satclip._registry import did_you_mean
-from satclip._time import column_times
+from satclip._time import column_times, time_column
 from satclip.embedder import Embedder, embed_at_times
 from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED, ModelSpec, resolve
@@ -115,12 +115,11 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
 
     def _times(self, X: Any) -> np.ndarray | None:
         """Each row's year fraction from ``month_col`` / ``date_col``, or None."""
-        month_col, date_col = getattr(self, "month_col", None), getattr(self, "date_col", None)
-        if month_col is not None and date_col is not None:
-            raise InputError("give SatCLIPFeatures a month_col or a date_col, not both")
-        column, kind = (month_col, "month") if month_col is not None else (date_col, "date")
-        if column is None:
+        # getattr: a pickle made before month_col and date_col existed has neither
+        time = time_column(getattr(self, "month_col", None), getattr(self, "date_col", None))
+        if time is None:
             return None
+        column, kind = time
         if not hasattr(X, "columns"):
             raise InputError(
                 f"{kind}_col={column!r} needs a DataFrame with that column, got {type(X).__name__}"
@@ -128,7 +127,6 @@ class SatCLIPFeatures(TransformerMixin, BaseEstimator):
         if column not in X.columns:
             raise InputError(f"the frame has no {kind} column {column!r}; columns: {list(X.columns)[:10]}")
         values = X[column].to_numpy() if hasattr(X[column], "to_numpy") else np.asarray(X[column])
-        values = values if values.dtype.kind == "M" else list(values)
         return column_times(values, column, kind, label=f"{kind}_col={column!r}")
 
     def _scaled(self, emb: np.ndarray) -> np.ndarray:

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from satclip.data.bluemarble import read_manifest
+from satclip._time import mid_month
+from satclip.data.bluemarble import MONTHS, read_manifest
 from satclip.errors import InputError, InputFileNotFoundError
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class SeasonalViews:
     embedding can only tell apart by its time."""
 
     def __init__(self, channels: list[str], annual_share: float, random: bool, pairs: bool = False) -> None:
-        months = sorted({c[4:6] for c in channels if c.startswith("bmng") and c[4:6].isdigit()})
+        months = [m for m in MONTHS if f"bmng{m}_r" in channels]
         if not months:
             raise InputError(
                 "a seasonal dataset needs monthly channels (bmngMM_r, ...): build it with months, e.g. "
@@ -55,7 +56,7 @@ class SeasonalViews:
         ]
         for m in months:
             rgb = [channels.index(f"bmng{m}_{b}") for b in "rgb"]
-            self.views.append((rgb + layers, (int(m) - 0.5) / 12))
+            self.views.append((rgb + layers, mid_month(int(m))))
         self.annual_share, self.random, self.pairs = annual_share, random, pairs and random
 
     @property

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from satclip._registry import did_you_mean
-from satclip._time import column_times
+from satclip._time import column_times, time_column
 from satclip.errors import InputError
 from satclip.evaluation.geodata import continents
 from satclip.evaluation.tasks import MIN_CLASS_COUNT, Task
@@ -68,7 +68,7 @@ def task_from_file(
         )
     if target in (table.coords or ()):
         raise InputError(f"{table.path}: the target {target!r} is a coordinate column; name another")
-    time_col, time_kind = _time_column(month_col, date_col)
+    time_col, time_kind = time_column(month_col, date_col) or (None, "")
     if time_col is not None and time_col not in table.columns:
         raise InputError(
             f"{table.path}: no {time_kind} column {time_col!r}{did_you_mean(time_col, table.columns)}; "
@@ -96,12 +96,6 @@ def task_from_file(
         min_class_count,
         None if time_col is None else column_times(times, time_col, time_kind),
     )
-
-
-def _time_column(month_col: str | None, date_col: str | None) -> tuple[str | None, str]:
-    if month_col is not None and date_col is not None:
-        raise InputError("give a month column or a date column, not both")
-    return (month_col, "month") if month_col is not None else (date_col, "date")
 
 
 def task_from_frame(
@@ -137,14 +131,14 @@ def task_from_frame(
         raise InputError(f"{name}: the target {target!r} is a coordinate column; name another")
     points = as_lonlat_array(lon, lat)
     values = np.asarray(frame[target], dtype=object)
-    time_col, time_kind = _time_column(month_col, date_col)
+    time_col, time_kind = time_column(month_col, date_col) or (None, "")
     time = None
     if time_col is not None:
         if time_col not in frame.columns:
             raise InputError(f"{name}: no {time_kind} column {time_col!r}")
         column = frame[time_col]
         raw = column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
-        time = column_times(list(raw) if raw.dtype.kind != "M" else raw, time_col, time_kind)
+        time = column_times(raw, time_col, time_kind)
     return _labelled_task(points, values, target, kind, name, name, False, min_class_count, time)
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from satclip._files import atomic_path, cache_root
+from satclip._time import mid_month
 from satclip.errors import InputError
 from satclip.evaluation.geodata import continents, polygon_labels, read_gpkg_layer, read_image
 from satclip.geography import EARTH_RADIUS_KM, grid_lookup, land_mask, sample_land_points, unit_vectors
@@ -94,7 +95,7 @@ def _regression(
 
 
 # The months of the monthly maps, as year fractions (mid-month).
-MAP_MONTHS = {"july": (7 - 0.5) / 12, "dec": (12 - 0.5) / 12}
+MAP_MONTHS = {"july": mid_month(7), "dec": mid_month(12)}
 
 
 def _monthly(name: str, lon: np.ndarray, lat: np.ndarray, target: Callable[[str], np.ndarray]) -> Task:

@@ -21,8 +21,8 @@ import numpy as np
 
 from satclip._compat import renamed
 from satclip._files import check_not_directory, exclusive_lock, write_json
-from satclip._time import column_times, year_fractions
-from satclip.embedder import Embedder, embed_at_times, is_seasonal
+from satclip._time import column_times, time_column, year_fractions
+from satclip.embedder import Embedder, embed_at_times, require_seasonal
 from satclip.errors import InputError
 from satclip.io.readers import InputTable, ReadOptions
 from satclip.io.writers import (
@@ -89,14 +89,12 @@ def embed_file(
     annual embedding. A bad value is an error naming its row, before anything is written for it.
     """
     encoder = resolve(model)
-    times = [v for v in (month_col, date_col, month) if v is not None]
-    if len(times) > 1:
+    time_col = time_column(month_col, date_col)
+    if time_col is not None and month is not None:
         raise InputError("give one of month_col, date_col or month, not several")
-    if times and not is_seasonal(encoder):
-        raise InputError(
-            f"{getattr(encoder, 'spec', None) or 'the model'} is a static model with no time input; drop "
-            "the month or date, or use a seasonal model such as satclip-bluemarble-seasonal-l40"
-        )
+    times = time_col is not None or month is not None
+    if times:
+        require_seasonal(encoder, "a month or date")
     fixed_time = year_fractions(month=month) if month is not None else None
     src, dst = Path(src), Path(out)
     kind = dst.suffix.lower()
@@ -115,11 +113,8 @@ def embed_file(
             raise InputError(f"{dst}: a CSV is not GeoParquet; write .geoparquet, or drop geoparquet=True")
         layout = "columns"  # a CSV cell holds one number
     table = InputTable(src, ReadOptions(lon_col, lat_col, geometry_col, crs, delimiter, sheet))
-    time_col = month_col if month_col is not None else date_col
-    if time_col is not None and time_col not in table.columns:
-        raise InputError(
-            f"{src}: no {'month' if month_col else 'date'} column {time_col!r}; columns are {table.columns}"
-        )
+    if time_col is not None and time_col[0] not in table.columns:
+        raise InputError(f"{src}: no {time_col[1]} column {time_col[0]!r}; columns are {table.columns}")
     if table.coords:
         coords = list(table.coords)
     else:
@@ -147,7 +142,7 @@ def embed_file(
     with exclusive_lock(dst.parent / f".{dst.name}.lock", str(dst)):
         row_bytes = encoder.dim * np.dtype(encoder.output_dtype).itemsize
         state = _start(work, run, resume, kind, row_bytes)
-        time = _Times(month_col, date_col, None if fixed_time is None else float(fixed_time))
+        time = _Times(time_col, None if fixed_time is None else float(fixed_time))
         rows = _embed_chunks(
             encoder,
             table,
@@ -169,16 +164,15 @@ def embed_file(
 class _Times:
     """Where each row's time of year comes from: a month or date column, one month, or none."""
 
-    def __init__(self, month_col: str | None, date_col: str | None, fixed: float | None) -> None:
-        self.column = month_col if month_col is not None else date_col
-        self.kind = "month" if month_col is not None else "date"
-        self.fixed = fixed
+    def __init__(self, column: tuple[str, str] | None, fixed: float | None) -> None:
+        self.column, self.fixed = column, fixed  # column: (name, "month" or "date")
 
     def embed(self, encoder: Embedder, chunk: Any, first_row: int, batch_size: int | None) -> np.ndarray:
         if self.column is None and self.fixed is None:
             return encoder.embed_array(chunk.lonlat, batch_size)
         if self.column is not None:
-            t = column_times(chunk.table.column(self.column).to_pylist(), self.column, self.kind, first_row)
+            name, kind = self.column
+            t = column_times(chunk.table.column(name).to_pylist(), name, kind, first_row)
         else:
             t = np.full(len(chunk.lonlat), self.fixed)
         return embed_at_times(encoder, chunk.lonlat, t, batch_size)

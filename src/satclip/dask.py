@@ -57,6 +57,7 @@ class _ModelRef:
     sha256: str  # of the model file; for "bytes" and "spec", the model's fingerprint()
     where: str = ""  # the model name, the absolute path of the model file, or the spec
     data: bytes = field(default=b"", repr=False)  # the model file, for an in-memory encoder
+    bf16_layers: tuple[int, ...] = ()  # of an in-memory encoder (a run-time choice, not in its file)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -73,7 +74,7 @@ def _model_ref(model: Embedder | ModelSpec) -> _ModelRef:
     if isinstance(model, LocationEncoder):
         with tempfile.TemporaryDirectory(prefix="satclip-dask-") as d:
             data = save(model, Path(d) / "model.safetensors").read_bytes()
-        return _ModelRef("bytes", model.fingerprint(), data=data)
+        return _ModelRef("bytes", model.fingerprint(), data=data, bf16_layers=model.bf16_layers)
     if isinstance(model, Embedder):
         if model.spec is None:
             raise InputTypeError(
@@ -110,6 +111,8 @@ def _load(ref: _ModelRef) -> Embedder:
             tmp = Path(d) / "model.safetensors"
             tmp.write_bytes(ref.data)
             encoder = load_file(tmp)
+        # The client's choice as it is, not measured again: every worker computes the same values.
+        encoder._use_bf16(ref.bf16_layers)
     elif ref.kind == "spec":
         encoder = load(ref.where)
         if encoder.fingerprint() != ref.sha256:

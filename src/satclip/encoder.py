@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from satclip import _grid
+from satclip import _grid, _precision
 from satclip._coords import check_lonlat_tensor
 from satclip.embedder import DTYPES, BatchEmbedder, BatchFn, LocationEncoderConfig
 from satclip.encodings import Encoding, encoding_from_config
 from satclip.encodings.time import TimeConfig, time_features
 from satclip.errors import InputError
-from satclip.networks import Siren, network_from_config
+from satclip.networks import Siren, SirenLayer, network_from_config
 
 _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 # Points per batch in embed(): small batches whose activations stay under glibc's trim
@@ -50,6 +50,9 @@ class LocationEncoder(BatchEmbedder, nn.Module):
     ``.bfloat16()``, ``.to(dtype)``, ``.to(device)``, ``.cuda()``. ``config`` follows, so a model
     saved after a conversion is saved as what it now is. Half-precision networks take their
     features from float32 harmonics (float16 cannot hold a coordinate to better than ~0.1°).
+
+    :meth:`set_precision` (or ``satclip.load(..., precision=)``) runs a float32 SIREN's products
+    on bfloat16 operands where that keeps the embedding (:mod:`satclip._precision`).
     """
 
     def __init__(
@@ -131,7 +134,74 @@ class LocationEncoder(BatchEmbedder, nn.Module):
             h.update(
                 b"training_index:" + np.ascontiguousarray(self.training_index, dtype=np.float32).tobytes()
             )
+        # A run-time choice, not in the config, but it changes the values computed.
+        if self.bf16_layers:
+            h.update(f"bf16_layers:{self.bf16_layers}".encode())
         return h.hexdigest()
+
+    @property
+    def precision(self) -> str:
+        """``"bf16"`` when some products run on bfloat16 operands (:attr:`bf16_layers`), else
+        ``"float32"`` (the network's own dtype, whatever it is)."""
+        return "bf16" if self.bf16_layers else "float32"
+
+    @property
+    def bf16_layers(self) -> tuple[int, ...]:
+        """Indices of the SIREN layers (the last one included) whose products run on bfloat16
+        operands in inference; empty for full precision."""
+        return tuple(i for i, layer in enumerate(self._siren_layers()) if layer.matmul_dtype is not None)
+
+    def set_precision(self, precision: str = "auto") -> LocationEncoder:
+        """Choose the inference precision, in place; returns the encoder.
+
+        ``"float32"``: every product in the network's dtype (bit-identical to never calling
+        this). ``"bf16"``: each SIREN layer, first to last, runs its product on bfloat16 operands
+        (bias, sine and accumulation in float32) if the embedding still passes the check of
+        :mod:`satclip._precision` (whole vectors and differences between places 10 km apart);
+        which ones passed is :attr:`bf16_layers`, and a model where none does is refused with
+        the numbers. ``"auto"``: ``"bf16"`` where the device multiplies bfloat16 in hardware
+        (AVX512-BF16 / AMX CPUs, CUDA GPUs with bf16) and a layer passes, else ``"float32"``.
+        Training (autograd on) always runs in full precision.
+        """
+        precision = _precision.check_precision(precision)
+        self._use_bf16(())
+        if precision == "float32":
+            return self
+        if not self._siren_layers() or self.dtype != torch.float32:
+            if precision == "auto":
+                return self
+            raise InputError(
+                "precision='bf16' is for float32 SIREN networks (the published architecture); this "
+                f"model is a {type(self.network).__name__} in {_DTYPE_NAMES.get(self.dtype, self.dtype)}: "
+                "use precision='float32' or 'auto'"
+            )
+        if precision == "auto" and not _precision.has_bf16_units(self.device):
+            return self
+        inputs = _precision.check_inputs()
+        times = None
+        if self._config.time is not None:  # the annual embedding and four seasons
+            times = np.resize(np.array([np.nan, 0.04, 0.29, 0.54, 0.79]), len(inputs) // 2)
+            times = np.concatenate([times, times])  # a partner shares its point's time
+        reference = self._embed_rows(inputs, None, times)
+        chosen: list[int] = []
+        checks = []
+        for i in range(len(self._siren_layers())):
+            self._use_bf16((*chosen, i))
+            checks.append(_precision.check(self._embed_rows(inputs, None, times), reference))
+            if checks[-1].passed:
+                chosen.append(i)
+        self._use_bf16(tuple(chosen))
+        if not chosen and precision == "bf16":
+            raise _precision.refusal("bf16", checks, "use precision='float32' (or 'auto')")
+        return self
+
+    def _siren_layers(self) -> list[SirenLayer]:
+        net = self.network
+        return [*net.layers, net.last_layer] if isinstance(net, Siren) else []
+
+    def _use_bf16(self, layers: tuple[int, ...]) -> None:
+        for i, layer in enumerate(self._siren_layers()):
+            layer.matmul_dtype = torch.bfloat16 if i in layers else None
 
     def forward(
         self,
@@ -195,9 +265,9 @@ class LocationEncoder(BatchEmbedder, nn.Module):
                 tf = feats.new_zeros(len(feats), time_cfg.dim)
             return net(torch.cat([feats, tf], dim=1))
         first, d = net.first_layer, feats.shape[1]
-        z = F.linear(feats, first.weight[:, :d], first.bias)
+        z = first.affine(feats, slice(None, d))
         if tf is not None:
-            z = z + F.linear(tf, first.weight[:, d:])
+            z = z + first.affine(tf, slice(d, None), bias=False)
         return net.from_first_affine(z)
 
     def _embed_grid_at(self, lon: np.ndarray, lat: np.ndarray, t: float | None) -> np.ndarray:

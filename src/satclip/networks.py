@@ -118,9 +118,37 @@ class SirenLayer(nn.Module):
         # Raw parameters (not nn.Linear) so state-dict keys match the published checkpoints.
         self.weight = nn.Parameter(torch.empty(dim_out, dim_in).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(dim_out).uniform_(-bound, bound))
+        # bfloat16 when inference runs this layer's product on bf16 operands (satclip._precision):
+        # the operands are rounded, the bias, the sine and everything after stay in float32.
+        self.matmul_dtype: torch.dtype | None = None
+        self._low_weight: tuple[tuple[int, torch.device, torch.dtype], torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activate(F.linear(x, self.weight, self.bias))
+        return self.activate(self.affine(x))
+
+    def affine(self, x: torch.Tensor, cols: slice | None = None, bias: bool = True) -> torch.Tensor:
+        """x Wᵀ + b, on the columns ``cols`` of W when given; with :attr:`matmul_dtype` set, and
+        nothing recorded for autograd, the product's operands are rounded to it and the result
+        is float32 again before the bias."""
+        w = self.weight if cols is None else self.weight[:, cols]
+        b = self.bias if bias else None
+        low = self.matmul_dtype
+        if low is None or x.dtype != torch.float32 or torch.is_grad_enabled():
+            return F.linear(x, w, b)
+        # A contiguous copy: oneDNN's bf16 kernels are ~100x slower on the column-major
+        # features buffer embed() fills (BENCHMARKS.md, "Lower precision").
+        xl = x.to(low, memory_format=torch.contiguous_format)
+        wl = self._rounded_weight(low)
+        out = F.linear(xl, wl if cols is None else wl[:, cols]).float()
+        return out if b is None else out.add_(b)
+
+    def _rounded_weight(self, low: torch.dtype) -> torch.Tensor:
+        """The weight in ``low``, cached until the weight changes (its version) or moves."""
+        w = self.weight
+        key = (w._version, w.device, low)
+        if self._low_weight is None or self._low_weight[0] != key:
+            self._low_weight = (key, w.detach().to(low))
+        return self._low_weight[1]
 
     def activate(self, out: torch.Tensor) -> torch.Tensor:
         """The layer's output from its affine map's value ``out`` (in place where no gradient is

@@ -29,9 +29,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from satclip import _onnx_precision, _precision
 from satclip._compat import renamed
 from satclip._coords import wrap_longitude
 from satclip._files import atomic_path
@@ -163,12 +165,46 @@ class _ExportSeasonalGraph(_ExportGraph):
         return self.network(torch.cat([self._features(lonlat), tf], dim=1)).to(torch.float32)
 
 
+def _run_graph(model: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """A ModelProto run by onnxruntime on ``inputs``, in batches: (N, dim) float32."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    n = len(inputs[INPUT_NAME])
+    return np.concatenate(
+        [session.run(None, {k: v[i : i + 4096] for k, v in inputs.items()})[0] for i in range(0, n, 4096)]
+    )
+
+
+def _lower_precision(model: Any, precision: str, input_dtype: str, seasonal: bool) -> tuple[Any, dict]:
+    """``model`` with the layers that keep the embedding in ``precision`` (:mod:`satclip._onnx_precision`),
+    and what was chosen and measured, for the file's metadata."""
+    lonlat = _precision.check_inputs()
+    inputs = {INPUT_NAME: lonlat.astype(input_dtype)}
+    if seasonal:  # the annual embedding and four seasons, as the torch check
+        times = np.resize(np.array([np.nan, 0.04, 0.29, 0.54, 0.79]), len(lonlat) // 2)
+        inputs[TIME_NAME] = np.concatenate([times, times]).astype(input_dtype)
+    layers, checks = _onnx_precision.choose_layers(model, precision, lambda m: _run_graph(m, inputs), inputs)
+    if not layers:
+        raise _precision.refusal(precision, checks, "export with precision='float32'")
+    calibration = {k: v[: _onnx_precision._CALIBRATION_POINTS] for k, v in inputs.items()}
+    lowered = _onnx_precision.lowered(model, precision, layers, calibration)
+    final = _precision.check(_run_graph(lowered, inputs), _run_graph(model, inputs))
+    return lowered, {
+        "precision": precision,
+        "layers": layers,
+        "worst_cosine": round(final.worst_cosine, 6),
+        "local_error": round(final.local_error, 6),
+    }
+
+
 @renamed(encoder="model", path="out")
 def export_onnx(
     model: Embedder | ModelSpec,
     out: str | os.PathLike[str],
     opset: int | None = None,
     input_dtype: str = "float32",
+    precision: str = "float32",
 ) -> Path:
     """Write ``model`` (a torch model, or what :func:`satclip.load` takes) as an ONNX model: ``lonlat`` (N, 2) degrees → ``embedding`` float32 (N, dim).
 
@@ -179,10 +215,20 @@ def export_onnx(
     only then renamed to ``out``, so a failed export never leaves a file with the final name.
     ``opset`` defaults to torch's exporter default. Raises ``ValueError`` naming the encoding and
     network when torch cannot export them.
+
+    ``precision``: ``"float32"`` (the network in the encoder's dtype), ``"fp16"`` or ``"int8"``:
+    the network's matrix products in that type, each layer only where the embedding passes
+    the check of :mod:`satclip._precision` (whole vectors, and differences between places 10 km
+    apart; :mod:`satclip._onnx_precision`); what was chosen and measured goes into the
+    ``satclip_precision`` metadata. A model none of whose layers passes is refused with the
+    numbers (every shipped model, in fp16 and in int8: BENCHMARKS.md, "Lower precision").
     """
     import onnx
 
     encoder = resolve_torch(model, "ONNX export")
+    precision = _onnx_precision.check_onnx_precision(precision)
+    if precision != "float32" and encoder.dtype != torch.float32:
+        raise InputError(f"precision={precision!r} lowers a float32 network; this one is {encoder.dtype}")
     if input_dtype not in INPUT_DTYPES:
         raise InputError(f"input_dtype must be one of {list(INPUT_DTYPES)}, got {input_dtype!r}")
     if encoder.dtype not in (torch.float32, torch.float64):
@@ -218,19 +264,24 @@ def export_onnx(
         ) from e
     if program is None:  # torch.onnx.export(dynamo=True) always returns an ONNXProgram
         raise RuntimeError("torch.onnx.export returned no ONNXProgram; this torch version is not supported")
-    model = program.model_proto
-    model.doc_string = "satclip location encoder: lonlat (N, 2) degrees -> embedding (N, dim)" + (
+    proto = program.model_proto
+    props = {}
+    if precision != "float32":
+        proto, chosen = _lower_precision(proto, precision, input_dtype, seasonal)
+        props["satclip_precision"] = json.dumps(chosen)
+    proto.doc_string = "satclip location encoder: lonlat (N, 2) degrees -> embedding (N, dim)" + (
         "; time (N,) year fractions in [0, 1), NaN = annual" if seasonal else ""
     )
     onnx.helper.set_model_props(
-        model,
+        proto,
         {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "satclip_config": json.dumps(encoder.config.to_dict()),
+            **props,
         },
     )
     with atomic_path(path) as tmp:
-        onnx.save(model, str(tmp))
+        onnx.save(proto, str(tmp))
         onnx.checker.check_model(str(tmp), full_check=True)
     return path

@@ -22,6 +22,7 @@ import torch
 from satclip import hub
 from satclip._compat import renamed
 from satclip._files import cache_root, write_text
+from satclip._precision import check_precision
 from satclip._registry import did_you_mean
 from satclip.checkpoints import available_device, load_file
 from satclip.embedder import Embedder
@@ -320,7 +321,9 @@ def _load_path(path: Path, device: str | torch.device) -> Embedder:
 
 
 @renamed(name_or_path="spec")
-def load(spec: ModelSpec = RECOMMENDED, device: str | torch.device = "cpu") -> Embedder:
+def load(
+    spec: ModelSpec = RECOMMENDED, device: str | torch.device = "cpu", precision: str = "float32"
+) -> Embedder:
     """The one way to get a model: an :class:`~satclip.embedder.Embedder` for any ``spec``.
 
     - a name in :func:`list_pretrained` (default: the recommended model,
@@ -335,6 +338,11 @@ def load(spec: ModelSpec = RECOMMENDED, device: str | torch.device = "cpu") -> E
       another name in :func:`satclip.list_encodings` (``wrap``, ``direct``, ``rff``, ...);
     - ``"geoclip"``: GeoCLIP's location encoder (the ``geoclip`` extra; :mod:`satclip.peers`).
 
+    ``precision``: ``"float32"`` (the model as saved), ``"bf16"`` or ``"auto"`` (bfloat16 matrix
+    products where they keep the embedding, and for ``"auto"`` only where the hardware multiplies
+    bfloat16: :meth:`~satclip.encoder.LocationEncoder.set_precision`; ``"bf16"`` is for satclip's
+    SIREN models, ``"auto"`` leaves every other model as it is).
+
     Every function that takes a ``model`` accepts a spec and resolves it here. Torch models are
     returned in eval mode, so ``enc(lonlat)`` is deterministic (dropout off). The returned
     object's ``spec`` is the string it was loaded from. A model that is not on this machine
@@ -347,6 +355,7 @@ def load(spec: ModelSpec = RECOMMENDED, device: str | torch.device = "cpu") -> E
             "a model object is already loaded: pass it as it is"
         )
     key = os.fspath(spec)
+    precision = check_precision(precision)
     model: Embedder
     if key.startswith(hub.PREFIX):
         model = _load_path(hub.download(HubFile.parse(key)), device)
@@ -363,6 +372,13 @@ def load(spec: ModelSpec = RECOMMENDED, device: str | torch.device = "cpu") -> E
         if not path.exists() and os.sep not in key and "." not in key:
             raise _unknown_spec(key)
         model = _load_path(path, device)
+    if isinstance(model, LocationEncoder):
+        model.set_precision(precision)
+    elif precision == "bf16":
+        raise InputError(
+            f"{key}: precision='bf16' is for satclip's torch models; this is a {type(model).__name__} "
+            "(use precision='float32' or 'auto')"
+        )
     model.spec = key
     return model
 

@@ -148,6 +148,7 @@ FLAGS = {
     "from_folder": "--from",
     "geoparquet": "--geoparquet",
     "ood": "--ood",
+    "precision": "--precision",
     "layout": "--layout",
     "chunk_rows": "--chunk-rows",
     "lon_col": "--lon-col",

@@ -9,8 +9,11 @@ lon/lat degrees to (N, L²) features of the output dtype:
 - ``satclip``: ``satclip.encodings.spherical_harmonics`` with its default backend (numba on CPU
   where installed), in the
   orthonormal convention (sphericart's own); in batches it writes into one reused buffer
-  (``out=``), as ``LocationEncoder.embed`` does; ``satclip-convention``: the same in the
-  published convention (one more multiply by a diagonal);
+  (``out=``) of the layout the encoding gives ``LocationEncoder.embed`` (its
+  ``_features_buffer``: column-major where numba writes it); ``satclip-convention``: the same in
+  the published convention (one more multiply by a diagonal); ``satclip-rows``: the default
+  backend into a C-contiguous buffer (what a caller passing its own ``out`` of rows gets; the
+  variants below write rows too);
 - ``direct``: what a user would write with sphericart itself: unit vectors from lon/lat in torch,
   ``sphericart.torch.SphericalHarmonics(L - 1)`` in float64 (its float32 kernels are inexact from
   L ≈ 20), cast to the output dtype;
@@ -34,7 +37,7 @@ import sphericart.torch
 import torch
 
 from _common import table
-from satclip.encodings import spherical_harmonics
+from satclip.encodings import create_encoding, spherical_harmonics
 
 BATCH = 1024
 # The module (the package exports the function under the same name).
@@ -56,6 +59,7 @@ def variants(L: int, dtype: torch.dtype) -> dict[str, Callable[[torch.Tensor, to
     out: dict[str, Callable[[torch.Tensor, torch.Tensor | None], object]] = {
         "satclip": lambda p, buf: spherical_harmonics(p.to(dtype), L, "orthonormal", out=buf),
         "satclip-convention": lambda p, buf: spherical_harmonics(p.to(dtype), L, "satclip", out=buf),
+        "satclip-rows": lambda p, buf: spherical_harmonics(p.to(dtype), L, "orthonormal", out=buf),
         "direct": lambda p, buf: calc(unit_vectors(p)).to(dtype),
         "satclip-sphericart": lambda p, buf: spherical_harmonics(
             p.to(dtype), L, "orthonormal", "sphericart", out=buf
@@ -67,8 +71,22 @@ def variants(L: int, dtype: torch.dtype) -> dict[str, Callable[[torch.Tensor, to
     return out
 
 
-def time_variant(fn: Callable[..., object], chunks: list[torch.Tensor], L: int, dtype: torch.dtype) -> float:
-    buf = torch.empty(len(chunks[0]), L * L, dtype=dtype)
+# The variants that write into the buffer embed() itself would give them.
+EMBED_LAYOUT = ("satclip", "satclip-convention")
+
+
+def time_variant(
+    fn: Callable[..., object],
+    chunks: list[torch.Tensor],
+    L: int,
+    dtype: torch.dtype,
+    embed_layout: bool = False,
+) -> float:
+    if embed_layout:
+        encoding = create_encoding("sphericalharmonics", legendre_polys=L)
+        buf = encoding._features_buffer(len(chunks[0]), dtype, torch.device("cpu"))
+    else:
+        buf = torch.empty(len(chunks[0]), L * L, dtype=dtype)
     t0 = time.perf_counter()
     with torch.inference_mode():
         for c in chunks:
@@ -117,11 +135,11 @@ def main() -> None:
                 calc = sphericart.torch.SphericalHarmonics(l_max=L - 1)
                 fns = variants(L, dtype)
                 best = dict.fromkeys([*fns, "direct-xyz"], float("inf"))
-                for fn in fns.values():  # warm-up: numba compiles, sphericart allocates
-                    time_variant(fn, chunks[:2], L, dtype)
+                for name, fn in fns.items():  # warm-up: numba compiles, sphericart allocates
+                    time_variant(fn, chunks[:2], L, dtype, name in EMBED_LAYOUT)
                 for _ in range(args.rounds):
                     for name, fn in fns.items():
-                        best[name] = min(best[name], time_variant(fn, chunks, L, dtype))
+                        best[name] = min(best[name], time_variant(fn, chunks, L, dtype, name in EMBED_LAYOUT))
                     t0 = time.perf_counter()
                     with torch.inference_mode():
                         for c in xyz_chunks:

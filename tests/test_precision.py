@@ -202,3 +202,19 @@ def test_cli_precision(tmp_path, capsys, loose_bar):
     )
     assert code != 0
     assert "export-onnx --precision)" in capsys.readouterr().err
+
+
+def test_scikit_learn_features_use_the_models_precision(l10_bf16):
+    from satclip.sklearn import SatCLIPFeatures
+
+    pts = _points(300, seed=6)
+    features = SatCLIPFeatures(model=l10_bf16, standardize=False).fit(pts)
+    np.testing.assert_array_equal(features.transform(pts), l10_bf16.embed_array(pts))
+
+
+def test_raster_and_map_commands_refuse_bf16_for_a_shipped_model(tmp_path, capsys):
+    common = ["--model", L10, "--precision", "bf16", "--bbox=0,0,2,2", "--resolution", "1"]
+    for cmd in (["raster", "-q", "-o", str(tmp_path / "r.zarr")], ["map", "-o", str(tmp_path / "m.png")]):
+        assert main([*cmd, *common]) == 2
+        assert "10 km differences off by" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

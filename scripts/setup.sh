@@ -22,4 +22,19 @@ echo "setup: installing torch and satclip[test] into .venv"
 # shellcheck disable=SC2086  # the pins are separate words on purpose
 pip_install ${SATCLIP_TORCH:-torch==2.14.1 torchvision==0.29.1}
 pip_install -e ".[test]"
+# The explorer's browser tests (tests/explore) drive a real Chromium through Playwright, never
+# Playwright's own download: Debian's chromium where apt-get runs as root; elsewhere
+# SATCLIP_CHROMIUM names a Chrome or Chromium binary, or those tests are skipped, saying why.
+if [[ -z "${SATCLIP_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+  && ! command -v google-chrome >/dev/null; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    echo "setup: installing chromium with apt-get (the explorer's browser tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
+      || echo "setup: chromium could not be installed; the browser tests will be skipped"
+  else
+    echo "setup: no Chromium and no root apt-get: the browser tests will be skipped (set SATCLIP_CHROMIUM)"
+  fi
+fi
 echo "setup: ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

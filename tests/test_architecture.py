@@ -51,11 +51,12 @@ LAYERS: dict[str, int] = {
     "dask": 5,
     "sklearn": 5,
     "evaluation": 5,
+    "explore": 5,
     "training": 6,
     "cli": 7,
 }
 # Using a trained model must not pull in the pretraining-data package.
-INFERENCE = ("io", "ood", "raster", "maps", "onnx_export", "onnx_runtime", "dask", "sklearn")
+INFERENCE = ("io", "ood", "raster", "maps", "onnx_export", "onnx_runtime", "dask", "sklearn", "explore")
 
 
 def _name(path: Path) -> str:

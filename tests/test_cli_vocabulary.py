@@ -30,7 +30,7 @@ OLD_SPELLINGS = {
     ("evaluate", "--split"): "--splits",
     ("evaluate", "--output"): "-o/--out",
 }
-TAKE_A_MODEL = {"demo", "embed", "raster", "map", "export-onnx", "info", "download", "push-to-hub"}
+TAKE_A_MODEL = {"demo", "embed", "raster", "map", "export-onnx", "info", "download", "push-to-hub", "explore"}
 WRITE_AN_OUTPUT = {
     "embed",
     "raster",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from satclip._compat import renamed, warn_renamed
 from satclip._files import save_figure
-from satclip._pca import fit_batches
+from satclip._pca import Pca, fit_batches
 from satclip.embedder import Embedder, at_time
 from satclip.errors import InputError
 from satclip.geography import land_mask
@@ -19,22 +20,55 @@ from satclip.pretrained import ModelSpec, resolve
 from satclip.raster.grid import check_bbox
 
 
-def pca_rgb(embeddings: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray:
-    """(N, D) → (N, 3) in [0, 1]: the first three principal components of the rows selected by
-    the boolean ``fit`` (default all), each scaled between its 1st and 99th percentiles there.
+@dataclass(frozen=True)
+class PcaColours:
+    """``rgb = clip((pca.apply(embedding) - lo) / (hi - lo), 0, 1)``: three principal components
+    scaled between their 1st and 99th percentiles on the rows they were fitted on."""
 
-    The components are fitted on every ``len(selected) // 50_000``-th selected row (all of them
-    below 100,000), with each component's largest-|entry| positive so that colours are reproducible."""
+    pca: Pca
+    lo: np.ndarray  # (3,)
+    hi: np.ndarray  # (3,)
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray, fit: np.ndarray | None = None) -> PcaColours:
+        """Fitted on the rows of (N, D) ``embeddings`` selected by the boolean ``fit`` (default
+        all): the components on every ``len(selected) // 50_000``-th selected row (all of them
+        below 100,000), each with its largest-|entry| positive so that colours are reproducible;
+        the percentiles on every selected row."""
+        emb = _floating(embeddings)
+        ref = emb if fit is None else emb[fit]
+        # A strided subsample: the fit's cost stays bounded on a fine global grid.
+        pca = fit_batches([ref[:: max(1, len(ref) // 50_000)]], min(3, emb.shape[1]))
+        pcs = pca.apply(ref)
+        return cls(pca, np.percentile(pcs, 1, axis=0), np.percentile(pcs, 99, axis=0))
+
+    @property
+    def scale(self) -> np.ndarray:
+        """(3,) the divisor of each component, never zero."""
+        return np.maximum(self.hi - self.lo, 1e-12)
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, c)`` with ``rgb = clip(embedding @ A.T + c, 0, 1)``: A (3, D), c (3,), float64."""
+        a = self.pca.components / self.scale[:, None]
+        return a, -(self.pca.mean @ self.pca.components.T + self.lo) / self.scale
+
+    def __call__(self, embeddings: np.ndarray) -> np.ndarray:
+        """(N, D) → (N, 3) colours in [0, 1]."""
+        pcs = self.pca.apply(_floating(embeddings))
+        return np.clip((pcs - self.lo) / self.scale, 0, 1)
+
+
+def _floating(embeddings: np.ndarray) -> np.ndarray:
     emb = np.asarray(embeddings)
     # Integers would be projected in integer arithmetic; anything else keeps its precision.
-    emb = emb.astype(np.result_type(emb.dtype, np.float32), copy=False)
-    ref = emb if fit is None else emb[fit]
-    # A strided subsample: the fit's cost stays bounded on a fine global grid.
-    pca = fit_batches([ref[:: max(1, len(ref) // 50_000)]], min(3, emb.shape[1]))
-    pcs = pca.apply(emb)
-    ref_pcs = pcs if fit is None else pcs[fit]
-    lo, hi = np.percentile(ref_pcs, 1, axis=0), np.percentile(ref_pcs, 99, axis=0)
-    return np.clip((pcs - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+    return emb.astype(np.result_type(emb.dtype, np.float32), copy=False)
+
+
+def pca_rgb(embeddings: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray:
+    """(N, D) → (N, 3) in [0, 1]: the first three principal components of the rows selected by
+    the boolean ``fit`` (default all), each scaled between its 1st and 99th percentiles there
+    (:class:`PcaColours`)."""
+    return PcaColours.fit(embeddings, fit)(embeddings)
 
 
 WORLD = (-180.0, -90.0, 180.0, 90.0)

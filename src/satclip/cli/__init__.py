@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator
 
 from satclip._version import package_version
-from satclip.cli import data, evaluate, models, train, use
+from satclip.cli import data, evaluate, explore, models, train, use
 from satclip.cli._args import Parser, flag_names, parse_bbox
 from satclip.cli.models import CITIES
 from satclip.errors import SatCLIPError
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_parsers(sub)  # data list, fetch, build, preview, s2
     train.add_parsers(sub)  # train, export, run
     evaluate.add_parsers(sub)  # evaluate
+    explore.add_parsers(sub)  # explore
     models.add_download_parser(sub)  # download
     models.add_push_parser(sub)  # push-to-hub
     return p

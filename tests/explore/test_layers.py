@@ -144,3 +144,10 @@ def test_base_imagery_is_the_blue_marble(cache):
     sahara = base.render((0.0, 20.0, 10.0, 25.0), 16, 8).mean(axis=(0, 1))
     pacific = base.render((-150.0, -10.0, -140.0, 0.0), 16, 8).mean(axis=(0, 1))
     assert sahara[0] > sahara[2] and pacific[2] > pacific[0]  # desert is red-brown, ocean blue
+
+
+def test_a_model_without_training_index_has_no_ood_distance(cache):
+    layers = ModelLayers(satclip.load("sh10"), "sh10")
+    assert layers.ood(2.35, 48.85) == {"ood_km": None, "on_water": False}
+    rgb = layers.pca(*pixel_centres((0.0, 0.0, 10.0, 10.0), 4, 4), None)  # no SIREN: embedded, then projected
+    assert rgb.shape == (4, 4, 3) and 0 <= rgb.min() and rgb.max() <= 1

@@ -184,10 +184,10 @@ class ModelLayers:
         return self.colours.pca.apply(emb.reshape(-1, emb.shape[-1])).reshape(len(lats), len(lons), -1)
 
     def vector(self, lon: float, lat: float, month: int | None) -> np.ndarray:
-        """(D,) the embedding of one place."""
+        """(D,) the embedding of one place: without the grid lock (models embed from several
+        threads at once), so that hovering does not wait for the tiles in the queue."""
         self.check_month(month)
-        with self._lock:
-            return np.asarray(self.model.embed(np.array([lon]), np.array([lat]), **_at(month)))[0]
+        return np.asarray(self.model.embed(np.array([lon]), np.array([lat]), **_at(month)))[0]
 
     def similarity(
         self, lons: np.ndarray, lats: np.ndarray, ref: tuple[float, float], month: int | None
@@ -206,14 +206,15 @@ class ModelLayers:
         no training index) and ``on_water``."""
         from satclip.geography import land_mask
 
-        with first_use:
-            on_water = not bool(land_mask()(np.array([lon]), np.array([lat]))[0])
-            if self.model.training_index is None:
-                return {"ood_km": None, "on_water": on_water}
-            if self._ood is None:
+        with first_use:  # fetched and built once; queried outside the lock
+            is_land = land_mask()
+            if self._ood is None and self.model.training_index is not None:
                 from satclip.ood import OODIndex
 
                 self._ood = OODIndex(self.model.training_index, water=False)
+        on_water = not bool(is_land(np.array([lon]), np.array([lat]))[0])
+        if self._ood is None:
+            return {"ood_km": None, "on_water": on_water}
         km = self._ood(np.array([[lon, lat]]))["ood_km"][0]
         return {"ood_km": float(km), "on_water": on_water}
 

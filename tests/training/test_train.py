@@ -1,6 +1,7 @@
 """Training end to end on CPU with a tiny real Blue Marble dataset; export; kill and resume."""
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -356,5 +357,46 @@ def test_a_seasonal_run_learns_from_each_month_and_exports_a_seasonal_model(cach
     ],
 )
 def test_a_seasonal_config_is_checked_before_any_data_is_read(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config("bluemarble-seasonal", overrides)
+
+
+def test_a_seasonal_run_can_learn_only_its_time_columns_from_a_static_model(cache, tmp_path, capsys):
+    """location.init + location.learn=time: the trained model's annual embedding is the init
+    model's bit for bit; only the months move it."""
+    from satclip.checkpoints import run_encoder_config
+    from satclip.encoder import LocationEncoder
+    from satclip.training.config import LocationConfig
+
+    # The preset's network: w0_initial 0.03 (dropout may differ: it acts in training only).
+    location = LocationConfig(legendre_polys=6, dim_hidden=32, w0_initial=0.03, dropout=0.5)
+    static_cfg = run_encoder_config(dataclasses.asdict(location), 256)
+    torch.manual_seed(0)
+    start = tmp_path / "static.safetensors"
+    satclip.save(LocationEncoder.from_config(static_cfg), start)
+    root, run = tmp_path / "seasons", tmp_path / "run"
+    args = ["train", "--config", "bluemarble-seasonal", *SEASONAL, f"data.root={root}", "epochs=1"]
+    keep = [f"location.init={start}", "location.learn=time", "location.degree_decay=0"]
+    assert main([*args, *keep, "--out", str(run), "-q"]) == 0
+    before, after = satclip.load(start), satclip.load(run / "model.safetensors")
+    points = np.array([[10.0, 50.0], [-60.0, -3.0], [150.0, -30.0]])
+    np.testing.assert_array_equal(after.embed_array(points), before.embed_array(points))
+    assert not np.allclose(after.embed_array(points, month=1), after.embed_array(points, month=7))
+    first = after.network.first_layer.weight.detach()
+    assert first[:, 36:].abs().max() > 0  # the time columns learned
+    bad = [*args, *keep, "location.dim_hidden=16", "--out", str(tmp_path / "bad"), "-q"]
+    assert main(bad) != 0
+    assert "another network: dim_hidden 32 (this run: 16)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["location.learn=time"], "needs location.init"),
+        (["location.learn=some"], "location.learn must be 'all' or 'time'"),
+        (["location.init=satclip-bluemarble-l10"], "set location.degree_decay=0"),
+    ],
+)
+def test_a_start_from_a_model_is_checked(overrides, message):
     with pytest.raises(ValueError, match=message):
         load_config("bluemarble-seasonal", overrides)

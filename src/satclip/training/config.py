@@ -32,8 +32,27 @@ class LocationConfig:
     # A seasonal model: the time of year as this many cyclic harmonics beside the spherical
     # harmonics (satclip.encodings.time; needs data.seasonal). 0 = a static model.
     time_harmonics: int = 0
+    # Start from a trained model (a name or file satclip.load takes) of the same shape: its
+    # harmonics' columns of the first layer and every later weight; a seasonal run's time
+    # columns start at zero, so training starts from that model's annual embedding. "" = random.
+    init: str = ""
+    # "all": every weight learns. "time": only the first layer's time columns; the rest stays
+    # the init model's, so the trained model's annual embedding is the init model's exactly.
+    learn: str = "all"
 
     def __post_init__(self) -> None:
+        if self.learn not in ("all", "time"):
+            raise InputError(f"location.learn must be 'all' or 'time', got {self.learn!r}")
+        if self.learn == "time" and not (self.init and self.time_harmonics):
+            raise InputError(
+                "location.learn=time trains a seasonal model's time columns only: it needs "
+                "location.init (the model to start from) and location.time_harmonics > 0"
+            )
+        if self.init and self.degree_decay:
+            raise InputError(
+                "location.init starts from an exported model, whose degree scale is already folded "
+                "into its weights; set location.degree_decay=0"
+            )
         if isinstance(self.time_harmonics, bool) or not (
             isinstance(self.time_harmonics, int) and self.time_harmonics >= 0
         ):

@@ -14,6 +14,7 @@ from torch import nn
 from satclip.checkpoints import RUN_ENCODER_KEY, degree_scale, run_checkpoint_entry, run_encoder_config
 from satclip.encoder import LocationEncoder
 from satclip.errors import InputError
+from satclip.networks import Siren
 from satclip.training.config import TrainConfig
 from satclip.training.distill import Distiller
 from satclip.training.image_encoders import ImageEncoder
@@ -21,9 +22,54 @@ from satclip.training.loss import ClipLoss
 
 
 def build_location_encoder(cfg: TrainConfig) -> LocationEncoder:
-    return LocationEncoder.from_config(
+    enc = LocationEncoder.from_config(
         run_encoder_config(dataclasses.asdict(cfg.location), cfg.image.embed_dim)
     )
+    if cfg.location.init:
+        start_from(enc, cfg.location.init)
+    return enc
+
+
+def start_from(enc: LocationEncoder, spec: str) -> None:
+    """Copy the weights of the model ``spec`` into ``enc``: every weight but the first layer's
+    time columns, which are zeroed (a static model has none; a seasonal one's are not copied
+    either, so every start is the model's annual embedding). The shapes must agree."""
+    from satclip.pretrained import resolve_torch
+
+    src = resolve_torch(spec, "location.init")
+    ours, theirs = enc.config, src.config
+    if (
+        ours.encoding != theirs.encoding
+        or not isinstance(enc.network, Siren)
+        or not isinstance(src.network, Siren)
+    ):
+        raise InputError(
+            f"location.init={spec!r} is {theirs.encoding} into a {type(src.network).__name__}; this run "
+            f"builds {ours.encoding} into a SIREN: they must agree"
+        )
+    # The same function but for the time columns: every setting but dim_in and dropout (which
+    # acts in training only) must agree.
+    like = dataclasses.replace(ours.network, dim_in=theirs.network.dim_in, dropout=theirs.network.dropout)
+    if like != theirs.network:
+        differ = [
+            f"{f.name} {getattr(theirs.network, f.name)} (this run: {getattr(ours.network, f.name)})"
+            for f in dataclasses.fields(like)
+            if getattr(like, f.name) != getattr(theirs.network, f.name)
+        ]
+        raise InputError(
+            f"location.init={spec!r} has another network: {', '.join(differ)}; set the run's "
+            "location.* (or image.embed_dim for dim_out) to match"
+        )
+    d = enc.encoding.dim
+    mine, given = enc.network.state_dict(), src.network.state_dict()
+    first = "layers.0.weight" if len(enc.network.layers) else "last_layer.weight"
+    with torch.no_grad():
+        for key, value in mine.items():
+            if key == first:
+                value.zero_()
+                value[:, :d].copy_(given[key][:, :d])
+            else:
+                value.copy_(given[key])
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -63,6 +109,15 @@ class SatCLIPModule(pl.LightningModule):
         scale = degree_scale(cfg.location.legendre_polys, decay).float() if decay else None
         self.register_buffer("feature_scale", scale, persistent=False)
         self.loss = ClipLoss(cfg.optim.temperature, learn=cfg.optim.learn_temperature)
+        self._kept: torch.Tensor | None = None
+        if cfg.location.learn == "time":
+            # Only the first layer's weight has gradients; its harmonics' columns are written back
+            # after every step (AdamW's decay would move them), so only the time columns learn.
+            net = self.location_encoder.network
+            assert isinstance(net, Siren), "start_from checked it"
+            self.location_encoder.requires_grad_(False)
+            net.first_layer.weight.requires_grad_(True)
+            self._kept = net.first_layer.weight[:, : self.location_encoder.encoding.dim].detach().clone()
         d = cfg.distill
         self.distill = (
             Distiller(d.teacher, cfg.image.embed_dim, d.points, d.lights, cfg.seed) if d.weight else None
@@ -116,6 +171,12 @@ class SatCLIPModule(pl.LightningModule):
                 )
                 loss = loss + self.cfg.distill.weight * distill
             return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._kept is not None:
+            weight = self.location_encoder.network.first_layer.weight  # type: ignore[union-attr]
+            with torch.no_grad():
+                weight[:, : self._kept.shape[1]].copy_(self._kept)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._step(batch, "train")

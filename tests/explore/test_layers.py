@@ -16,6 +16,7 @@ from satclip.explore.layers import (
     folded,
     pixel_centres,
     tile_bbox,
+    with_cosine,
 )
 from satclip.maps import PcaColours
 from tests.explore.conftest import MODEL, SEASONAL
@@ -150,4 +151,21 @@ def test_a_model_without_training_index_has_no_ood_distance(cache):
     layers = ModelLayers(satclip.load("sh10"), "sh10")
     assert layers.ood(2.35, 48.85) == {"ood_km": None, "on_water": False}
     rgb = layers.pca(*pixel_centres((0.0, 0.0, 10.0, 10.0), 4, 4), None)  # no SIREN: embedded, then projected
-    assert rgb.shape == (4, 4, 3) and 0 <= rgb.min() and rgb.max() <= 1
+    assert rgb.shape == (4, 4, 3) and rgb.min() >= 0 and rgb.max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "month"), [("satclip-bluemarble-viirs-l40-v3", None), (SEASONAL, 7), ("sh10", None)]
+)
+def test_similarity_through_the_cosine_head_equals_the_embeddings_cosine(name, month):
+    model = satclip.load(name)
+    lons, lats = np.linspace(-179, 179, 29), np.linspace(80, -80, 17)
+    kw = {"month": month} if month else {}
+    ref = model.embed([2.35], [48.85], **kw)[0]
+    want = cosine(model.embed_grid(lons, lats, **kw), ref)
+    head = with_cosine(model, ref)
+    assert (head is None) == (name == "sh10")
+    if head is not None:
+        np.testing.assert_allclose(head.embed_grid(lons, lats, **kw)[..., 0], want, atol=2e-6)
+    layers = ModelLayers(model, name)
+    np.testing.assert_allclose(layers.similarity(lons, lats, (2.35, 48.85), month), want, atol=2e-6)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from satclip.embedder import Embedder, is_seasonal
 from satclip.encoder import LocationEncoder
@@ -88,27 +90,64 @@ def cosine(emb: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (e @ r) / np.maximum(norms, np.finfo(dtype).tiny)
 
 
+def _last_linear(model: Embedder) -> SirenLayer | None:
+    """The last SIREN layer of ``model`` where it is a plain affine map, else None."""
+    if not isinstance(model, LocationEncoder) or not isinstance(model.network, Siren):
+        return None
+    last = model.network.last_layer
+    return None if last.activation or last.dropout else last
+
+
+def _with_head(model: LocationEncoder, head: nn.Module, dim_out: int) -> LocationEncoder:
+    """A copy of ``model`` whose last layer is ``head`` (``dim_out`` outputs): what the grid
+    path then runs, block by block, instead of the embedding."""
+    out = copy.deepcopy(model)
+    assert isinstance(out.network, Siren)
+    out.network.last_layer = head.requires_grad_(False)  # type: ignore[assignment]
+    out.network.config = dataclasses.replace(out.network.config, dim_out=dim_out)
+    return out
+
+
 def folded(model: Embedder, a: np.ndarray, c: np.ndarray) -> LocationEncoder | None:
     """A copy of ``model`` that outputs ``embedding @ a.T + c`` directly, the projection folded
     into its last (linear) SIREN layer: a (K, D) projection then costs K outputs instead of D,
     the same values to float rounding. None where the model is not such a network."""
-    if not isinstance(model, LocationEncoder) or not isinstance(model.network, Siren):
+    last = _last_linear(model)
+    if last is None:
         return None
-    last = model.network.last_layer
-    if last.activation or last.dropout:
-        return None
-    out = copy.deepcopy(model)
-    net = out.network
-    assert isinstance(net, Siren)
     layer = SirenLayer(last.weight.shape[1], len(a), last.w0, False, activation=False, dropout=0.0)
     with torch.no_grad():
         w = last.weight.detach().to(torch.float64)
         proj = torch.from_numpy(np.asarray(a, dtype=np.float64))
         layer.weight.copy_(proj @ w)
         layer.bias.copy_(proj @ last.bias.detach().to(torch.float64) + torch.from_numpy(np.asarray(c)))
-    net.last_layer = layer.to(last.weight.dtype).requires_grad_(False)
-    net.config = dataclasses.replace(net.config, dim_out=len(a))
-    return out
+    assert isinstance(model, LocationEncoder)
+    return _with_head(model, layer.to(last.weight.dtype), len(a))
+
+
+class _CosineHead(nn.Module):
+    """The last layer, then each embedding's cosine to a fixed vector: (..., H) → (..., 1).
+    The embeddings stay in the grid path's blocks instead of a (pixels, D) array."""
+
+    def __init__(self, last: SirenLayer, ref: torch.Tensor) -> None:
+        super().__init__()
+        self.weight, self.bias = last.weight.detach(), last.bias.detach()
+        self.ref = (ref / ref.norm()).to(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, self.weight, self.bias)
+        norm = torch.linalg.vector_norm(y, dim=-1).clamp_min_(torch.finfo(y.dtype).tiny)
+        return (y @ self.ref / norm)[..., None]
+
+
+def with_cosine(model: Embedder, ref: np.ndarray) -> LocationEncoder | None:
+    """A copy of ``model`` whose output is the cosine similarity of its embedding to ``ref``
+    (D,), or None where its last layer is not a plain affine SIREN layer."""
+    last = _last_linear(model)
+    if last is None:
+        return None
+    assert isinstance(model, LocationEncoder)
+    return _with_head(model, _CosineHead(last, torch.from_numpy(np.asarray(ref))), 1)
 
 
 class ModelLayers:
@@ -126,6 +165,8 @@ class ModelLayers:
         self._folded: LocationEncoder | None = None
         self._world: dict[int | None, np.ndarray] = {}
         self._ood: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+        # The last reference's cosine model: tiles of one click share it.
+        self._cosine: tuple[Any, LocationEncoder | None] | None = None
 
     def check_month(self, month: int | None) -> None:
         if month is not None and not self.seasonal:
@@ -193,7 +234,15 @@ class ModelLayers:
         self, lons: np.ndarray, lats: np.ndarray, ref: tuple[float, float], month: int | None
     ) -> np.ndarray:
         """(len(lats), len(lons)) cosine similarity to the place ``ref`` = (lon, lat)."""
-        return cosine(self._grid(lons, lats, month), self.vector(*ref, month))
+        vector = self.vector(*ref, month)
+        cached = self._cosine  # one read: another thread may replace it for another place
+        if cached is None or cached[0] != (ref, month):
+            cached = self._cosine = ((ref, month), with_cosine(self.model, vector))
+        head = cached[1]
+        if head is None:
+            return cosine(self._grid(lons, lats, month), vector)
+        with self._lock:
+            return head.embed_grid(lons, lats, **_at(month))[..., 0]
 
     def similarity_low(self, ref: tuple[float, float], month: int | None) -> float:
         """The 1st percentile of the similarity to ``ref`` over the 1° world grid: the bottom of

@@ -174,7 +174,9 @@ class SatCLIPModule(pl.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self._kept is not None:
-            weight = self.location_encoder.network.first_layer.weight  # type: ignore[union-attr]
+            net = self.location_encoder.network
+            assert isinstance(net, Siren)
+            weight = net.first_layer.weight
             with torch.no_grad():
                 weight[:, : self._kept.shape[1]].copy_(self._kept)
 

@@ -178,9 +178,10 @@ class Explorer:
 
     @property
     def base(self) -> BaseImagery:
-        with first_use:
-            if self._base is None:
-                self._base = BaseImagery()
+        if self._base is None:  # checked again under the lock: the image is read once
+            with first_use:
+                if self._base is None:
+                    self._base = BaseImagery()
         return self._base
 
     def warm(self) -> None:

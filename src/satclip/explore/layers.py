@@ -192,9 +192,10 @@ class ModelLayers:
     @property
     def colours(self) -> PcaColours:
         """The PCA colours, fitted on the land pixels of the annual 1° world grid."""
-        with first_use:
-            if self._colours is None:
-                self._fit_colours()
+        if self._colours is None:  # checked again under the lock: one fit per model
+            with first_use:
+                if self._colours is None:
+                    self._fit_colours()
         assert self._colours is not None
         return self._colours
 

@@ -14,9 +14,9 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     from satclip.pretrained import load
 
     points = load_points(args.points, ReadOptions(**reader_options(args))) if args.points else None
-    models = [load(args.model)] + ([load(args.compare)] if args.compare else [])
+    compare = load(args.compare) if args.compare else None
     labels = [args.model] + ([args.compare] if args.compare else [])
-    app = create_app(models[0], models[1] if args.compare else None, points=points, labels=labels)
+    app = create_app(load(args.model), compare, points=points, labels=labels)
     serve(app, host=args.host, port=args.port, open_browser=not args.no_browser)
     return 0
 

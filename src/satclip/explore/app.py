@@ -29,6 +29,7 @@ from satclip.explore.layers import (
     ModelLayers,
     colour,
     colour_lut,
+    cosine,
     first_use,
     pixel_centres,
     tile_bbox,
@@ -257,11 +258,7 @@ class Explorer:
         out: dict[str, Any] = {"lon": lon, "lat": lat, "similarity": None}
         if params.has("ref_lon") or params.has("ref_lat"):
             ref = params.place("ref_lon", "ref_lat")
-            here = layer.vector(lon, lat, month)
-            there = layer.vector(*ref, month)
-            out["similarity"] = float(
-                here @ there / max(np.linalg.norm(here) * np.linalg.norm(there), 1e-300)
-            )
+            out["similarity"] = float(cosine(layer.vector(lon, lat, month), layer.vector(*ref, month)))
         return out | layer.ood(lon, lat)
 
     def export(self, params: Params) -> tuple[bytes, str, str]:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from satclip.embedder import Embedder, is_seasonal
+from satclip.embedder import Embedder, at_time, is_seasonal
 from satclip.encoder import LocationEncoder
 from satclip.errors import InputError
 from satclip.maps import PcaColours
@@ -74,11 +74,6 @@ def colour(values: np.ndarray, vmin: float, vmax: float, lut: np.ndarray) -> np.
     out = lut[np.clip(np.rint(scaled * 255), 0, 255).astype(np.intp)]
     out[np.isnan(values)] = 0
     return out
-
-
-def _at(month: int | None) -> dict[str, Any]:
-    # Static embedders need not take a month at all.
-    return {} if month is None else {"month": month}
 
 
 def cosine(emb: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -175,7 +170,7 @@ class ModelLayers:
     def _grid(self, lons: np.ndarray, lats: np.ndarray, month: int | None) -> np.ndarray:
         self.check_month(month)
         with self._lock:
-            return self.model.embed_grid(lons, lats, **_at(month))
+            return at_time(self.model, month).embed_grid(lons, lats)
 
     def world(self, month: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The 1° world grid's (lons, lats, embeddings), kept per month."""
@@ -217,7 +212,7 @@ class ModelLayers:
             return colours(emb.reshape(-1, emb.shape[-1])).reshape(len(lats), len(lons), 3)
         self.check_month(month)
         with self._lock:
-            rgb = self._folded.embed_grid(lons, lats, **_at(month))
+            rgb = at_time(self._folded, month).embed_grid(lons, lats)
         return np.clip(rgb, 0, 1)
 
     def pca_scores(self, lons: np.ndarray, lats: np.ndarray, month: int | None) -> np.ndarray:
@@ -229,7 +224,7 @@ class ModelLayers:
         """(D,) the embedding of one place: without the grid lock (models embed from several
         threads at once), so that hovering does not wait for the tiles in the queue."""
         self.check_month(month)
-        return np.asarray(self.model.embed(np.array([lon]), np.array([lat]), **_at(month)))[0]
+        return np.asarray(at_time(self.model, month).embed(np.array([lon]), np.array([lat])))[0]
 
     def similarity(
         self, lons: np.ndarray, lats: np.ndarray, ref: tuple[float, float], month: int | None
@@ -243,7 +238,7 @@ class ModelLayers:
         if head is None:
             return cosine(self._grid(lons, lats, month), vector)
         with self._lock:
-            return head.embed_grid(lons, lats, **_at(month))[..., 0]
+            return at_time(head, month).embed_grid(lons, lats)[..., 0]
 
     def similarity_low(self, ref: tuple[float, float], month: int | None) -> float:
         """The 1st percentile of the similarity to ``ref`` over the 1° world grid: the bottom of

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import webbrowser
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,11 @@ def address(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+def is_loopback(sock: socket.socket) -> bool:
+    """Whether ``sock`` listens on this machine only."""
+    return sock.getsockname()[0] in ("127.0.0.1", "::1")
+
+
 def _local_only(app: Any) -> Any:
     """``app`` answering only requests addressed to this machine by name: a web page elsewhere
     that points its own host name at 127.0.0.1 (DNS rebinding) gets a 400, not the user's points."""
@@ -55,7 +61,7 @@ class Server:
         import uvicorn
 
         self.sock, self.url = sock, address(sock)
-        if sock.getsockname()[0] in ("127.0.0.1", "::1"):
+        if is_loopback(sock):
             app = _local_only(app)
         # log_config=None: uvicorn leaves the process's logging as it was (its own set-up would
         # configure loggers); no access log, tiles are many; errors reach the uvicorn.error logger.
@@ -70,7 +76,7 @@ class Server:
 
     def _when_ready(self, on_ready: Callable[[], None]) -> None:
         while not self._server.started and not self._server.should_exit:
-            threading.Event().wait(0.05)
+            time.sleep(0.05)
         if self._server.started:
             on_ready()
 
@@ -93,7 +99,7 @@ def serve(app: Any, host: str = LOCAL, port: int = 8000, open_browser: bool = Tr
     """Serve ``app`` until interrupted, printing its address and opening it in the browser."""
     sock = bind(host, port)
     server = Server(app, sock)
-    if host not in (LOCAL, "localhost", "::1"):
+    if not is_loopback(sock):
         log.warning(
             "satclip explore listens on %s: anyone who can reach this machine can use the explorer "
             "and make it compute; bind 127.0.0.1 (the default) unless you mean to share it",

@@ -234,4 +234,5 @@ def test_a_task_file_with_a_month_or_date_column_is_a_monthly_task(tmp_path, hou
     with pytest.raises(ValueError, match="row 7"):
         task_from_file(tmp_path / "bad.csv", "value", month_col="month")
     rows = evaluate(["sh4"], path, target="value", month_col="month", splits=["random"])
-    assert len(rows) == 3 and rows["score"].notna().all()
+    assert len(rows) == 6 and rows["score"].notna().all()  # 3 folds, with and without ×month
+    assert set(rows["encoder"]) == {"sh4", "sh4 ×month"}

@@ -325,10 +325,32 @@ def test_monthly_task_gives_every_model_the_month_and_a_seasonal_model_its_embed
     rows = suite.run(["sh4", "idw"], [task], "linear", ["random"], progress=False)
     summary = suite.summarise(rows)
     # With the month as features a linear probe on harmonics still cannot flip the seasons
-    # between hemispheres; interpolating within each month can.
-    assert (
-        summary[("random", "air_temp_monthly", "idw")][0] > summary[("random", "air_temp_monthly", "sh4")][0]
+    # between hemispheres; interpolating within each month can, and so can the ×month row
+    # (the harmonics times the annual cycle: sin(lat)·cos(2πt) is "summer here, winter there").
+    score = {name: summary[("random", "air_temp_monthly", name)][0] for name in ("sh4", "sh4 ×month", "idw")}
+    assert score["idw"] > score["sh4"] and score["sh4 ×month"] > score["sh4"] + 0.1
+    assert {r["encoder"] for r in rows} == {"sh4", "sh4 ×month", "idw"}  # idw has no ×month row
+
+
+def test_the_month_interaction_row_multiplies_the_embedding_by_the_annual_cycle(cache):
+    from satclip.evaluation.encoders import interact_month, month_features, resolve_models
+
+    task = _monthly_subset(50)
+    static = resolve_models(["sh4"])["sh4"]
+    x, emb = interact_month(static)(task.lonlat, task.time), static(task.lonlat, None)
+    angle = 2 * np.pi * task.time[:, None]
+    np.testing.assert_allclose(
+        x, np.column_stack([emb, emb * np.cos(angle), emb * np.sin(angle), month_features(task.time)])
     )
+    with pytest.raises(ValueError, match="for monthly tasks"):
+        interact_month(static)(task.lonlat, None)
+    # Too wide for three copies in one ridge per fold: no ×month row (raw L = 40 harmonics).
+    assert interact_month(resolve_models(["sh40"])["sh40"])(task.lonlat, task.time) is None
+    rows = suite.run(["sh40"], [task], "linear", ["random"], progress=False)
+    assert {r["encoder"] for r in rows} == {"sh40"}
+    # On an annual task the ×month rows are not made.
+    rows = suite.run(["sh4"], ["elevation"], "linear", ["random"], progress=False)
+    assert {r["encoder"] for r in rows} == {"sh4"}
 
 
 def _tiny_seasonal():

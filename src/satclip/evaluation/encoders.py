@@ -12,7 +12,12 @@ keys; otherwise by their spec, or by their class name.
 On a monthly task (rows with a time of year) every model is also given the month as probe
 features (:func:`month_features`: one-hot and the annual cycle's cosine and sine), the fair
 baseline for a static model; a seasonal model embeds each row at its own month besides. The
-``idw`` row interpolates among the rows of the same month.
+``idw`` row interpolates among the rows of the same month. Each model also gets a second row,
+``LABEL ×month`` (:func:`interact_month`): its embedding times the annual cycle too, so that a
+linear probe can weigh every dimension differently by season (for embeddings of at most
+:data:`INTERACT_MAX_DIM` columns: not raw ``sh40``'s 1 600). That stronger baseline lets a
+static embedding answer "summer here, winter there" on its own; it was found while scoring the
+seasonal models (EVALUATION.md, "Monthly tasks"), and is kept so the table does not flatter them.
 """
 
 from __future__ import annotations
@@ -63,6 +68,32 @@ class Coordinates:
 
 
 REFERENCES: dict[str, Callable[[], FeatureFn]] = {"idw": Coordinates}
+# The label suffix of a model's month-interaction row on monthly tasks.
+INTERACT_SUFFIX = " ×month"
+# The widest embedding that gets a ×month row: three times its columns go into one ridge per
+# fold, and a thin SVD of 5 000 × 4 800 (raw L = 40 harmonics) takes about a minute here.
+INTERACT_MAX_DIM = 1024
+
+
+def interact_month(fn: FeatureFn) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray | None]:
+    """A model's ``×month`` row: on a monthly task [e, e·cos 2πt, e·sin 2πt, month features]
+    where ``fn`` gives [e, month features]; None (no row) for an embedding wider than
+    :data:`INTERACT_MAX_DIM`. An annual task has none (the model's own row covers it), marked
+    by ``monthly_only``."""
+
+    def features(lonlat: np.ndarray, time: np.ndarray | None = None) -> np.ndarray | None:
+        if time is None:
+            raise InputError("the ×month row is for monthly tasks (rows with a time of year)")
+        x = fn(lonlat, time)
+        months = month_features(time)
+        emb = x[:, : x.shape[1] - months.shape[1]]
+        if emb.shape[1] > INTERACT_MAX_DIM:
+            return None
+        angle = 2 * np.pi * np.asarray(time, dtype=np.float64)[:, None]
+        return np.column_stack([emb, emb * np.cos(angle), emb * np.sin(angle), months])
+
+    features.monthly_only = True  # type: ignore[attr-defined]
+    return features
 
 
 def _features(model: Any) -> FeatureFn:

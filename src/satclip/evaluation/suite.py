@@ -6,7 +6,7 @@ import csv
 import os
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 from satclip._compat import renamed, warn_renamed
 from satclip._files import atomic_open, save_figure, write_text
 from satclip.errors import InputError
-from satclip.evaluation.encoders import ModelsLike, resolve_models
+from satclip.evaluation.encoders import INTERACT_SUFFIX, ModelsLike, interact_month, resolve_models
 from satclip.evaluation.probes import PROBES, fit_score
 from satclip.evaluation.splits import folds
 from satclip.evaluation.tasks import Task, list_tasks, load_task
@@ -114,9 +114,18 @@ def run(
     if probe not in PROBES:
         raise InputError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
     regimes = parse_labels(n_train)
-    features = resolve_models(models)  # loads every model first: a bad name fails before scoring
+    # Loads every model first: a bad name fails before scoring. A row's features may be None
+    # for a task (no row there; see interact_month).
+    resolved = resolve_models(models)
+    features: dict[str, Callable[[np.ndarray, np.ndarray | None], np.ndarray | None]] = dict(resolved)
     rows: list[dict[str, Any]] = []
     loaded = {t.name: t for t in (load_task(t) if isinstance(t, str) else t for t in tasks)}
+    if any(t.time is not None for t in loaded.values()):  # the ×month rows (see encoders)
+        features |= {
+            name + INTERACT_SUFFIX: interact_month(fn)
+            for name, fn in resolved.items()
+            if getattr(fn, "probe", None) is None  # not the idw reference row
+        }
     jobs = [
         (t, s, f"{fold}{suffix}", labels, part, test)
         for t in loaded
@@ -128,12 +137,18 @@ def run(
     with tqdm(total=len(jobs) * len(features), disable=not progress, desc=f"evaluating ({probe})") as bar:
         for name, fn in features.items():
             used = getattr(fn, "probe", None) or probe  # the idw row has a probe of its own
-            cache: dict[str, np.ndarray] = {}
+            cache: dict[str, np.ndarray | None] = {}
             for task_name, split, fold, labels, train, test in jobs:
                 task = loaded[task_name]
+                if task.time is None and getattr(fn, "monthly_only", False):
+                    bar.update(1)
+                    continue
                 if task_name not in cache:
                     cache[task_name] = fn(task.lonlat, task.time)
                 x = cache[task_name]
+                if x is None:  # a row this model does not get (a ×month row too wide to fit)
+                    bar.update(1)
+                    continue
                 bar.set_postfix_str(f"{name} {task_name} {split}")
                 bar.update(1)
                 t0 = time.perf_counter()
@@ -190,6 +205,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     out = []
     for split in dict.fromkeys(regime(r) for r in rows):
         ref = "; `idw`: the labels interpolated on the coordinates" if "idw" in encoders else ""
+        if any(e.endswith(INTERACT_SUFFIX) for e in encoders):
+            ref += f";{INTERACT_SUFFIX}: the embedding times the annual cycle as well"
         out.append(f"### split: {split} (probe: {probe}{ref}; mean ± std over folds; best in bold)\n")
         head = ["encoder", *[f"{t} ({metric[t]})" for t in tasks], "mean rank"]
         out.append("| " + " | ".join(head) + " |")

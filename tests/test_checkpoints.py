@@ -251,3 +251,24 @@ def test_loading_leaves_the_callers_random_stream_alone(tmp_path):
         torch.manual_seed(123)
         satclip.load(path)
         assert torch.equal(torch.rand(3), expected), path.name
+
+
+def test_the_degree_scale_folds_into_a_seasonal_models_place_products_too():
+    """Training scales the harmonics, and the time's products with them saw the scaled ones:
+    the fold must scale those product columns as well."""
+    from satclip.embedder import LocationEncoderConfig
+    from satclip.encodings.time import TimeConfig
+
+    torch.manual_seed(0)
+    sh, time = satclip.create_encoding("sphericalharmonics", legendre_polys=6).config, TimeConfig(2, 3)
+    net = satclip.create_network("siren", dim_in=sh.dim + time.dim, dim_out=8, dim_hidden=16).config
+    enc = satclip.LocationEncoder.from_config(LocationEncoderConfig(sh, net, time=time)).eval()
+    with torch.no_grad():
+        enc.network.first_layer.weight.normal_()
+    lonlat = torch.tensor([[0.0, 10.0], [100.0, -20.0], [-179.5, 89.0]], dtype=torch.float64)
+    t = torch.tensor([0.1, 0.5, 0.8], dtype=torch.float64)
+    scale = satclip.checkpoints.degree_scale(6, 1.0).float()
+    with torch.no_grad():
+        trained = enc(lonlat, feature_scale=scale, time=t)
+        satclip.checkpoints.fold_degree_scale(enc, 1.0)
+        torch.testing.assert_close(enc(lonlat, time=t), trained, rtol=1e-5, atol=1e-5)

@@ -334,13 +334,17 @@ def test_export_leaves_the_encoder_as_it_was(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
 
 
-def test_a_seasonal_model_exports_with_a_time_input_and_matches_torch(tmp_path):
+@pytest.mark.parametrize("place_degree", [0, 3], ids=["time", "time-by-place"])
+def test_a_seasonal_model_exports_with_a_time_input_and_matches_torch(tmp_path, place_degree):
     from satclip.encodings.time import TimeConfig
 
     torch.manual_seed(0)
+    time = TimeConfig(2, place_degree)
     sh = satclip.create_encoding("sphericalharmonics", legendre_polys=10)
-    net = satclip.create_network("siren", dim_in=sh.dim + 4, dim_out=16, dim_hidden=32)
-    enc = LocationEncoder(sh, net, time=TimeConfig(2)).eval()
+    net = satclip.create_network("siren", dim_in=sh.dim + time.dim, dim_out=16, dim_hidden=32)
+    enc = LocationEncoder(sh, net, time=time).eval()
+    with torch.no_grad():  # time columns that matter (a fresh SIREN's first layer is ~1/dim_in)
+        net.first_layer.weight[:, sh.dim :].uniform_(-0.1, 0.1)
     path = export_onnx(enc, tmp_path / "s.onnx")
     onnx_enc = OnnxEncoder(path)
     assert onnx_enc.seasonal and [i.name for i in onnx_enc._session.get_inputs()] == ["lonlat", "time"]

@@ -213,9 +213,10 @@ def test_bundled_model_is_checksum_verified(tmp_path, monkeypatch):
 BUNDLED = [m.name for m in PRETRAINED.values() if m.bundled]
 
 
-def test_six_models_ship_old_names_included():
+def test_seven_models_ship_old_names_included():
     assert BUNDLED == [
         "satclip-bluemarble-viirs-l40-v3",
+        "satclip-bluemarble-seasonal-l40-v2",
         "satclip-bluemarble-seasonal-l40",
         "satclip-bluemarble-viirs-l40-v2",
         "satclip-bluemarble-viirs-l40",

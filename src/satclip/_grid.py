@@ -56,11 +56,13 @@ def embed_grid(
     output_dtype: np.dtype,
     threads: int,
     bias: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
 ) -> np.ndarray:
     """(len(lats), len(lons), dim) embeddings of every (lon, lat) pair: rows follow ``lats``, in
     ``output_dtype``, row blocks on up to ``threads`` cores. ``bias`` replaces the first layer's
     (a seasonal model's, with its one time folded in); the first layer's columns past the
-    harmonics (its time input) are not read.
+    harmonics (its time input) are not read. ``weight`` (H, L²) replaces the first layer's
+    harmonics columns (a seasonal model's, with its time's products with the harmonics folded in).
 
     Call in eval and inference mode (see :func:`supports`), with valid, wrapped float64
     coordinates."""
@@ -73,7 +75,8 @@ def embed_grid(
     # Columns sorted by order, so that each order's columns are one contiguous slice.
     by_order = torch.argsort(m, stable=True)
     bounds = torch.searchsorted(m[by_order], torch.arange(-(L - 1), L + 1)).tolist()
-    weight = first.weight.detach().to(torch.float64)[:, by_order.to(device)].T.contiguous()  # (L², H)
+    weight = (first.weight if weight is None else weight).detach().to(torch.float64)
+    weight = weight[:, by_order.to(device)].T.contiguous()  # (L², H)
     gather = partner[by_order].to(device)
     bias = first.bias if bias is None else bias
 

@@ -225,6 +225,12 @@ def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
     scale = degree_scale(enc.config.encoding.legendre_polys, decay)
     with torch.no_grad():  # the harmonics' columns only, not a seasonal model's time columns
         first.weight[:, : len(scale)].mul_(scale.to(first.weight.dtype))
+        time = enc.config.time
+        if time is not None and time.n_place:
+            # The time's products with the low harmonics saw the scaled harmonics too.
+            start = len(scale) + time.n_time
+            products = first.weight[:, start:].view(-1, time.n_time, time.n_place)
+            products.mul_(scale[: time.n_place].to(first.weight.dtype))
 
 
 def run_encoder_config(location: dict[str, Any], dim_out: int) -> LocationEncoderConfig:
@@ -233,7 +239,8 @@ def run_encoder_config(location: dict[str, Any], dim_out: int) -> LocationEncode
     a checkpoint saved before it held that config is read."""
     sh = SphericalHarmonicsConfig(legendre_polys=int(location["legendre_polys"]))
     harmonics = int(location.get("time_harmonics") or 0)
-    time = TimeConfig(harmonics) if harmonics else None
+    place = int(location.get("time_place_degree") or 0)
+    time = TimeConfig(harmonics, place) if harmonics else None
     net = SirenConfig(
         dim_in=sh.dim + (time.dim if time else 0),
         dim_out=dim_out,

@@ -61,6 +61,14 @@ class LocationEncoderConfig:
         if self.dtype not in DTYPES:
             raise InputError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         extra = self.time.dim if self.time is not None else 0
+        if self.time is not None and self.time.place_degree:
+            degree = getattr(self.encoding, "legendre_polys", None)
+            if degree is None or self.time.place_degree > degree:
+                raise InputError(
+                    f"time place_degree {self.time.place_degree} multiplies the spherical harmonics of "
+                    f"lower degree: it needs a harmonics encoding of at least that many degrees, got "
+                    f"{self.encoding.name} ({degree or 'no degrees'})"
+                )
         if self.network.dim_in != self.encoding.dim + extra:
             plus = f" plus the time input's {extra}" if extra else ""
             raise InputError(
@@ -75,7 +83,10 @@ class LocationEncoderConfig:
             "dtype": self.dtype,
         }
         if self.time is not None:
-            d["time"] = config_to_dict(self.time)
+            time = config_to_dict(self.time)
+            if not self.time.place_degree:  # as saved before place products existed
+                del time["params"]["place_degree"]
+            d["time"] = time
         return d
 
     @classmethod
@@ -326,7 +337,7 @@ def require_seasonal(model: Any, what: str) -> None:
         name = getattr(model, "spec", None) or "this model"
         raise InputError(
             f"{name} is a static model: it has no time input, so {what} cannot be used with it; "
-            "drop it, or use a seasonal model such as satclip-bluemarble-seasonal-l40"
+            "drop it, or use a seasonal model such as satclip-bluemarble-seasonal-l40-v2"
         )
 
 

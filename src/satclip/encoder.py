@@ -12,14 +12,13 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from satclip import _grid, _precision
 from satclip._coords import check_lonlat_tensor
 from satclip.embedder import DTYPES, BatchEmbedder, BatchFn, LocationEncoderConfig
 from satclip.encodings import Encoding, encoding_from_config
-from satclip.encodings.time import TimeConfig, time_features
+from satclip.encodings.time import TimeConfig, place_time_features, time_features
 from satclip.errors import InputError
 from satclip.networks import Siren, SirenLayer, network_from_config
 
@@ -262,12 +261,15 @@ class LocationEncoder(BatchEmbedder, nn.Module):
             tf = time_features(t, time_cfg.harmonics).to(feats.dtype)
         if not isinstance(net, Siren):
             if tf is None:
-                tf = feats.new_zeros(len(feats), time_cfg.dim)
-            return net(torch.cat([feats, tf], dim=1))
-        first, d = net.first_layer, feats.shape[1]
+                return net(torch.cat([feats, feats.new_zeros(len(feats), time_cfg.dim)], dim=1))
+            return net(torch.cat([feats, tf, place_time_features(tf, feats, time_cfg.n_place)], dim=1))
+        first, d, nt = net.first_layer, feats.shape[1], time_cfg.n_time
         z = first.affine(feats, slice(None, d))
         if tf is not None:
-            z = z + first.affine(tf, slice(d, None), bias=False)
+            z = z + first.affine(tf, slice(d, d + nt), bias=False)
+            if time_cfg.n_place:
+                products = place_time_features(tf, feats, time_cfg.n_place)
+                z = z + first.affine(products, slice(d + nt, None), bias=False)
         return net.from_first_affine(z)
 
     def _embed_grid_at(self, lon: np.ndarray, lat: np.ndarray, t: float | None) -> np.ndarray:
@@ -278,6 +280,7 @@ class LocationEncoder(BatchEmbedder, nn.Module):
         if not _grid.supports(self.encoding, self.network, self.dtype):
             return super()._embed_grid_at(lon, lat, t)
         with self._inference():
+            bias, weight = self._first_at(t)
             return _grid.embed_grid(
                 self.encoding,
                 self.network,
@@ -285,18 +288,27 @@ class LocationEncoder(BatchEmbedder, nn.Module):
                 lat,
                 self.output_dtype,
                 self._batch_threads(),
-                bias=self._first_bias(t),
+                bias=bias,
+                weight=weight,
             )
 
-    def _first_bias(self, t: float | None) -> torch.Tensor | None:
-        """The first layer's bias with one time's part folded in (a grid has one time): None for
-        a static model or no time."""
-        if t is None or self._config.time is None:
-            return None
+    def _first_at(self, t: float | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The first layer's bias and harmonics' weight columns with one time folded in (a grid
+        has one time): the time features into the bias, their products with the low harmonics
+        into those harmonics' columns. None where nothing changes (a static model, no time)."""
+        time_cfg = self._config.time
+        if t is None or time_cfg is None:
+            return None, None
         assert isinstance(self.network, Siren), "the grid path is SIREN's (_grid.supports)"
-        first, d = self.network.first_layer, self.encoding.dim
-        tf = time_features(torch.tensor([t], dtype=torch.float64), self._config.time.harmonics)
-        return first.bias + F.linear(tf.to(first.weight), first.weight[:, d:])[0]
+        first, d, nt, n = self.network.first_layer, self.encoding.dim, time_cfg.n_time, time_cfg.n_place
+        tf = time_features(torch.tensor([t], dtype=torch.float64), time_cfg.harmonics).to(first.weight)[0]
+        bias = first.bias + first.weight[:, d : d + nt] @ tf
+        if not n:
+            return bias, None
+        weight = first.weight[:, :d].clone()
+        # Σ_k tf_k · h_j multiplies column (k, j): at one time, tf_k folds into h_j's column.
+        weight[:, :n] += (first.weight[:, d + nt :].reshape(-1, nt, n) * tf[None, :, None]).sum(1)
+        return bias, weight
 
     @contextmanager
     def _inference(self) -> Iterator[None]:

@@ -43,7 +43,7 @@ from satclip.encodings import Encoding
 from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
 from satclip.encodings._sh_recurrence import P00, SQRT2, recurrence_coefficients
 from satclip.encodings.spherical_harmonics import SphericalHarmonics
-from satclip.encodings.time import time_features
+from satclip.encodings.time import place_time_features, time_features
 from satclip.errors import InputError
 from satclip.onnx_runtime import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, TIME_NAME
 from satclip.pretrained import ModelSpec, resolve_torch
@@ -158,11 +158,15 @@ class _ExportSeasonalGraph(_ExportGraph):
     def __init__(self, encoder: LocationEncoder) -> None:
         super().__init__(encoder)
         assert encoder.config.time is not None
-        self.harmonics = encoder.config.time.harmonics
+        self.harmonics, self.n_place = encoder.config.time.harmonics, encoder.config.time.n_place
 
     def forward(self, lonlat: torch.Tensor, time: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         tf = time_features(time.to(torch.float64), self.harmonics).to(self.dtype)
-        return self.network(torch.cat([self._features(lonlat), tf], dim=1)).to(torch.float32)
+        feats = self._features(lonlat)
+        parts = [feats, tf]
+        if self.n_place:
+            parts.append(place_time_features(tf, feats, self.n_place))
+        return self.network(torch.cat(parts, dim=1)).to(torch.float32)
 
 
 def _run_graph(model: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -74,10 +74,13 @@ def _bundled(
     seasonal: bool = False,
 ) -> PretrainedModel:
     imagery = "bluemarble-viirs" if night else "bluemarble"
+    # Versions after the first get a suffix: a retrained model never replaces the weights behind
+    # a name that results have already been published with.
+    suffix = f"-v{version}" if version > 1 else ""
     if seasonal:
         return PretrainedModel(
-            name=f"satclip-bluemarble-seasonal-l{legendre}",
-            filename=f"satclip-bluemarble-seasonal-l{legendre}.safetensors",
+            name=f"satclip-bluemarble-seasonal-l{legendre}{suffix}",
+            filename=f"satclip-bluemarble-seasonal-l{legendre}{suffix}.safetensors",
             description=f"satclip's own, seasonal (month input), L={legendre}: SH+SIREN trained on 100k "
             f"places in 5 months of Blue Marble with VIIRS night lights{recipe} (MODELS.md)",
             sha256=sha256,
@@ -90,9 +93,7 @@ def _bundled(
             teachers=teachers,
             seasonal=True,
         )
-    # Versions after the first get a suffix: a retrained model never replaces the weights behind
-    # a name that results have already been published with.
-    name = f"satclip-{imagery}-l{legendre}" + (f"-v{version}" if version > 1 else "")
+    name = f"satclip-{imagery}-l{legendre}{suffix}"
     trained_on = "100k Blue Marble patches with VIIRS night lights" if night else "100k Blue Marble patches"
     return PretrainedModel(
         name=name,
@@ -117,8 +118,20 @@ PRETRAINED: dict[str, PretrainedModel] = {
             recipe=", CLIP temperature fixed at 0.1, distilled from GeoCLIP",
             teachers=("geoclip",),
         ),
-        # The seasonal model (issue 32; docs/research/models-seasons.md, try 78): a month input
-        # beside the harmonics, trained on one place in two months per pair of samples.
+        # The seasonal model (issue 32; docs/research/models-seasons.md, try 84): -v3 locked, its
+        # annual embedding kept bit for bit, and a month input learnt beside it, which also
+        # multiplies the harmonics of degree < 8 so that each place has its own seasons.
+        _bundled(
+            40,
+            "e91dc6309762904ec48f73c4580c3b4fe514f6b88f52cfc7f69a4f96fc21d3f4",
+            night=True,
+            version=2,
+            recipe=", -v3 (distilled from GeoCLIP) locked and the month learnt per place",
+            teachers=("geoclip",),
+            seasonal=True,
+        ),
+        # The first seasonal model (try 78): a month input beside the harmonics, trained on one
+        # place in two months per pair of samples.
         _bundled(
             40,
             "0aad5551ae550e2701b79a8aa5fd40b3e02e007230fd981aa832282b8998a1d1",
@@ -154,7 +167,7 @@ PRETRAINED: dict[str, PretrainedModel] = {
 # the best of the shipped ones on the evaluation suite (EVALUATION.md).
 RECOMMENDED = "satclip-bluemarble-viirs-l40-v3"
 # The shipped model that takes a time of year (month=, day_of_year=): MODELS.md.
-SEASONAL = "satclip-bluemarble-seasonal-l40"
+SEASONAL = "satclip-bluemarble-seasonal-l40-v2"
 
 
 def list_pretrained() -> list[str]:

@@ -361,9 +361,10 @@ def test_a_seasonal_config_is_checked_before_any_data_is_read(overrides, message
         load_config("bluemarble-seasonal", overrides)
 
 
-def test_a_seasonal_run_can_learn_only_its_time_columns_from_a_static_model(cache, tmp_path, capsys):
+@pytest.mark.parametrize("place", [[], ["location.time_place_degree=2"]], ids=["time", "time-by-place"])
+def test_a_seasonal_run_can_learn_only_its_time_columns_from_a_static_model(cache, tmp_path, capsys, place):
     """location.init + location.learn=time: the trained model's annual embedding is the init
-    model's bit for bit; only the months move it."""
+    model's bit for bit; only the months move it (with place products too)."""
     from satclip.checkpoints import run_encoder_config
     from satclip.encoder import LocationEncoder
     from satclip.training.config import LocationConfig
@@ -376,14 +377,17 @@ def test_a_seasonal_run_can_learn_only_its_time_columns_from_a_static_model(cach
     satclip.save(LocationEncoder.from_config(static_cfg), start)
     root, run = tmp_path / "seasons", tmp_path / "run"
     args = ["train", "--config", "bluemarble-seasonal", *SEASONAL, f"data.root={root}", "epochs=1"]
-    keep = [f"location.init={start}", "location.learn=time", "location.degree_decay=0"]
+    keep = [f"location.init={start}", "location.learn=time", "location.degree_decay=0", *place]
     assert main([*args, *keep, "--out", str(run), "-q"]) == 0
     before, after = satclip.load(start), satclip.load(run / "model.safetensors")
     points = np.array([[10.0, 50.0], [-60.0, -3.0], [150.0, -30.0]])
     np.testing.assert_array_equal(after.embed_array(points), before.embed_array(points))
     assert not np.allclose(after.embed_array(points, month=1), after.embed_array(points, month=7))
     first = after.network.first_layer.weight.detach()
-    assert first[:, 36:].abs().max() > 0  # the time columns learned
+    assert first.shape[1] == 36 + after.config.time.dim and after.config.time.place_degree == (
+        2 if place else 0
+    )
+    assert first[:, 36:].ne(0).any(dim=0).all()  # every time column learned (they start at zero)
     bad = [*args, *keep, "location.dim_hidden=16", "--out", str(tmp_path / "bad"), "-q"]
     assert main(bad) != 0
     assert "another network: dim_hidden 32 (this run: 16)" in capsys.readouterr().err
@@ -395,6 +399,11 @@ def test_a_seasonal_run_can_learn_only_its_time_columns_from_a_static_model(cach
         (["location.learn=time"], "needs location.init"),
         (["location.learn=some"], "location.learn must be 'all' or 'time'"),
         (["location.init=satclip-bluemarble-l10"], "set location.degree_decay=0"),
+        (["location.time_place_degree=41"], "time_place_degree must be a whole number from 0"),
+        (
+            ["location.time_place_degree=2", "location.time_harmonics=0", "data.seasonal=false"],
+            "needs a seasonal",
+        ),
     ],
 )
 def test_a_start_from_a_model_is_checked(overrides, message):

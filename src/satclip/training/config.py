@@ -32,6 +32,9 @@ class LocationConfig:
     # A seasonal model: the time of year as this many cyclic harmonics beside the spherical
     # harmonics (satclip.encodings.time; needs data.seasonal). 0 = a static model.
     time_harmonics: int = 0
+    # The time features also multiply the harmonics of degree below this (each place its own
+    # seasons; TimeConfig.place_degree). 0 = none.
+    time_place_degree: int = 0
     # Start from a trained model (a name or file satclip.load takes) of the same shape: its
     # harmonics' columns of the first layer and every later weight; a seasonal run's time
     # columns start at zero, so training starts from that model's annual embedding. "" = random.
@@ -59,6 +62,16 @@ class LocationConfig:
             raise InputError(
                 f"location.time_harmonics must be a whole number >= 0 (0 = static, 2 = seasonal), "
                 f"got {self.time_harmonics!r}"
+            )
+        p = self.time_place_degree
+        if isinstance(p, bool) or not (isinstance(p, int) and 0 <= p <= self.legendre_polys):
+            raise InputError(
+                f"location.time_place_degree must be a whole number from 0 (none) to legendre_polys "
+                f"({self.legendre_polys}), got {p!r}"
+            )
+        if p and not self.time_harmonics:
+            raise InputError(
+                "location.time_place_degree needs a seasonal model: set location.time_harmonics > 0"
             )
         if not (isinstance(self.degree_decay, int | float) and 0 <= self.degree_decay < float("inf")):
             raise InputError(

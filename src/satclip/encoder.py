@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from satclip import _grid, _precision
@@ -301,13 +302,13 @@ class LocationEncoder(BatchEmbedder, nn.Module):
             return None, None
         assert isinstance(self.network, Siren), "the grid path is SIREN's (_grid.supports)"
         first, d, nt, n = self.network.first_layer, self.encoding.dim, time_cfg.n_time, time_cfg.n_place
-        tf = time_features(torch.tensor([t], dtype=torch.float64), time_cfg.harmonics).to(first.weight)[0]
-        bias = first.bias + first.weight[:, d : d + nt] @ tf
+        tf = time_features(torch.tensor([t], dtype=torch.float64), time_cfg.harmonics).to(first.weight)
+        bias = first.bias + F.linear(tf, first.weight[:, d : d + nt])[0]
         if not n:
             return bias, None
         weight = first.weight[:, :d].clone()
         # Σ_k tf_k · h_j multiplies column (k, j): at one time, tf_k folds into h_j's column.
-        weight[:, :n] += (first.weight[:, d + nt :].reshape(-1, nt, n) * tf[None, :, None]).sum(1)
+        weight[:, :n] += (first.weight[:, d + nt :].reshape(-1, nt, n) * tf[0, None, :, None]).sum(1)
         return bias, weight
 
     @contextmanager

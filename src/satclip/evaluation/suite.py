@@ -103,7 +103,9 @@ def run(
     pretrained name, a model file, ``"geoclip"``) or a model object (an encoder just trained,
     any object with ``embed_array``), labelled in the rows by its spec or class name; or a dict
     ``{label: model}``. ``"idw"`` adds the interpolation reference row (the labels interpolated
-    on the coordinates themselves).
+    on the coordinates themselves). With a monthly task among ``tasks`` every model but ``idw``
+    also gets a ``"LABEL ×month"`` row there: its embedding times the annual cycle as probe
+    features (:func:`satclip.evaluation.encoders.interact_month`).
 
     ``n_train``: label regimes: ``"all"`` fits each probe on the whole training part of a fold;
     a count ``n`` fits it on ``n`` points drawn from that part with each of three seeds (and is

@@ -223,7 +223,7 @@ def fold_degree_scale(enc: LocationEncoder, decay: float) -> None:
         raise InputTypeError(f"fold_degree_scale needs a SIREN location network, got {type(net).__name__}")
     first = net.first_layer
     scale = degree_scale(enc.config.encoding.legendre_polys, decay)
-    with torch.no_grad():  # the harmonics' columns only, not a seasonal model's time columns
+    with torch.no_grad():  # the harmonics' columns (and their products with the time), not the time's own
         first.weight[:, : len(scale)].mul_(scale.to(first.weight.dtype))
         time = enc.config.time
         if time is not None and time.n_place:

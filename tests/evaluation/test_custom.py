@@ -196,7 +196,7 @@ def test_command_line_defaults_compare_the_recommended_model_with_raw_features_a
     args = ["evaluate", "--task-file", str(path), "--target", "value", "--splits", "random"]
     assert main([*args, "-o", str(out), "-q"]) == 0
     rows = pd.read_csv(out / "results.csv")
-    assert set(rows["encoder"]) == {RECOMMENDED, "sh40", "wrap", "idw"}
+    assert set(rows["encoder"]) == {RECOMMENDED, "sh40", "wrap", "idw", "imagery"}
     assert set(rows[rows.encoder == "idw"]["probe"]) == {"idw"}
 
 

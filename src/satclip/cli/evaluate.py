@@ -10,9 +10,9 @@ from satclip.errors import InputError
 from satclip.pretrained import RECOMMENDED
 
 # Without --models: the recommended model against the raw features it is built on (L=40
-# harmonics), the simplest baseline and the labels interpolated on the coordinates (idw), as
-# EVALUATION.md compares them.
-DEFAULT_MODELS = f"{RECOMMENDED},sh40,wrap,idw"
+# harmonics), the simplest baseline, the labels interpolated on the coordinates (idw) and the
+# pretraining imagery read at the points (imagery), as EVALUATION.md compares them.
+DEFAULT_MODELS = f"{RECOMMENDED},sh40,wrap,idw,imagery"
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -67,7 +67,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         old=["--encoders"],
         default=DEFAULT_MODELS,
         help=f"comma list of models: wrap,sh40,geoclip,MODEL_FILE,...; idw adds the labels "
-        f"interpolated on the coordinates as a reference row (default {DEFAULT_MODELS})",
+        f"interpolated on the coordinates as a reference row, imagery the pretraining imagery read at "
+        f"the points (default {DEFAULT_MODELS})",
     )
     s.add_argument(
         "--tasks",

@@ -8,6 +8,8 @@ keys; otherwise by their spec, or by their class name.
 
 ``"idw"`` is a reference row, not a model: the coordinates' own unit vectors, scored with the
 ``idw`` probe (inverse-distance-weighted nearest neighbours) whatever probe the others get.
+``"imagery"`` is the other: the pretraining imagery read at each point
+(:mod:`satclip.evaluation.imagery`), scored with the suite's probe like a model.
 
 On a monthly task (rows with a time of year) every model is also given the month as probe
 features (:func:`month_features`: one-hot and the annual cycle's cosine and sine), the fair
@@ -30,6 +32,7 @@ import numpy as np
 
 from satclip.embedder import Embedder, embed_at_times, is_seasonal
 from satclip.errors import InputError, InputTypeError
+from satclip.evaluation.imagery import Imagery
 from satclip.geography import unit_vectors
 from satclip.pretrained import load
 
@@ -67,7 +70,6 @@ class Coordinates:
         return np.column_stack([xyz, IDW_MONTH_SCALE * np.cos(angle), IDW_MONTH_SCALE * np.sin(angle)])
 
 
-REFERENCES: dict[str, Callable[[], FeatureFn]] = {"idw": Coordinates}
 # The label suffix of a model's month-interaction row on monthly tasks.
 INTERACT_SUFFIX = " ×month"
 # The widest embedding that gets a ×month row: three times its columns go into one ridge per
@@ -120,6 +122,10 @@ def _features(model: Any) -> FeatureFn:
         return np.column_stack([np.asarray(emb, dtype=np.float64), month_features(time)])
 
     return features
+
+
+# Reference rows: not models but the suite's honesty checks, each named as a model would be.
+REFERENCES: dict[str, Callable[[], FeatureFn]] = {"idw": Coordinates, "imagery": lambda: _features(Imagery())}
 
 
 def _label(model: Any) -> str:

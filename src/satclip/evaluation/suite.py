@@ -103,7 +103,8 @@ def run(
     pretrained name, a model file, ``"geoclip"``) or a model object (an encoder just trained,
     any object with ``embed_array``), labelled in the rows by its spec or class name; or a dict
     ``{label: model}``. ``"idw"`` adds the interpolation reference row (the labels interpolated
-    on the coordinates themselves). With a monthly task among ``tasks`` every model but ``idw``
+    on the coordinates themselves), ``"imagery"`` the imagery reference row (the pretraining
+    imagery's pixels at each point as probe features, :mod:`satclip.evaluation.imagery`). With a monthly task among ``tasks`` every model but ``idw``
     also gets a ``"LABEL ×month"`` row there: its embedding times the annual cycle as probe
     features (:func:`satclip.evaluation.encoders.interact_month`).
 
@@ -207,6 +208,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     out = []
     for split in dict.fromkeys(regime(r) for r in rows):
         ref = "; `idw`: the labels interpolated on the coordinates" if "idw" in encoders else ""
+        if "imagery" in encoders:
+            ref += "; `imagery`: the pretraining imagery read at the point"
         if any(e.endswith(INTERACT_SUFFIX) for e in encoders):
             ref += f";{INTERACT_SUFFIX}: the embedding times the annual cycle as well"
         out.append(f"### split: {split} (probe: {probe}{ref}; mean ± std over folds; best in bold)\n")

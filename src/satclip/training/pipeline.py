@@ -42,7 +42,11 @@ def pipeline(
     log.info("[3/4] evaluating on %s (%s split, linear probe)", ", ".join(EVAL_TASKS), eval_split)
     L = cfg.location.legendre_polys
     rows = suite.run(
-        [str(model_path), f"sh{L}", "wrap", "idw"], EVAL_TASKS, "linear", [eval_split], progress=progress
+        [str(model_path), f"sh{L}", "wrap", "idw", "imagery"],
+        EVAL_TASKS,
+        "linear",
+        [eval_split],
+        progress=progress,
     )
     for r in rows:
         if r["encoder"] == str(model_path):

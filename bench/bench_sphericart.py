@@ -6,8 +6,9 @@ One process, rounds interleaved (these machines are noisy: only ratios measured 
 mean anything); the fastest round of each variant counts. Variants, each from (N, 2) float64
 lon/lat degrees to (N, L²) features of the output dtype:
 
-- ``satclip``: ``satclip.encodings.spherical_harmonics`` with its default backend (numba on CPU
-  where installed), in the
+- ``satclip``: ``satclip.encodings.spherical_harmonics`` with its default backend (on CPU, numba
+  or sphericart, whichever this machine's one-off calibration measured faster; printed below
+  the table), in the
   orthonormal convention (sphericart's own); in batches it writes into one reused buffer
   (``out=``) of the layout the encoding gives ``LocationEncoder.embed`` (its
   ``_features_buffer``: column-major where numba writes it); ``satclip-convention``: the same in
@@ -158,6 +159,12 @@ def main() -> None:
                     )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.points:,} points")
     print(table(list(rows[0]), [[str(v) for v in r.values()] for r in rows]))
+    from satclip.encodings._sh_calibration import cpu_inference_backend, machine_key
+
+    print(f"calibration ({machine_key()}):")
+    for L in args.degrees:
+        for dtype in (torch.float32, torch.float64):
+            print(f"  L={L} {str(dtype).removeprefix('torch.')}: {cpu_inference_backend(L, dtype)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

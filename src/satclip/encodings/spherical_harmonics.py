@@ -7,14 +7,17 @@ normalised recurrence, which stays exact to ~1e-13 in float64 for any degree we 
 all orders of one degree are updated at once so the Python loop has only ``L`` steps.
 
 Two optional backends (the ``fast`` extra) compute the same values faster; ``backend="auto"``
-picks, in this order, the fastest one that applies (BENCHMARKS.md, "sphericart"):
+picks the fastest one that applies (BENCHMARKS.md, "sphericart"):
 
 - numba (:mod:`satclip.encodings._sh_numba`): the recurrence as one compiled loop over points,
-  writing straight into the output. CPU inference only (no gradients); the fastest there at
-  L=40 and for large calls, since it needs no float64 temporary.
+  writing straight into the output. CPU inference only (no gradients).
 - sphericart (:mod:`satclip.encodings._sh_sphericart`): CPU and CUDA kernels with autograd,
   up to L=80. Training, GPUs, and CPU inference where numba is missing.
 - the torch recurrence here: any device, any degree, differentiable; the reference.
+
+For CPU inference, where both numba and sphericart apply, which is faster depends on the CPU;
+"auto" takes the one measured faster on this machine, once per degree and dtype, and cached
+(:mod:`satclip.encodings._sh_calibration`).
 """
 
 from __future__ import annotations
@@ -98,8 +101,9 @@ def spherical_harmonics(
             released weights expect) or ``"orthonormal"`` (colatitude, orthonormal on the sphere).
         backend: ``"torch"`` (tensor ops: any device, any degree, differentiable),
             ``"sphericart"`` (any device, differentiable, L <= 80), ``"numba"`` (CPU, no
-            gradients), or ``"auto"``: numba where it applies, else sphericart, else torch
-            (numba and sphericart need the ``fast`` extra). Asked for by name, a backend that
+            gradients), or ``"auto"``: numba or sphericart where they apply (for CPU inference
+            the one measured faster on this machine), else torch (numba and sphericart need
+            the ``fast`` extra). Asked for by name, a backend that
             cannot run here is an error that says why.
         out: optional (N, L²) tensor of the result's dtype and device to write into, C-contiguous
             or column-major (batched inference reuses one, see :class:`~satclip.encodings.Encoding`;
@@ -122,7 +126,7 @@ def spherical_harmonics(
     coords = lonlat.to(torch.float64)
     conv = ANGLE_CONVENTIONS[convention]
     per_block = _CHUNK_FEATURES_CPU if lonlat.device.type == "cpu" else _CHUNK_FEATURES_ACCEL
-    numba_backend = _numba_backend(lonlat, out_dtype, backend)
+    numba_backend = _numba_backend(lonlat, out_dtype, backend, legendre_polys)
     sphericart = numba_backend is None and _use_sphericart(legendre_polys, backend)
     if out is None and n * L2 <= per_block and sphericart:
         # One block and no buffer: sphericart's own result, cast, with no copy in between.
@@ -188,11 +192,14 @@ def _import_numba_backend() -> ModuleType | None:
     return _sh_numba
 
 
-def _numba_backend(lonlat: torch.Tensor, out_dtype: torch.dtype, backend: Backend) -> ModuleType | None:
+def _numba_backend(
+    lonlat: torch.Tensor, out_dtype: torch.dtype, backend: Backend, legendre_polys: int
+) -> ModuleType | None:
     """The numba module when ``backend`` asks for it and it can run here, else ``None`` (torch).
 
     Numba writes outside autograd and outside torch's tracers, so it is skipped (or, when asked
-    for by name, refused) where gradients, tracing or compilation need the torch ops."""
+    for by name, refused) where gradients, tracing or compilation need the torch ops. Under
+    ``"auto"`` it is also skipped where sphericart applies and was measured faster here."""
     if backend not in ("auto", "numba"):
         return None
     reason = None
@@ -207,10 +214,25 @@ def _numba_backend(lonlat: torch.Tensor, out_dtype: torch.dtype, backend: Backen
     elif _import_numba_backend() is None:
         reason = "numba is not installed (pip install 'satclip[fast]')"
     if reason is None:
+        if backend == "auto" and not _numba_measured_faster(legendre_polys, out_dtype):
+            return None
         return _import_numba_backend()
     if backend == "numba":
         raise InputError(f"backend='numba' cannot be used: {reason}; use backend='auto' or 'torch'")
     return None
+
+
+def _numba_measured_faster(legendre_polys: int, dtype: torch.dtype) -> bool:
+    """Whether numba is the one to use for CPU inference under ``"auto"``, numba being available:
+    yes where sphericart does not apply, else as measured on this machine."""
+    if (
+        legendre_polys > _sh_sphericart.MAX_LEGENDRE_POLYS
+        or _sh_sphericart.calculator(legendre_polys) is None
+    ):
+        return True
+    from satclip.encodings._sh_calibration import cpu_inference_backend
+
+    return cpu_inference_backend(legendre_polys, dtype) == "numba"
 
 
 def _block_points(n: int, features: int, per_block: int) -> int:
@@ -262,6 +284,7 @@ class SphericalHarmonics(Encoding):
             device.type == "cpu"
             and dtype in (torch.float32, torch.float64)
             and _import_numba_backend() is not None
+            and _numba_measured_faster(self.config.legendre_polys, dtype)
         ):
             padded = -(-rows // 64) * 64 + 64
             return torch.empty(self.dim, padded, dtype=dtype, device=device).T[:rows]

@@ -191,6 +191,15 @@ def test_float16_zarr_is_half_the_values_and_close_to_float32(enc, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["f16.zarr", "f32.zarr", "m.safetensors"]
 
 
+@pytest.mark.parametrize("pixels", [1, 255, 256, 700])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_tiles_reach_the_writers_as_contiguous_band_planes(pixels, dtype):
+    emb = np.random.default_rng(0).normal(size=(pixels, 7)).astype(np.float32)
+    planes = raster._bands_first(emb, np.dtype(dtype))
+    assert planes.flags.c_contiguous and planes.dtype == dtype
+    np.testing.assert_array_equal(planes, emb.T.astype(dtype))
+
+
 def test_zarr_splits_many_bands_into_band_chunks(enc, tmp_path, monkeypatch):
     monkeypatch.setattr(raster, "_ZARR_CHUNK_BYTES", 3 * 4 * 4 * 4)  # three bands of a 4 x 4 tile
     out = embedding_raster(enc, BBOX, RES, tmp_path / "b.zarr", tile=4, progress=False)

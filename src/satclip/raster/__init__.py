@@ -114,16 +114,41 @@ def fit_pca(
     return fit_batches(batches(), k, seed=PCA_SEED)
 
 
-def _tile_bands(
+def _tile_values(
     encoder: Embedder, grid: RasterGrid, window: tuple[int, int, int, int], pca: Pca | None
 ) -> np.ndarray:
-    """(bands, rows, cols) values of one window."""
+    """(pixels, bands) values of one window, pixels row-major."""
     r0, r1, c0, c1 = window
     # A grid: encoders that factor it by rows and columns do (see LocationEncoder.embed_grid).
     emb = encoder.embed_grid(grid.lons(c0, c1), grid.lats(r0, r1)).reshape((r1 - r0) * (c1 - c0), -1)
-    if pca is not None:
-        emb = pca.apply(emb)
-    return emb.T.reshape(emb.shape[1], r1 - r0, c1 - c0)
+    return pca.apply(emb) if pca is not None else emb
+
+
+# Pixels per step of _bands_first: a (256, bands) slice and its transpose stay in cache.
+_TRANSPOSE_PIXELS = 256
+
+
+def _bands_first(emb: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """(pixels, bands) → a C-contiguous (bands, pixels) copy in ``dtype``, a slice of pixels at
+    a time (the cast to a raster's float16 comes free with the copy).
+
+    The writers take a tile's bands as contiguous planes; copied in one go from the (pixels,
+    bands) embedding (or left to zarr as a strided view) the transpose reads memory a band's
+    stride apart and costs ~3x this (BENCHMARKS.md, "Embedding rasters: the writer beside the
+    encoder")."""
+    out = np.empty((emb.shape[1], emb.shape[0]), dtype=dtype)
+    for i in range(0, emb.shape[0], _TRANSPOSE_PIXELS):
+        out[:, i : i + _TRANSPOSE_PIXELS] = emb[i : i + _TRANSPOSE_PIXELS].T
+    return out
+
+
+def _band_planes(embedded: Blocks, dtype: np.dtype) -> Blocks:
+    """Tiles of (pixels, bands) values as the writers take them: (bands, rows, cols) planes in
+    ``dtype``; each tile's values are let go before its planes are written."""
+    for (r0, r1, c0, c1), values in embedded:
+        planes = _bands_first(values, dtype).reshape(values.shape[1], r1 - r0, c1 - c0)
+        del values
+        yield (r0, r1, c0, c1), planes
 
 
 @renamed(encoder="model")
@@ -202,15 +227,17 @@ def embedding_raster(
     def tiles() -> Blocks:
         # The bar counts pixels written; its note, tiles embedded (ahead of the writer).
         for i, w in enumerate(windows):
-            block = _tile_bands(encoder, grid, w, fit).astype(dtype_, copy=False)
+            values = _tile_values(encoder, grid, w, fit)
             bar.set_postfix_str(f"{i + 1}/{len(windows)} tiles embedded", refresh=False)
-            yield w, block
+            yield w, values
 
-    # The next tile is embedded while the writer compresses and writes this one (both release
-    # the GIL): one tile ahead, so memory stays two tiles (BENCHMARKS.md, "Embedding rasters:
-    # the writer beside the encoder").
+    # The next tile is embedded while the writer transposes, compresses and writes this one
+    # (all release the GIL): one tile ahead, so memory stays two tiles (BENCHMARKS.md,
+    # "Embedding rasters: the writer beside the encoder"). The transpose to band planes is the
+    # writer's, off the encoder's path.
     try:
-        with closing(ahead(tiles(), depth=1)) as blocks:
+        with closing(ahead(tiles(), depth=1)) as embedded:
+            blocks = _band_planes(embedded, dtype_)
             tmp_out = tmpdir / out.name
             if kind == "cog":
                 _write_cog(tmpdir, tmp_out, spec, blocks, bar)

@@ -31,6 +31,7 @@ VARIANTS = (
     "embed-only",
     "grid-only",
     "cog",
+    "cog-strided",
     "cog-in-turn",
     "zarr",
     "zarr-strided",
@@ -73,7 +74,7 @@ def run_one(variant: str, bbox: tuple[float, ...], args: argparse.Namespace) -> 
             monkeypatch_ahead()
         if variant in ("zarr-zstd", "zarr-before"):
             raster._ZARR_CODEC = None  # zarr's default codec, as before the choice by measurement
-        if variant in ("zarr-strided", "zarr-before"):
+        if variant.endswith("-strided") or variant == "zarr-before":
             # Tiles handed to the writer as a strided (bands, pixels) view of the embedding, as
             # before the transpose by slices: zarr gathers each chunk from it.
             raster._bands_first = lambda emb, dtype: emb.T.astype(dtype, copy=False)
@@ -151,7 +152,7 @@ def main() -> None:
     print("cog / zarr: embedding_raster to .tif (staged GTiff + COG conversion, DEFLATE) and to .zarr;")
     print("  -in-turn: the same with each tile embedded only once the previous one is written;")
     print("  zarr-zstd: with zarr's default codec (zstd) instead of satclip's (Blosc lz4, bit shuffle);")
-    print("  zarr-strided: tiles handed over as a strided view, zarr gathering each chunk (before the")
+    print("  -strided: tiles handed over as a strided view, the writer gathering each chunk (before the")
     print("  transpose by slices); zarr-before: all three (the writer as it was before 2026-12-07);")
     print("  zarr-f16: float16 values.")
     print("cog-pca3: the COG with pca=3 (a 50k-pixel fit, then 3 bands).")

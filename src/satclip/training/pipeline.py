@@ -1,5 +1,6 @@
 """The main job: build (or reuse) the Blue Marble dataset, train ``bluemarble-quick``, evaluate
-it against raw harmonics and ``wrap``, and write everything into one run folder.
+it against raw harmonics, ``wrap``, ``idw`` and the ``imagery`` row, and write everything into
+one run folder.
 
 Its steps and the score table are logged at INFO on the ``satclip.training.pipeline`` logger
 (``satclip run`` shows them; in Python, ``logging.basicConfig(level=logging.INFO)`` does).

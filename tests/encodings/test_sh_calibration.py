@@ -3,6 +3,8 @@
 import importlib
 import json
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -104,6 +106,20 @@ def test_an_unwritable_cache_only_costs_the_measurement(cache_dir, monkeypatch):
     calibration.forget()
     assert calibration.cpu_inference_backend(20, torch.float64) == "sphericart"
     assert len(calls) == 2
+
+
+def test_threads_asking_at_once_share_one_measurement(cache_dir, monkeypatch):
+    calls = []
+
+    def slow_measure(legendre_polys, dtype):
+        calls.append(legendre_polys)
+        time.sleep(0.2)  # long enough for every thread to ask while it runs
+        return {"numba": 1.0, "sphericart": 0.5}
+
+    monkeypatch.setattr(calibration, "measure", slow_measure)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: calibration.cpu_inference_backend(12, torch.float32), range(8)))
+    assert answers == ["sphericart"] * 8 and calls == [12]
 
 
 def test_the_measurement_times_both_backends(cache_dir):

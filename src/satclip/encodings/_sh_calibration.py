@@ -12,9 +12,9 @@ A cache that cannot be read or written only costs the measurement again (~0.1 s 
 
 from __future__ import annotations
 
-import functools
 import json
 import platform
+import threading
 import time
 from pathlib import Path
 from typing import Literal, cast
@@ -34,12 +34,31 @@ MARGIN = 0.95
 def cpu_inference_backend(legendre_polys: int, dtype: torch.dtype) -> CpuBackend:
     """The faster of numba and sphericart for CPU inference of ``legendre_polys`` degrees into
     ``dtype`` on this machine, from the cache or measured now. Callers check that both are
-    installed and apply (see :func:`satclip.encodings.spherical_harmonics.spherical_harmonics`)."""
-    return _cached(legendre_polys, str(dtype).removeprefix("torch."), torch.get_num_threads())
+    installed and apply (see :func:`satclip.encodings.spherical_harmonics.spherical_harmonics`).
+
+    The thread count is part of the question: ``embed`` computes each batch on one thread of
+    its own (one torch thread), a direct call on all of them. Threads asking the same question
+    at once wait for one measurement, so every batch of a first call gets the same answer."""
+    key = (legendre_polys, str(dtype).removeprefix("torch."), torch.get_num_threads())
+    answer = _answers.get(key)
+    if answer is None:
+        with _guard:
+            lock = _locks.setdefault(key, threading.Lock())
+        # One lock per question: a measurement on several threads uses the pool, whose threads
+        # (each on one torch thread) only ever wait on a different question's lock.
+        with lock:
+            answer = _answers.get(key)
+            if answer is None:
+                answer = _answers[key] = _decide(*key)
+    return answer
 
 
-@functools.cache
-def _cached(legendre_polys: int, dtype: str, threads: int) -> CpuBackend:
+_answers: dict[tuple[int, str, int], CpuBackend] = {}
+_locks: dict[tuple[int, str, int], threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def _decide(legendre_polys: int, dtype: str, threads: int) -> CpuBackend:
     key = f"{machine_key()} | threads {threads} | L {legendre_polys} | {dtype}"
     path = _path()
     known = _read(path).get(key)
@@ -123,4 +142,4 @@ def _read(path: Path) -> dict[str, str]:
 
 def forget() -> None:
     """Drop this process's answers (the file stays): the next call reads or measures again."""
-    _cached.cache_clear()
+    _answers.clear()

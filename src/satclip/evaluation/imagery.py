@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from satclip.errors import InputError
 from satclip.geography import sample_equirectangular
 
 # The recommended model's pretraining sources (MODELS.md): true colour and night lights.
@@ -43,7 +44,7 @@ def window_means(image: np.ndarray, lon: np.ndarray, lat: np.ndarray, side: int)
         (N, C) float32 means. Columns wrap around the dateline; rows clamp at the poles.
     """
     if side < 1 or side % 2 == 0:
-        raise ValueError(f"side must be a positive odd number of pixels, got {side}")
+        raise InputError(f"side must be a positive odd number of pixels, got {side}")
     h, w = image.shape[:2]
     col = np.floor((np.asarray(lon, dtype=np.float64) + 180.0) * (w / 360.0)).astype(np.int64)
     row = np.floor((90.0 - np.asarray(lat, dtype=np.float64)) * (h / 180.0)).astype(np.int64)

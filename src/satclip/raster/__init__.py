@@ -232,9 +232,9 @@ def embedding_raster(
             yield w, values
 
     # The next tile is embedded while the writer transposes, compresses and writes this one
-    # (all release the GIL): one tile ahead, so memory stays two tiles (BENCHMARKS.md,
-    # "Embedding rasters: the writer beside the encoder"). The transpose to band planes is the
-    # writer's, off the encoder's path.
+    # (numpy's copies, Blosc and the writes release the GIL): one tile ahead, so memory stays
+    # two tiles, three while a tile's values become planes (BENCHMARKS.md, "Embedding rasters:
+    # the writer beside the encoder"). The transpose is the writer's, off the encoder's path.
     try:
         with closing(ahead(tiles(), depth=1)) as embedded:
             blocks = _band_planes(embedded, dtype_)

@@ -122,6 +122,16 @@ def test_threads_asking_at_once_share_one_measurement(cache_dir, monkeypatch):
     assert answers == ["sphericart"] * 8 and calls == [12]
 
 
+def test_the_machine_key_names_an_unknown_version_instead_of_failing(monkeypatch):
+    from importlib import metadata
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    assert "numba unknown | sphericart-torch unknown" in calibration.machine_key()
+
+
 def test_the_measurement_times_both_backends(cache_dir):
     seconds = calibration.measure(10, torch.float32)
     assert set(seconds) == {"numba", "sphericart"}

@@ -77,17 +77,24 @@ def _decide(legendre_polys: int, dtype: str, threads: int) -> CpuBackend:
 
 def machine_key() -> str:
     """The CPU (model name and torch's view of its vector units) and the two libraries' versions."""
-    from importlib.metadata import version
-
     return " | ".join(
         [
             _cpu_name(),
             platform.machine(),
             f"cpu capability {torch.backends.cpu.get_cpu_capability()}",
-            f"numba {version('numba')}",
-            f"sphericart-torch {version('sphericart-torch')}",
+            f"numba {_version('numba')}",
+            f"sphericart-torch {_version('sphericart-torch')}",
         ]
     )
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:  # importable but not installed as a distribution (a source tree)
+        return "unknown"
 
 
 def measure(legendre_polys: int, dtype: torch.dtype) -> dict[str, float]:

@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from satclip.errors import InputError
-from satclip.geography import sample_equirectangular
+from satclip.geography import equirect_index, sample_equirectangular
 
 # The recommended model's pretraining sources (MODELS.md): true colour and night lights.
 SOURCES = ("bluemarble", "night-viirs")
@@ -46,8 +46,7 @@ def window_means(image: np.ndarray, lon: np.ndarray, lat: np.ndarray, side: int)
     if side < 1 or side % 2 == 0:
         raise InputError(f"side must be a positive odd number of pixels, got {side}")
     h, w = image.shape[:2]
-    col = np.floor((np.asarray(lon, dtype=np.float64) + 180.0) * (w / 360.0)).astype(np.int64)
-    row = np.floor((90.0 - np.asarray(lat, dtype=np.float64)) * (h / 180.0)).astype(np.int64)
+    row, col = equirect_index(lon, lat, image.shape, "cell")
     offsets = np.arange(side) - side // 2
     rows = np.clip(row[:, None] + offsets, 0, h - 1)  # (N, side)
     cols = (col[:, None] + offsets) % w

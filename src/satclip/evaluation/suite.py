@@ -104,9 +104,10 @@ def run(
     any object with ``embed_array``), labelled in the rows by its spec or class name; or a dict
     ``{label: model}``. ``"idw"`` adds the interpolation reference row (the labels interpolated
     on the coordinates themselves), ``"imagery"`` the imagery reference row (the pretraining
-    imagery's pixels at each point as probe features, :mod:`satclip.evaluation.imagery`). With a monthly task among ``tasks`` every model but ``idw``
-    also gets a ``"LABEL ×month"`` row there: its embedding times the annual cycle as probe
-    features (:func:`satclip.evaluation.encoders.interact_month`).
+    imagery's pixels at each point as probe features, :mod:`satclip.evaluation.imagery`). With a
+    monthly task among ``tasks`` every model but ``idw`` also gets a ``"LABEL ×month"`` row
+    there: its embedding times the annual cycle as probe features
+    (:func:`satclip.evaluation.encoders.interact_month`).
 
     ``n_train``: label regimes: ``"all"`` fits each probe on the whole training part of a fold;
     a count ``n`` fits it on ``n`` points drawn from that part with each of three seeds (and is

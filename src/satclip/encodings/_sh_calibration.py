@@ -100,14 +100,14 @@ def _version(distribution: str) -> str:
 def measure(legendre_polys: int, dtype: torch.dtype) -> dict[str, float]:
     """Fastest of :data:`ROUNDS` calls on :data:`POINTS` area-uniform points, per backend, each
     writing into the buffer layout inference gives it (column-major for numba)."""
-    from satclip.encodings.spherical_harmonics import spherical_harmonics
+    from satclip.encodings.spherical_harmonics import numba_buffer, spherical_harmonics
 
     gen = torch.Generator().manual_seed(0)
     u = torch.rand(POINTS, 2, generator=gen, dtype=torch.float64)
     lonlat = torch.stack([360 * u[:, 0] - 180, torch.rad2deg(torch.asin(2 * u[:, 1] - 1))], dim=1).to(dtype)
     features = legendre_polys * legendre_polys
     buffers = {
-        "numba": torch.empty(features, POINTS + 64, dtype=dtype).T[:POINTS],
+        "numba": numba_buffer(POINTS, features, dtype, torch.device("cpu")),
         "sphericart": torch.empty(POINTS, features, dtype=dtype),
     }
     best = dict.fromkeys(buffers, float("inf"))

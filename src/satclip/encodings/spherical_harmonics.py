@@ -276,16 +276,21 @@ class SphericalHarmonics(Encoding):
         return spherical_harmonics(lonlat, self.config.legendre_polys, self.config.convention, out=out)
 
     def _features_buffer(self, rows: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        # Column-major where the numba kernel writes it: 2.5x faster than rows at L=40, and a
-        # first linear layer reads it as fast as rows (BENCHMARKS.md), once each feature's
-        # points are not a multiple of 4 KiB apart (which cost that matmul ~10 %); hence the 64
-        # extra columns past a multiple of 64.
+        # Column-major where the numba kernel writes it (see numba_buffer).
         if (
             device.type == "cpu"
             and dtype in (torch.float32, torch.float64)
             and _import_numba_backend() is not None
             and _numba_measured_faster(self.config.legendre_polys, dtype)
         ):
-            padded = -(-rows // 64) * 64 + 64
-            return torch.empty(self.dim, padded, dtype=dtype, device=device).T[:rows]
+            return numba_buffer(rows, self.dim, dtype, device)
         return super()._features_buffer(rows, dtype, device)
+
+
+def numba_buffer(rows: int, features: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """An empty (rows, features) buffer in the layout the numba kernel writes fastest: column-major,
+    2.5x faster than rows at L=40, and read by a first linear layer as fast as rows
+    (BENCHMARKS.md) once each feature's points are not a multiple of 4 KiB apart (which cost that
+    matmul ~10 %); hence 64 extra columns past a multiple of 64."""
+    padded = -(-rows // 64) * 64 + 64
+    return torch.empty(features, padded, dtype=dtype, device=device).T[:rows]

@@ -12,7 +12,8 @@ compared over seeds: one run's continent means move by whole units with the seed
 With ``--ranks-in docs/evaluation/results.csv --in-place-of ENCODER [--drop ENCODER ...]`` it also
 gives each run's mean rank per split with that run's scores put in ENCODER's place among the
 encoders of EVALUATION.md's table (the "mean rank ... in `-v2`'s place" rows of the research notes), and
-GeoCLIP's rank beside it, which moves with the rows around it.
+GeoCLIP's rank beside it, which moves with the rows around it (``--peers geoclip,idw``: those
+encoders' ranks, in that order).
 """
 
 from __future__ import annotations
@@ -75,11 +76,12 @@ def ranks_table(
     reference: list[dict],
     in_place_of: str,
     drop: list[str],
-    peer: str = "geoclip",
+    peers: tuple[str, ...] = ("geoclip",),
 ) -> str:
-    """Each run's mean rank per split, in ``in_place_of``'s place among ``reference``'s encoders."""
+    """Each run's mean rank per split, in ``in_place_of``'s place among ``reference``'s encoders,
+    and each of ``peers``' rank in the same table."""
     known = {r["encoder"] for r in reference}
-    for name in [in_place_of, *drop]:
+    for name in [in_place_of, *drop, *peers]:
         if name not in known:
             raise SystemExit(
                 f"{name!r} is not an encoder of the reference results; they hold {sorted(known)}"
@@ -88,7 +90,8 @@ def ranks_table(
     base = summarise(kept)
     scored = {(split, task) for split, task, _ in base}
     splits = sorted({split for split, _ in scored}, key=_split_key)
-    lines = ["| recipe, run | " + " | ".join(f"{s}: run / {peer}" for s in splits) + " |"]
+    heading = " / ".join(("run", *peers))
+    lines = ["| recipe, run | " + " | ".join(f"{s}: {heading}" for s in splits) + " |"]
     lines.append("|---" * (len(splits) + 1) + "|")
     for label, runs in recipes.items():
         for i, run in enumerate(runs):
@@ -98,7 +101,7 @@ def ranks_table(
                     summary[(*key, "<run>")] = (mean, 0.0, 1)
             ranks = mean_ranks(summary)
             cells = [
-                f"{ranks[(s, '<run>')]:.2f} / {ranks.get((s, peer), float('nan')):.2f}"
+                " / ".join(f"{ranks.get((s, e), float('nan')):.2f}" for e in ("<run>", *peers))
                 if (s, "<run>") in ranks
                 else "–"
                 for s in splits
@@ -121,6 +124,12 @@ def main() -> None:
     parser.add_argument(
         "--drop", action="append", default=[], metavar="ENCODER", help="leave out of the ranks"
     )
+    parser.add_argument(
+        "--peers",
+        default="geoclip",
+        metavar="ENCODER,...",
+        help="encoders of --ranks-in whose ranks are shown beside each run's (default geoclip)",
+    )
     args = parser.parse_args()
     if bool(args.ranks_in) != bool(args.in_place_of):
         parser.error("--ranks-in and --in-place-of go together")
@@ -133,7 +142,8 @@ def main() -> None:
     print(table(recipes))
     if args.ranks_in:
         print()
-        print(ranks_table(recipes, read_rows(args.ranks_in), args.in_place_of, args.drop))
+        peers = tuple(p for p in args.peers.split(",") if p)
+        print(ranks_table(recipes, read_rows(args.ranks_in), args.in_place_of, args.drop, peers))
 
 
 if __name__ == "__main__":

@@ -49,13 +49,20 @@ def test_a_run_takes_the_named_encoders_place(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "| block, t1 | 0.050 (0.050 – 0.050) |" in out.stdout
     assert "| X, run 1 | 2.00 / 1.50 |" in out.stdout
+    # Other peers' ranks in the same table, in the order asked: wrap ranks 2 on t1, 3 on t2.
+    out = _run(
+        "X=" + run, "--ranks-in", ref, "--in-place-of", "shipped", "--drop", "old", "--peers", "wrap,geoclip"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "| block: run / wrap / geoclip |" in out.stdout
+    assert "| X, run 1 | 2.00 / 2.50 / 1.50 |" in out.stdout
 
 
-@pytest.mark.parametrize("flag", ["--in-place-of", "--drop"])
+@pytest.mark.parametrize("flag", ["--in-place-of", "--drop", "--peers"])
 def test_an_encoder_not_in_the_reference_is_named(tmp_path: Path, flag: str) -> None:
     ref = _write(tmp_path / "ref.csv", {("shipped", "block", "t1"): [0.5]})
     run = _write(tmp_path / "run.csv", {("try", "block", "t1"): [0.4]})
-    args = ["--in-place-of", "shipped"] if flag == "--drop" else []
+    args = ["--in-place-of", "shipped"] if flag != "--in-place-of" else []
     out = _run("X=" + run, "--ranks-in", ref, *args, flag, "shiped")
     assert out.returncode != 0
     assert "'shiped' is not an encoder of the reference results" in out.stderr

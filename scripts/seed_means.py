@@ -86,6 +86,11 @@ def ranks_table(
             raise SystemExit(
                 f"{name!r} is not an encoder of the reference results; they hold {sorted(known)}"
             )
+    gone = [p for p in peers if p in {in_place_of, *drop}]
+    if gone:
+        raise SystemExit(
+            f"{gone[0]!r} is replaced or dropped, so it has no rank to show; leave it out of --peers"
+        )
     kept = [r for r in reference if r["encoder"] not in {in_place_of, *drop}]
     base = summarise(kept)
     scored = {(split, task) for split, task, _ in base}

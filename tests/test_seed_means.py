@@ -66,3 +66,14 @@ def test_an_encoder_not_in_the_reference_is_named(tmp_path: Path, flag: str) -> 
     out = _run("X=" + run, "--ranks-in", ref, *args, flag, "shiped")
     assert out.returncode != 0
     assert "'shiped' is not an encoder of the reference results" in out.stderr
+
+
+def test_a_peer_that_is_replaced_has_no_rank(tmp_path: Path) -> None:
+    ref = _write(tmp_path / "ref.csv", {("shipped", "block", "t1"): [0.5], ("old", "block", "t1"): [0.1]})
+    run = _write(tmp_path / "run.csv", {("try", "block", "t1"): [0.4]})
+    for peer in ("shipped", "old"):
+        out = _run(
+            "X=" + run, "--ranks-in", ref, "--in-place-of", "shipped", "--drop", "old", "--peers", peer
+        )
+        assert out.returncode != 0
+        assert f"{peer!r} is replaced or dropped" in out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,29 @@ def test_a_peer_that_is_replaced_has_no_rank(tmp_path: Path) -> None:
         )
         assert out.returncode != 0
         assert f"{peer!r} is replaced or dropped" in out.stderr
+
+
+def test_regimes_come_in_one_order_whatever_the_hash_seed(tmp_path: Path) -> None:
+    # Few-label regimes used to tie in the sort and follow a set's order, which changes with
+    # PYTHONHASHSEED: a table's header then differed between two runs of the same command.
+    scores = {
+        (enc, regime, "t1"): [value]
+        for enc, value in (("shipped", 0.5), ("geoclip", 0.4))
+        for regime in ("random", "block", "block, 100 labels", "block, 1000 labels", "continent, 100 labels")
+    }
+    ref = _write(tmp_path / "ref.csv", scores)
+    run = _write(tmp_path / "run.csv", {("try", regime, "t1"): [0.45] for _, regime, _ in scores})
+    headers = set()
+    for seed in ("1", "2", "3"):
+        out = subprocess.run(
+            [sys.executable, str(SCRIPT), "X=" + run, "--ranks-in", ref, "--in-place-of", "shipped"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert out.returncode == 0, out.stderr
+        headers.add(next(line for line in out.stdout.splitlines() if line.startswith("| recipe, run")))
+    assert headers == {
+        "| recipe, run | block: run / geoclip | block, 1000 labels: run / geoclip | block, 100 labels: run / geoclip"
+        " | continent, 100 labels: run / geoclip | random: run / geoclip |"
+    }

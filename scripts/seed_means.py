@@ -31,13 +31,12 @@ SPLIT_ORDER = ("block", "continent", "random")
 TASK_ORDER = ("elevation", "air_temp", "climate_zones", "population", "cal_housing", "countries", "regions")
 
 
-def _split_key(regime: str) -> tuple[int, str, int]:
+def _split_key(regime: str) -> tuple[int, str, bool, int]:
     """Splits in SPLIT_ORDER, each with all labels first, then fewer ("block, 100 labels"): one
     order in every run of the script (a set's order changes with Python's hash seed)."""
     split, _, labels = regime.partition(", ")
-    count = int(labels.split()[0]) if labels else 0
     order = SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER)
-    return order, split, -count if count else -(10**9)
+    return order, split, bool(labels), -int(labels.split()[0]) if labels else 0
 
 
 def read_rows(path: str) -> list[dict]:

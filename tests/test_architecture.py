@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "_registries": 1,
     "_time": 1,
     "_precision": 1,
+    "_fold": 3,
     "sources": 1,
     "encodings": 2,
     "networks": 2,

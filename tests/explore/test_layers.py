@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import satclip
+from satclip._fold import folded
 from satclip.errors import InputError
 from satclip.explore.layers import (
     MAX_ZOOM,
@@ -13,7 +14,6 @@ from satclip.explore.layers import (
     colour,
     colour_lut,
     cosine,
-    folded,
     pixel_centres,
     tile_bbox,
     with_cosine,

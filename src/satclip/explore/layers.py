@@ -8,8 +8,6 @@ lon/lat grid, which a model embeds through its exact grid path (``embed_grid``).
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,11 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satclip._fold import folded, last_linear, with_head
 from satclip.embedder import Embedder, at_time, is_seasonal
 from satclip.encoder import LocationEncoder
 from satclip.errors import InputError
 from satclip.maps import PcaColours
-from satclip.networks import Siren, SirenLayer
+from satclip.networks import SirenLayer
 
 TILE = 256
 MAX_ZOOM = 14  # tiles of 0.011° (~1.2 km): beyond the finest detail of any degree used today
@@ -85,41 +84,6 @@ def cosine(emb: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (e @ r) / np.maximum(norms, np.finfo(dtype).tiny)
 
 
-def _last_linear(model: Embedder) -> SirenLayer | None:
-    """The last SIREN layer of ``model`` where it is a plain affine map, else None."""
-    if not isinstance(model, LocationEncoder) or not isinstance(model.network, Siren):
-        return None
-    last = model.network.last_layer
-    return None if last.activation or last.dropout else last
-
-
-def _with_head(model: LocationEncoder, head: nn.Module, dim_out: int) -> LocationEncoder:
-    """A copy of ``model`` whose last layer is ``head`` (``dim_out`` outputs): what the grid
-    path then runs, block by block, instead of the embedding."""
-    out = copy.deepcopy(model)
-    assert isinstance(out.network, Siren)
-    out.network.last_layer = head.requires_grad_(False)  # type: ignore[assignment]
-    out.network.config = dataclasses.replace(out.network.config, dim_out=dim_out)
-    return out
-
-
-def folded(model: Embedder, a: np.ndarray, c: np.ndarray) -> LocationEncoder | None:
-    """A copy of ``model`` that outputs ``embedding @ a.T + c`` directly, the projection folded
-    into its last (linear) SIREN layer: a (K, D) projection then costs K outputs instead of D,
-    the same values to float rounding. None where the model is not such a network."""
-    last = _last_linear(model)
-    if last is None:
-        return None
-    layer = SirenLayer(last.weight.shape[1], len(a), last.w0, False, activation=False, dropout=0.0)
-    with torch.no_grad():
-        w = last.weight.detach().to(torch.float64)
-        proj = torch.from_numpy(np.asarray(a, dtype=np.float64))
-        layer.weight.copy_(proj @ w)
-        layer.bias.copy_(proj @ last.bias.detach().to(torch.float64) + torch.from_numpy(np.asarray(c)))
-    assert isinstance(model, LocationEncoder)
-    return _with_head(model, layer.to(last.weight.dtype), len(a))
-
-
 class _CosineHead(nn.Module):
     """The last layer, then each embedding's cosine to a fixed vector: (..., H) → (..., 1).
     The embeddings stay in the grid path's blocks instead of a (pixels, D) array."""
@@ -138,11 +102,11 @@ class _CosineHead(nn.Module):
 def with_cosine(model: Embedder, ref: np.ndarray) -> LocationEncoder | None:
     """A copy of ``model`` whose output is the cosine similarity of its embedding to ``ref``
     (D,), or None where its last layer is not a plain affine SIREN layer."""
-    last = _last_linear(model)
+    last = last_linear(model)
     if last is None:
         return None
     assert isinstance(model, LocationEncoder)
-    return _with_head(model, _CosineHead(last, torch.from_numpy(np.asarray(ref))), 1)
+    return with_head(model, _CosineHead(last, torch.from_numpy(np.asarray(ref))), 1)
 
 
 class ModelLayers:

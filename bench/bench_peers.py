@@ -65,7 +65,7 @@ def main() -> None:
     variants = {
         f"satclip {RECOMMENDED}": satclip_variant(RECOMMENDED),
         # The model recommended before it, of the same shape: a new recommendation keeps the speed.
-        "satclip satclip-bluemarble-viirs-l40-v2": satclip_variant("satclip-bluemarble-viirs-l40-v2"),
+        "satclip satclip-bluemarble-viirs-l40-v3": satclip_variant("satclip-bluemarble-viirs-l40-v3"),
         "satclip satclip-bluemarble-l10": satclip_variant("satclip-bluemarble-l10"),
         f"GeoCLIP, batches of {GEOCLIP_BATCH}": geoclip_variant(GEOCLIP_BATCH),
         "GeoCLIP, one call": geoclip_variant(None),

@@ -213,9 +213,11 @@ def test_bundled_model_is_checksum_verified(tmp_path, monkeypatch):
 BUNDLED = [m.name for m in PRETRAINED.values() if m.bundled]
 
 
-def test_seven_models_ship_old_names_included():
+def test_nine_models_ship_old_names_included():
     assert BUNDLED == [
+        "satclip-bluemarble-viirs-l40-v4",
         "satclip-bluemarble-viirs-l40-v3",
+        "satclip-bluemarble-seasonal-l40-v3",
         "satclip-bluemarble-seasonal-l40-v2",
         "satclip-bluemarble-seasonal-l40",
         "satclip-bluemarble-viirs-l40-v2",
@@ -243,6 +245,9 @@ def test_a_distilled_model_names_its_teacher_for_the_model_card():
     assert "distilled from GeoCLIP" in v3.description and v3.sha256 != v2.sha256
     card = model_card(satclip.load(v3.name), v3.name, v3.filename, v3.data, teachers=v3.teachers)
     assert TEACHERS["geoclip"].attribution in card and TEACHERS["geoclip"].licence in card
+    # -v4 is -v3 reshaped (training/spectrum.py): the same teacher, data and card.
+    v4 = PRETRAINED["satclip-bluemarble-viirs-l40-v4"]
+    assert v4.teachers == v3.teachers and v4.data == v3.data and "spectrum flattened" in v4.description
 
 
 @pytest.mark.parametrize("name", BUNDLED)

@@ -117,7 +117,8 @@ def test_the_shipped_seasonal_model_is_named_where_a_static_model_refuses_a_time
 
     model = satclip.load(SEASONAL)
     assert model.seasonal and PRETRAINED[SEASONAL].seasonal and "seasonal" in PRETRAINED[SEASONAL].description
-    assert [n for n in PRETRAINED if PRETRAINED[n].seasonal] == [SEASONAL, "satclip-bluemarble-seasonal-l40"]
+    seasonal = [n for n in PRETRAINED if PRETRAINED[n].seasonal]
+    assert seasonal == [SEASONAL, "satclip-bluemarble-seasonal-l40-v2", "satclip-bluemarble-seasonal-l40"]
     with pytest.raises(ValueError, match=SEASONAL):
         satclip.load("sh4").embed(0.0, 0.0, month=1)
     jan, jul = model.embed([10.0], [60.0], month=1), model.embed([10.0], [60.0], month=7)
@@ -206,9 +207,15 @@ def test_place_degree_is_checked():
 
 def test_the_shipped_seasonal_model_is_the_recommended_model_when_no_time_is_given(sphere_points):
     """-v2 is -v3 locked with a month learnt beside it: its annual embedding is -v3's bit for bit,
-    and the month moves each place its own way (products with the harmonics of degree < 8)."""
+    and the month moves each place its own way (products with the harmonics of degree < 8).
+    -v3 is -v2 with the recommended -v4's spectrum map in its last layer: it is -v4 bit for bit."""
     from satclip.pretrained import PRETRAINED, RECOMMENDED, SEASONAL
 
+    v2, v3 = (
+        satclip.load("satclip-bluemarble-seasonal-l40-v2"),
+        satclip.load("satclip-bluemarble-viirs-l40-v3"),
+    )
+    np.testing.assert_array_equal(v2.embed_array(sphere_points), v3.embed_array(sphere_points))
     seasonal, static = satclip.load(SEASONAL), satclip.load(RECOMMENDED)
     assert seasonal.config.time == TimeConfig(2, 8) and PRETRAINED[SEASONAL].teachers == ("geoclip",)
     np.testing.assert_array_equal(seasonal.embed_array(sphere_points), static.embed_array(sphere_points))

@@ -337,7 +337,7 @@ def require_seasonal(model: Any, what: str) -> None:
         name = getattr(model, "spec", None) or "this model"
         raise InputError(
             f"{name} is a static model: it has no time input, so {what} cannot be used with it; "
-            "drop it, or use a seasonal model such as satclip-bluemarble-seasonal-l40-v2"
+            "drop it, or use a seasonal model such as satclip-bluemarble-seasonal-l40-v3"
         )
 
 

@@ -3,7 +3,7 @@
 
     >>> from satclip.onnx_export import export_onnx
     >>> from satclip.onnx_runtime import OnnxEncoder
-    >>> path = export_onnx(satclip.load("satclip-bluemarble-viirs-l40-v3"), "l40.onnx")
+    >>> path = export_onnx(satclip.load("satclip-bluemarble-viirs-l40-v4"), "l40.onnx")
     >>> OnnxEncoder(path).embed(lon=[2.35], lat=[48.86]).shape
     (1, 256)
 

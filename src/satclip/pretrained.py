@@ -108,8 +108,20 @@ def _bundled(
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in [
-        # The recommended model: -v2's recipe with GeoCLIP distilled into the location encoder
-        # beside the CLIP loss (issue 37; docs/research/models-beyond-coordinates.md).
+        # The recommended model: -v3 with its embedding's spectrum flattened (variances λ →
+        # λ^0.5 along its principal axes, a fixed map folded into the last layer), so that a
+        # linear probe with few labels reaches its weak directions (issue 37, tries 100-112;
+        # docs/research/models-beyond-coordinates.md; scripts/flatten_spectrum.py).
+        _bundled(
+            40,
+            "53fb866e8138b43d8efdbafb9957371cfd4da69030f1e3b4ddd94b040bd45916",
+            night=True,
+            version=4,
+            recipe=", CLIP temperature fixed at 0.1, distilled from GeoCLIP, spectrum flattened",
+            teachers=("geoclip",),
+        ),
+        # -v2's recipe with GeoCLIP distilled into the location encoder beside the CLIP loss
+        # (issue 37, try 71): recommended until -v4, which is it with a flatter spectrum.
         _bundled(
             40,
             "75b005512ab41b6e072f30427008096bbbf77fc19e11b1ff8f42cafcc2ef0725",
@@ -118,9 +130,20 @@ PRETRAINED: dict[str, PretrainedModel] = {
             recipe=", CLIP temperature fixed at 0.1, distilled from GeoCLIP",
             teachers=("geoclip",),
         ),
-        # The seasonal model (issue 32; docs/research/models-seasons.md, try 84): -v3 locked, its
-        # annual embedding kept bit for bit, and a month input learnt beside it, which also
-        # multiplies the harmonics of degree < 8 so that each place has its own seasons.
+        # The seasonal model: -v2 below with -v4's spectrum map (fitted on -v3) folded into its
+        # last layer, so that without a month it is -v4 bit for bit (issue 37, try 113).
+        _bundled(
+            40,
+            "f801ac0824f1adbec8bf9cb39f3d756b23dd2b3ed01ceb7c121badd630265db0",
+            night=True,
+            version=3,
+            recipe=", -v3 (distilled from GeoCLIP) locked and the month learnt per place, spectrum flattened as -v4's",
+            teachers=("geoclip",),
+            seasonal=True,
+        ),
+        # The seasonal model until -v3 (issue 32; docs/research/models-seasons.md, try 84): -v3
+        # locked, its annual embedding kept bit for bit, and a month input learnt beside it, which
+        # also multiplies the harmonics of degree < 8 so that each place has its own seasons.
         _bundled(
             40,
             "e91dc6309762904ec48f73c4580c3b4fe514f6b88f52cfc7f69a4f96fc21d3f4",
@@ -165,9 +188,9 @@ PRETRAINED: dict[str, PretrainedModel] = {
 
 # The model to use when none is named (``satclip embed``, ``raster``, ``map``, SatCLIPFeatures):
 # the best of the shipped ones on the evaluation suite (EVALUATION.md).
-RECOMMENDED = "satclip-bluemarble-viirs-l40-v3"
+RECOMMENDED = "satclip-bluemarble-viirs-l40-v4"
 # The shipped model that takes a time of year (month=, day_of_year=): MODELS.md.
-SEASONAL = "satclip-bluemarble-seasonal-l40-v2"
+SEASONAL = "satclip-bluemarble-seasonal-l40-v3"
 
 
 def list_pretrained() -> list[str]:

@@ -314,7 +314,7 @@ def evaluate(
     are those of :func:`satclip.evaluation.custom.task_from_file` (a frame's coordinate columns
     are found by name when ``lon_col``/``lat_col`` are not given).
 
-        >>> evaluate(["satclip-bluemarble-viirs-l40-v3", "sh40"], "houses.csv", target="value")
+        >>> evaluate(["satclip-bluemarble-viirs-l40-v4", "sh40"], "houses.csv", target="value")
         >>> evaluate({"mine": my_encoder, "onnx": "m.onnx", "sh40": "sh40"}, frame, target="value")
 
     (Before 0.2 the task came first; ``evaluate(task, [models])`` still works, with a

@@ -2,7 +2,7 @@
 machine (Leaflet ships inside the package; nothing is fetched from the internet).
 
     from satclip.explore import create_app, serve
-    serve(create_app("satclip-bluemarble-viirs-l40-v3"))
+    serve(create_app("satclip-bluemarble-viirs-l40-v4"))
 
 Needs the ``explore`` extra (Starlette, uvicorn) and ``data`` (the Blue Marble base layer).
 """

@@ -32,6 +32,14 @@ def test_the_map_raises_the_variances_to_the_exponent_and_keeps_their_sum(expone
         np.testing.assert_allclose(m.matrix, np.eye(12), atol=1e-9)
 
 
+def test_a_direction_without_variance_gets_a_bounded_gain():
+    emb = np.random.default_rng(0).normal(size=(1_000, 4))
+    emb[:, 3] = 2.0  # a column that never moves: a variance of exactly 0
+    m = spectrum_map(emb, 0.5, seed=0)
+    assert np.isfinite(m.matrix).all() and np.abs(m.matrix).max() < 1e5
+    np.testing.assert_allclose(m.apply(emb)[:, 3], 0.0, atol=1e-9)
+
+
 def test_bad_exponents_and_samples_are_refused_by_name():
     emb = np.random.default_rng(0).normal(size=(100, 4))
     for bad in (0.0, -0.5, 1.5, float("nan")):

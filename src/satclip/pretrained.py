@@ -187,7 +187,8 @@ PRETRAINED: dict[str, PretrainedModel] = {
 
 
 # The model to use when none is named (``satclip embed``, ``raster``, ``map``, SatCLIPFeatures):
-# the best of the shipped ones on the evaluation suite (EVALUATION.md).
+# the best of the shipped ones on the evaluation suite with few labels; with many labels and far
+# extrapolation -v3 is better (EVALUATION.md, "Where we lose").
 RECOMMENDED = "satclip-bluemarble-viirs-l40-v4"
 # The shipped model that takes a time of year (month=, day_of_year=): MODELS.md.
 SEASONAL = "satclip-bluemarble-seasonal-l40-v3"

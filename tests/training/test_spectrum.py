@@ -56,6 +56,7 @@ def test_the_folded_model_computes_the_map_of_the_embedding(tmp_path):
     want = m.apply(base.embed_array(pts))
     got = flat.embed_array(pts)
     assert got.dtype == np.float32 and flat.dim == base.dim
+    assert flat.spec is None and base.spec == "satclip-bluemarble-l10"  # not labelled as its source
     np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max())
     # The grid path runs the same folded layer.
     lons, lats = np.linspace(-170, 170, 7), np.linspace(-80, 80, 5)

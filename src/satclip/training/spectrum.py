@@ -91,4 +91,5 @@ def flatten_spectrum(
             f"{type(model).__name__} has no last linear SIREN layer to fold a map into; "
             "apply SpectrumMap.apply to its embeddings instead"
         )
+    out.spec = None  # a new model: not the one it was made from (evaluation rows are labelled by spec)
     return out, fitted

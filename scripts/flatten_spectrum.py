@@ -15,14 +15,15 @@ import argparse
 
 import numpy as np
 
+from satclip._pca import fit_batches
 from satclip.checkpoints import save
+from satclip.geography import sample_sphere_points
 from satclip.pretrained import load, sha256_of
-from satclip.training.spectrum import flatten_spectrum, sphere_points
+from satclip.training.spectrum import flatten_spectrum
 
 
 def _shares(emb: np.ndarray) -> str:
-    lam = np.linalg.eigvalsh(np.cov(np.asarray(emb, dtype=np.float64), rowvar=False))[::-1]
-    top = np.cumsum(lam) / lam.sum()
+    top = np.cumsum(fit_batches([emb], k=emb.shape[1]).explained_variance_ratio)
     return ", ".join(f"{int(np.searchsorted(top, q)) + 1} dims hold {q:.1%}" for q in (0.9, 0.99, 0.999))
 
 
@@ -38,7 +39,7 @@ def main() -> None:
     model = load(args.model)
     reference = load(args.reference) if args.reference else None
     flat, _ = flatten_spectrum(model, args.exponent, args.n, args.seed, reference)
-    check = sphere_points(20_000, args.seed + 1)  # other points than the fit's
+    check = sample_sphere_points(20_000, args.seed + 1)  # other points than the fit's
     print("before:", _shares(model.embed_array(check)))
     print("after: ", _shares(flat.embed_array(check)))
     out = save(flat, args.out)

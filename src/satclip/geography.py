@@ -131,14 +131,24 @@ def land_mask() -> LandMask:
     return mask
 
 
+def _uniform_on_sphere(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """m (lon, lat) degrees uniform by area on the sphere (longitudes drawn first)."""
+    lon = rng.uniform(-180.0, 180.0, m)
+    return lon, np.rad2deg(np.arcsin(rng.uniform(-1.0, 1.0, m)))
+
+
+def sample_sphere_points(n: int, seed: int) -> np.ndarray:
+    """(n, 2) lon/lat degrees uniform by area on the whole sphere."""
+    return np.stack(_uniform_on_sphere(np.random.default_rng(seed), n), axis=1)
+
+
 def sample_land_points(n: int, seed: int, is_land: LandMask) -> tuple[np.ndarray, np.ndarray]:
     """n points uniform by area on land: uniform on the sphere, then kept where the mask is land."""
     rng = np.random.default_rng(seed)
     lons, lats, total = [], [], 0
     while total < n:
         m = max(4096, 4 * (n - total))  # land is ~29 % of the sphere
-        lon = rng.uniform(-180.0, 180.0, m)
-        lat = np.rad2deg(np.arcsin(rng.uniform(-1.0, 1.0, m)))
+        lon, lat = _uniform_on_sphere(rng, m)
         keep = is_land(lon, lat)
         lons.append(lon[keep])
         lats.append(lat[keep])

@@ -7,7 +7,8 @@ import pytest
 import satclip
 from satclip.checkpoints import save
 from satclip.errors import InputError
-from satclip.training.spectrum import flatten_spectrum, spectrum_map, sphere_points
+from satclip.geography import sample_sphere_points
+from satclip.training.spectrum import flatten_spectrum, spectrum_map
 
 V3, V4 = "satclip-bluemarble-viirs-l40-v3", "satclip-bluemarble-viirs-l40-v4"
 
@@ -52,7 +53,7 @@ def test_bad_exponents_and_samples_are_refused_by_name():
 def test_the_folded_model_computes_the_map_of_the_embedding(tmp_path):
     base = satclip.load("satclip-bluemarble-l10")
     flat, m = flatten_spectrum(base, 0.5, n=5_000, seed=3)
-    pts = sphere_points(2_000, 7)  # not the fit's points
+    pts = sample_sphere_points(2_000, 7)  # not the fit's points
     want = m.apply(base.embed_array(pts))
     got = flat.embed_array(pts)
     assert got.dtype == np.float32 and flat.dim == base.dim
@@ -80,7 +81,7 @@ def test_the_shipped_v4_is_v3_through_the_scripts_map():
     its spectrum is flatter: 99 % of the variance in many more directions."""
     v3, v4 = satclip.load(V3), satclip.load(V4)
     remade, _ = flatten_spectrum(v3)  # the script's defaults: exponent 0.5, 100 000 points, seed 0
-    pts = sphere_points(5_000, 11)
+    pts = sample_sphere_points(5_000, 11)
     want = remade.embed_array(pts)
     np.testing.assert_allclose(v4.embed_array(pts), want, atol=1e-5 * np.abs(want).max())
     share3, share4 = (np.cumsum(lam) / lam.sum() for lam in map(_eigenvalues, (v3.embed_array(pts), want)))
@@ -92,7 +93,7 @@ def test_a_seasonal_model_reshaped_with_its_static_reference_keeps_its_annual_em
     flat, m = flatten_spectrum(v3, n=5_000)
     flat_seasonal, m_seasonal = flatten_spectrum(seasonal, n=5_000, reference=v3)
     np.testing.assert_array_equal(m.matrix, m_seasonal.matrix)
-    pts = sphere_points(1_000, 5)
+    pts = sample_sphere_points(1_000, 5)
     np.testing.assert_array_equal(flat_seasonal.embed_array(pts), flat.embed_array(pts))
     assert flat_seasonal.seasonal
     assert not np.allclose(flat_seasonal.embed_array(pts, month=1), flat_seasonal.embed_array(pts, month=7))

@@ -22,6 +22,7 @@ from satclip._pca import fit_batches
 from satclip.embedder import Embedder
 from satclip.encoder import LocationEncoder
 from satclip.errors import InputError
+from satclip.geography import sample_sphere_points
 
 # Directions whose variance is below this share of the largest are float rounding, not signal:
 # they are scaled as if they had this variance, so the map never amplifies rounding noise
@@ -44,12 +45,6 @@ class SpectrumMap:
     def apply(self, emb: np.ndarray) -> np.ndarray:
         """(N, D) embeddings → (N, D) in float64."""
         return (np.asarray(emb, dtype=np.float64) - self.mean) @ self.matrix
-
-
-def sphere_points(n: int, seed: int) -> np.ndarray:
-    """(n, 2) lon/lat degrees, uniform by area on the whole sphere."""
-    rng = np.random.default_rng(seed)
-    return np.c_[rng.uniform(-180.0, 180.0, n), np.rad2deg(np.arcsin(rng.uniform(-1.0, 1.0, n)))]
 
 
 def spectrum_map(emb: np.ndarray, exponent: float, seed: int) -> SpectrumMap:
@@ -83,7 +78,7 @@ def flatten_spectrum(
     folded into the last SIREN layer; and the map. A seasonal model with the ``reference`` it
     was trained on top of keeps that model's map, so that its annual embedding stays the
     reference's, reshaped alike."""
-    emb = (reference or model).embed_array(sphere_points(n, seed))
+    emb = (reference or model).embed_array(sample_sphere_points(n, seed))
     fitted = spectrum_map(emb, exponent, seed)
     out = folded(model, fitted.matrix.T, -fitted.mean @ fitted.matrix)
     if out is None:

@@ -27,7 +27,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from satclip.evaluation.encoders import resolve_models
-from satclip.evaluation.probes import ALPHAS, IDW_K, _thin_svd
+from satclip.evaluation.probes import ALPHAS, IDW_K, RidgeLOO, _pipeline, _thin_svd
 from satclip.evaluation.splits import folds
 from satclip.evaluation.suite import _label_draws, parse_labels
 from satclip.evaluation.tasks import annual_tasks, load_task
@@ -54,35 +54,24 @@ def _ridge_path(x: np.ndarray, t: np.ndarray, x_val: np.ndarray) -> list[np.ndar
     return [projected @ ((s / (s**2 + a))[:, None] * uty) + t_mean for a in ALPHAS]
 
 
-def _ridge(x: np.ndarray, t: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(feature mean, target mean, coefficients) of the centred ridge with penalty ``alpha``."""
-    x_mean, t_mean = x.mean(0), t.mean(0)
-    u, s, vt = _thin_svd(x - x_mean)
-    return x_mean, t_mean, vt.T @ ((s / (s**2 + alpha))[:, None] * (u.T @ (t - t_mean)))
-
-
 def fit_ridge(x: np.ndarray, y: np.ndarray, groups: np.ndarray, classifier: bool) -> Predict:
+    """The suite's linear probe with its penalty chosen over inner blocks instead of by LOO."""
     mean, std = x.mean(0), x.std(0)
     std[std == 0] = 1.0
-    x = (x - mean) / std
-    classes = np.unique(y) if classifier else None
-    if classes is not None:
+    z = (x - mean) / std  # as the probe's StandardScaler
+    if classifier:
+        classes = np.unique(y)
         t = -np.ones((len(y), len(classes)))
         t[np.arange(len(y)), np.searchsorted(classes, y)] = 1.0
     else:
         t = np.asarray(y, dtype=np.float64)[:, None]
     errors = np.zeros(len(ALPHAS))
-    n_groups = len(np.unique(groups))
-    for train, val in GroupKFold(min(INNER_FOLDS, n_groups)).split(x, groups=groups):
-        for i, pred in enumerate(_ridge_path(x[train], t[train], x[val])):
+    for train, val in GroupKFold(min(INNER_FOLDS, len(np.unique(groups)))).split(z, groups=groups):
+        for i, pred in enumerate(_ridge_path(z[train], t[train], z[val])):
             errors[i] += float(((t[val] - pred) ** 2).sum())
-    x_mean, t_mean, coef = _ridge(x, t, float(ALPHAS[int(np.argmin(errors))]))
-
-    def predict(x_new: np.ndarray) -> np.ndarray:
-        d = ((x_new - mean) / std - x_mean) @ coef + t_mean
-        return classes[np.argmax(d, axis=1)] if classes is not None else d[:, 0]
-
-    return predict
+    # RidgeLOO with one penalty to choose from is the ridge with that penalty.
+    alpha = ALPHAS[int(np.argmin(errors))]
+    return _pipeline(RidgeLOO(np.array([alpha]), classifier=classifier)).fit(x, y).predict
 
 
 def fit_idw(x: np.ndarray, y: np.ndarray, groups: np.ndarray, classifier: bool) -> Predict:

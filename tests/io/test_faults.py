@@ -141,27 +141,36 @@ def test_full_disk_is_a_clear_error_and_resume_finishes(tmp_path, monkeypatch, e
     _same(_read(out), _reference(tmp_path, encoder, src, suffix))
 
 
-def test_full_disk_while_merging_keeps_the_parts(tmp_path, monkeypatch, encoder, src):
+@pytest.mark.parametrize("fail_at", [1, 4, 10])
+def test_full_disk_while_merging_keeps_the_parts(tmp_path, monkeypatch, encoder, src, fail_at):
+    """The final file is written chunk by chunk beside the parts; when it fails (at the first,
+    a middle or the last chunk), the parts written so far are kept, and the resumed run rebuilds
+    the final file from them without embedding those chunks again."""
     out = tmp_path / "out.parquet"
+    real_add = writers.MergedOutput.add
+    adds = {"n": 0}
 
-    def merge(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def add(self, table):
+        adds["n"] += 1
+        if adds["n"] == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_add(self, table)
 
     with monkeypatch.context() as m:
-        m.setattr("satclip.io.embed.merge_parts", merge)
-        with pytest.raises(OSError, match=f"{N} rows done are kept"):
+        m.setattr(writers.MergedOutput, "add", add)
+        with pytest.raises(OSError, match=f"{min(fail_at * 10, N)} rows done are kept"):
             embed_file(encoder, src, out, chunk_rows=10, progress=False)
     assert not out.exists()
     calls = {"n": 0}
     real = encoder.embed_array
 
-    def counting(lonlat):
+    def counting(lonlat, batch_size=None):
         calls["n"] += 1
-        return real(lonlat)
+        return real(lonlat, batch_size)
 
     monkeypatch.setattr(encoder, "embed_array", counting)
     assert embed_file(encoder, src, out, chunk_rows=10, resume=True, progress=False) == N
-    assert calls["n"] == 0  # nothing embedded again
+    assert calls["n"] == 10 - fail_at  # only the chunks not yet done are embedded
     monkeypatch.undo()
     _same(_read(out), _reference(tmp_path, encoder, src, ".parquet"))
 

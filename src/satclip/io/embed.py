@@ -14,6 +14,8 @@ import logging
 import os
 import shutil
 import zlib
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import numpy as np
 
 from satclip._compat import renamed
 from satclip._files import check_not_directory, exclusive_lock, write_json
+from satclip._threads import ahead
 from satclip._time import column_times, time_column, year_fractions
 from satclip.embedder import Embedder, embed_at_times, require_seasonal
 from satclip.errors import InputError
@@ -29,11 +32,12 @@ from satclip.io.writers import (
     LAYOUTS,
     NPY_HEADER_BYTES,
     PART_SUFFIX,
+    MergedOutput,
     NpyData,
     file_crc32,
     geo_metadata,
-    merge_parts,
     output_table,
+    read_part,
     write_part,
 )
 from satclip.pretrained import ModelSpec, resolve
@@ -199,49 +203,62 @@ def _embed_chunks(
 
         flags = OODIndex.for_model(encoder)
     bar = _bar(table.total_rows, state["rows_done"], progress)
-    npy = None
+    final = work / f"final{kind}"
+    npy, merged = None, None
+
+    def embedded() -> Iterator[tuple[Any, np.ndarray]]:
+        first_row = state["rows_done"]  # the consumer moves state["rows_done"]: count here
+        for chunk in table.chunks(chunk_rows, skip=first_row):
+            emb = time.embed(encoder, chunk, first_row, batch_size)
+            first_row += len(emb)
+            yield chunk, emb
+
     try:
         if kind == ".npy":
             npy = NpyData(work / "data.npy", encoder.dim, np.dtype(encoder.output_dtype), state["rows_done"])
-        for chunk in table.chunks(chunk_rows, skip=state["rows_done"]):
-            emb = time.embed(encoder, chunk, state["rows_done"], batch_size)
-            if npy is not None:
-                crc = npy.write(emb)
-            else:
-                extra = flags(chunk.lonlat) if flags is not None else {}
-                out = output_table(
-                    chunk.table,
-                    chunk.lonlat,
-                    emb,
-                    layout,
-                    table.geometry,
-                    table.derived_points,
-                    geoparquet,
-                    extra,
-                )
-                crc = write_part(out, _part(work, len(state["parts"])))
-            state["parts"].append(len(emb))
-            state["crc32"].append(crc)
-            state["rows_done"] += len(emb)
-            write_json(work / "state.json", state)
-            bar.update(len(emb))
+        else:
+            merged = MergedOutput(final, *_geo(table, geoparquet))
+            for i in range(len(state["parts"])):  # a resumed run's parts go first
+                merged.add(read_part(_part(work, i)))
+        # The next chunk is read and embedded on a thread of its own while this one is written
+        # (part, final file, state): torch, pyarrow's writers and the file I/O release the GIL
+        # (BENCHMARKS.md, "Embedding files at scale"). A chunk is recorded as done once its part
+        # is on disk, before it goes into the final file, which is rebuilt from the parts on resume.
+        with closing(ahead(embedded(), depth=1)) as chunks:
+            for chunk, emb in chunks:
+                if npy is not None:
+                    crc = npy.write(emb)
+                else:
+                    extra = flags(chunk.lonlat) if flags is not None else {}
+                    out = output_table(
+                        chunk.table,
+                        chunk.lonlat,
+                        emb,
+                        layout,
+                        table.geometry,
+                        table.derived_points,
+                        geoparquet,
+                        extra,
+                    )
+                    crc = write_part(out, _part(work, len(state["parts"])))
+                state["parts"].append(len(emb))
+                state["crc32"].append(crc)
+                state["rows_done"] += len(emb)
+                write_json(work / "state.json", state)
+                if merged is not None:
+                    merged.add(out)
+                bar.update(len(emb))
         rows = state["rows_done"]
         if rows == 0:
             raise InputError(f"{table.path}: no data rows to embed")
-        final = work / f"final{kind}"
         if npy is not None:
             npy.finish(rows)
             npy = None
             os.replace(work / "data.npy", final)
         else:
-            geo, geometry_column = None, None
-            if table.geometry is not None:
-                geo = geo_metadata(table.geometry.column, table.geometry.crs)
-                geometry_column = table.geometry.column
-            elif geoparquet:
-                geo = geo_metadata("geometry", None)
-            parts = [_part(work, i) for i in range(len(state["parts"]))]
-            merge_parts(parts, final, geo, geometry_column)
+            assert merged is not None
+            merged.close()
+            merged = None
         os.replace(final, dst)
     except OSError as e:
         # Disk full, permissions, I/O errors: what is recorded as done stays for --resume.
@@ -259,8 +276,20 @@ def _embed_chunks(
         bar.close()
         if npy is not None:
             npy.close()
+        if merged is not None:
+            merged.abandon()
     shutil.rmtree(work, ignore_errors=True)
     return rows
+
+
+def _geo(table: InputTable, geoparquet: bool) -> tuple[bytes | None, str | None]:
+    """The output's GeoParquet metadata (None: plain Parquet) and the geometry column to write
+    as WKT in a CSV (None: no geometry)."""
+    if table.geometry is not None:
+        return geo_metadata(table.geometry.column, table.geometry.crs), table.geometry.column
+    if geoparquet:
+        return geo_metadata("geometry", None), None
+    return None, None
 
 
 def _part(work: Path, i: int) -> Path:

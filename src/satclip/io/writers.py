@@ -4,13 +4,15 @@ continued and a half-written file never has its final name.
 ``.npy`` is one data file with a fixed-size header that is filled in at the end; a resumed run
 truncates it to the rows recorded as done. Parquet cannot be appended to once its writer dies
 (the footer is missing), so each chunk is its own part, renamed into place when complete, and
-the parts are streamed into the final file at the end. Parts are Arrow IPC files: written and
-read back at the speed of a copy, so the Parquet encoding is paid once, in the final file
-(BENCHMARKS.md, "Embedding files at scale").
+each chunk also goes into the final file as it is made (:class:`MergedOutput`, on the writer's
+side while the encoder embeds the next chunk). Parts are Arrow IPC files, written at the speed
+of a copy, so the Parquet encoding is paid once, in the final file (BENCHMARKS.md, "Embedding
+files at scale"); a resumed run feeds the parts done before into a new final file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zlib
@@ -152,34 +154,54 @@ def read_part(path: Path) -> Any:
         return pa.ipc.open_file(source).read_all()
 
 
-def merge_parts(parts: list[Path], out: Path, geo: bytes | None, geometry_column: str | None) -> None:
-    """Stream the parts, one at a time, into a single file: Parquet (plus ``geo`` metadata), or
-    a CSV when ``out`` ends in ``.csv`` (pyarrow's writer: one header, RFC 4180 quoting), its
-    WKB ``geometry_column`` written as WKT in a column ``WKT``, as GDAL's CSV driver writes and
-    reads geometries (``ogr2ogr`` and QGIS find it by that name)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+class MergedOutput:
+    """The final file, written table by table as the parts are made: Parquet (plus ``geo``
+    metadata), or a CSV when ``out`` ends in ``.csv`` (pyarrow's writer: one header, RFC 4180
+    quoting), its WKB ``geometry_column`` written as WKT in a column ``WKT``, as GDAL's CSV driver
+    writes and reads geometries (``ogr2ogr`` and QGIS find it by that name).
 
-    csv = out.suffix == ".csv"
-    writer = None
-    try:
-        for part in parts:
-            table = read_part(part)
-            if csv and geometry_column is not None:
-                import shapely
+    Opened on the first table; :meth:`close` completes it. A run that dies before that leaves a
+    file without its footer under the work folder's name, which the next run overwrites from the
+    parts (the parts, not this file, are what a resumed run trusts)."""
 
-                i = table.column_names.index(geometry_column)
-                wkb = table.column(i).to_numpy(zero_copy_only=False)
-                wkt = shapely.to_wkt(shapely.from_wkb(wkb), rounding_precision=-1)  # every digit
-                name = "WKT" if "WKT" not in table.column_names else geometry_column
-                table = table.set_column(i, name, pa.array(wkt, pa.string()))
-            if writer is None and csv:
-                writer = pacsv.CSVWriter(out, table.schema)
-            elif writer is None:
-                schema = table.schema if geo is None else table.schema.with_metadata({b"geo": geo})
-                writer = pq.ParquetWriter(out, schema, use_dictionary=_dictionary_columns(schema.names))
-            writer.write_table(table)
-    finally:
+    def __init__(self, out: Path, geo: bytes | None, geometry_column: str | None) -> None:
+        self.out, self.geo, self.geometry_column = out, geo, geometry_column
+        self.csv = out.suffix == ".csv"
+        self.writer: Any = None
+
+    def add(self, table: Any) -> None:
+        import pyarrow as pa
+
+        if self.csv and self.geometry_column is not None:
+            import shapely
+
+            i = table.column_names.index(self.geometry_column)
+            wkb = table.column(i).to_numpy(zero_copy_only=False)
+            wkt = shapely.to_wkt(shapely.from_wkb(wkb), rounding_precision=-1)  # every digit
+            name = "WKT" if "WKT" not in table.column_names else self.geometry_column
+            table = table.set_column(i, name, pa.array(wkt, pa.string()))
+        if self.writer is None:
+            self.writer = self._open(table.schema)
+        self.writer.write_table(table)
+
+    def _open(self, schema: Any) -> Any:
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        if self.csv:
+            return pacsv.CSVWriter(self.out, schema)
+        if self.geo is not None:
+            schema = schema.with_metadata({b"geo": self.geo})
+        return pq.ParquetWriter(self.out, schema, use_dictionary=_dictionary_columns(schema.names))
+
+    def close(self) -> None:
+        """Complete the file (write its footer)."""
+        writer, self.writer = self.writer, None
         if writer is not None:
             writer.close()
+
+    def abandon(self) -> None:
+        """Close after a failure elsewhere, keeping that failure the one raised (the file is
+        rebuilt from the parts by the next run)."""
+        with contextlib.suppress(Exception):
+            self.close()

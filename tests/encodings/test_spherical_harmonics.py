@@ -338,6 +338,21 @@ def test_sphericart_gradients_equal_the_recurrence(convention):
 
 
 @needs_sphericart
+def test_sphericart_gradients_after_inference_in_the_same_process():
+    """Embedding first (inference mode) and then training in one process: the m = 0 scale that
+    sphericart's path caches must not be an inference tensor, which autograd cannot save."""
+    from satclip.encodings import _sh_sphericart
+
+    _sh_sphericart._column_scale.cache_clear()
+    pts = torch.tensor([[10.0, 20.0], [-120.0, -45.0]], dtype=torch.float64)
+    with torch.inference_mode():
+        spherical_harmonics(pts, 12, "satclip", "sphericart")
+    x = pts.clone().requires_grad_(True)
+    spherical_harmonics(x, 12, "satclip", "sphericart").sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@needs_sphericart
 def test_sphericart_limits_that_the_backend_works_around():
     """Why sphericart runs in float64 up to L=80 only: its own float32 kernels and its float64
     values above ~L=87 are not exact. If a sphericart release fixes them, this test fails: then

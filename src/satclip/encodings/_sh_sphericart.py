@@ -37,7 +37,11 @@ def calculator(legendre_polys: int) -> Any | None:
 
 @functools.cache
 def _column_scale(convention: AngleConvention, legendre_polys: int, device: torch.device) -> torch.Tensor:
-    return convention.column_scale(legendre_polys, device)
+    # Made outside inference mode whatever the first caller's mode: cached from inside
+    # ``embed`` it would be an inference tensor, which autograd refuses to save when the same
+    # process later trains ("Inference tensors cannot be saved for backward").
+    with torch.inference_mode(False):
+        return convention.column_scale(legendre_polys, device)
 
 
 def harmonics(

@@ -245,7 +245,7 @@ def _embed_chunks(
                 state["crc32"].append(crc)
                 state["rows_done"] += len(emb)
                 write_json(work / "state.json", state)
-                if merged is not None:
+                if merged is not None:  # a table output: ``out`` is this chunk's table
                     merged.add(out)
                 bar.update(len(emb))
         rows = state["rows_done"]

@@ -205,6 +205,7 @@ def _embed_chunks(
     bar = _bar(table.total_rows, state["rows_done"], progress)
     final = work / f"final{kind}"
     npy, merged = None, None
+    discard = False
 
     def embedded() -> Iterator[tuple[Any, np.ndarray]]:
         first_row = state["rows_done"]  # the consumer moves state["rows_done"]: count here
@@ -270,7 +271,7 @@ def _embed_chunks(
         ) from e
     except ValueError:
         # Bad input: the input has to change, so there is nothing to resume.
-        shutil.rmtree(work, ignore_errors=True)
+        discard = True
         raise
     finally:
         bar.close()
@@ -278,6 +279,9 @@ def _embed_chunks(
             npy.close()
         if merged is not None:
             merged.abandon()
+        # Removed once its files are closed (an open file cannot be deleted on Windows).
+        if discard:
+            shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
     return rows
 

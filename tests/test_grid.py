@@ -1,8 +1,5 @@
 """Grids embedded with the first layer factored by row and column equal the point-by-point path."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -35,11 +32,8 @@ def _pointwise(enc, lons, lats):
 @pytest.mark.parametrize("num_layers", [0, 1, 2])
 # Blocks of 3 pixels cut each 8-pixel row into three column chunks; 20 hold two rows and a part.
 @pytest.mark.parametrize("block", [3, 20, _grid.PIXELS_PER_BLOCK])
-# The latitude features of all rows up front (torch), or per block (the default backend).
-@pytest.mark.parametrize("all_rows_values", [_grid._ALL_ROWS_VALUES, 0])
-def test_factored_grid_equals_point_by_point(convention, num_layers, block, all_rows_values, monkeypatch):
+def test_factored_grid_equals_point_by_point(convention, num_layers, block, monkeypatch):
     monkeypatch.setattr(_grid, "PIXELS_PER_BLOCK", block)
-    monkeypatch.setattr(_grid, "_ALL_ROWS_VALUES", all_rows_values)
     enc = _encoder(convention, num_layers)
     assert _grid.supports(enc.encoding, enc.network, enc.dtype)
     got = enc.embed_grid(LONS, LATS)
@@ -63,25 +57,6 @@ def test_shipped_l40_model_on_a_grid(cache):
     lats = np.linspace(90, -90, 19)
     got, ref = enc.embed_grid(lons, lats), _pointwise(enc, lons, lats)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
-
-
-def test_latitude_features_up_front_or_per_block_give_the_same_bits(cache, monkeypatch):
-    enc = load("satclip-bluemarble-viirs-l40-v4")
-    lons, lats = np.linspace(-180, 179, 90), np.linspace(89.5, -89.5, 45)
-    up_front = enc.embed_grid(lons, lats)
-    monkeypatch.setattr(_grid, "_ALL_ROWS_VALUES", 0)
-    np.testing.assert_array_equal(enc.embed_grid(lons, lats), up_front)
-
-
-def test_a_grid_alone_does_not_load_numba(cache):
-    """Maps and rasters start faster without numba's kernels (BENCHMARKS.md, "Grids")."""
-    code = (
-        "import sys, numpy as np, satclip\n"
-        "enc = satclip.load('satclip-bluemarble-viirs-l40-v4')\n"
-        "enc.embed_grid(np.arange(-180.0, 180.0, 2.0), np.arange(-89.0, 90.0, 2.0))\n"
-        "assert 'numba' not in sys.modules, 'numba was imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_other_encoders_fall_back_to_points_with_the_same_checks():

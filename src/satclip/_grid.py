@@ -25,13 +25,11 @@ from torch import nn
 
 from satclip._threads import each_on_cores
 from satclip.encodings._sh_convention import ANGLE_CONVENTIONS
-from satclip.encodings.spherical_harmonics import Backend, SphericalHarmonics, spherical_harmonics
+from satclip.encodings.spherical_harmonics import SphericalHarmonics, spherical_harmonics
 from satclip.networks import Siren
 
 # Pixels per block: the network's activations stay a few MB however wide a row is (BENCHMARKS.md).
 PIXELS_PER_BLOCK = 2048
-# The most latitude feature values computed for all rows up front (float64: 32 MB).
-_ALL_ROWS_VALUES = 1 << 22
 
 
 def supports(encoding: nn.Module, network: nn.Module, dtype: torch.dtype) -> bool:
@@ -94,22 +92,12 @@ def embed_grid(
     chunks = -(-len(lons) // PIXELS_PER_BLOCK)
     cols = -(-len(lons) // chunks) if len(lons) else 1
 
-    def latitude_features(lat: torch.Tensor, backend: Backend) -> torch.Tensor:
+    def block(r0: int) -> None:
+        lat = torch.from_numpy(lats[r0 : r0 + rows]).to(device)
         # g_lm(lat): the features where t_m = 1, i.e. at φ = 0; sine columns take their cosine
         # partner's value (both are √2·P̄_l^|m|; at φ = 0 the sines themselves are 0).
         at_zero = torch.stack([torch.full_like(lat, -convention.lon_offset), lat], dim=1)
-        return spherical_harmonics(at_zero, L, cfg.convention, backend)[:, gather]  # (r, L²), by order
-
-    # Every row's g at once with torch's recurrence, where it fits in a few MB: one vectorised
-    # call instead of one per block, and a process that only embeds grids never loads numba's
-    # kernels (~0.5 s of a map's start-up; BENCHMARKS.md, "Grids").
-    all_rows = None
-    if len(lats) * L * L <= _ALL_ROWS_VALUES:
-        all_rows = latitude_features(torch.from_numpy(lats).to(device), "torch")
-
-    def block(r0: int) -> None:
-        lat = torch.from_numpy(lats[r0 : r0 + rows]).to(device)
-        g = all_rows[r0 : r0 + rows] if all_rows is not None else latitude_features(lat, "auto")
+        g = spherical_harmonics(at_zero, L, cfg.convention)[:, gather]  # (r, L²), sorted by order
         a = torch.stack([g[:, lo:hi] @ weight[lo:hi] for lo, hi in itertools.pairwise(bounds)], dim=1).to(
             dtype
         )  # (r, 2L - 1, H)
